@@ -1,0 +1,121 @@
+"""The one error hierarchy of dsreg.
+
+Every error a user can act on is a `DsregError`; the CLI turns it into
+`Error: <message>` (plus an optional hint) and exit code 1 in exactly one place.
+`UsageError` subclasses map to exit code 2.
+"""
+from __future__ import annotations
+
+
+class DsregError(Exception):
+    """Base class: an error the user can act on."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}; {self.hint}"
+
+
+class UsageError(DsregError):
+    """The command was called wrongly (exit code 2)."""
+
+    exit_code = 2
+
+
+class InvalidName(UsageError):
+    def __init__(self, kind: str, name: str, why: str):
+        super().__init__(f"invalid {kind} name {name!r}: {why}")
+        self.kind, self.name = kind, name
+
+
+class RegistryNotFound(DsregError):
+    def __init__(self, start: str):
+        super().__init__(
+            f"no dsreg registry found in {start} or any parent folder",
+            "run 'dsreg init' or pass --registry DIR",
+        )
+
+
+class RegistryExists(DsregError):
+    pass
+
+
+class UnknownDataset(DsregError):
+    def __init__(self, name: str):
+        super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")
+        self.name = name
+
+
+class UnknownRevision(DsregError):
+    def __init__(self, spec: str, why: str = "no such branch, tag or commit"):
+        super().__init__(f"unknown revision {spec!r}: {why}", "run 'dsreg log NAME' or 'dsreg branch NAME'")
+        self.spec = spec
+
+
+class AmbiguousRevision(DsregError):
+    def __init__(self, spec: str, candidates: list[str]):
+        shown = ", ".join(c[:12] for c in candidates[:5])
+        super().__init__(f"ambiguous revision {spec!r}: matches {shown}", "use more characters of the commit id")
+        self.spec, self.candidates = spec, candidates
+
+
+class RefExists(DsregError):
+    pass
+
+
+class RefNotFound(DsregError):
+    pass
+
+
+class RefConflict(DsregError):
+    """A compare-and-swap on a ref failed: someone moved it first."""
+
+    def __init__(self, ref: str, expected: str | None, actual: str | None):
+        super().__init__(
+            f"{ref} moved while this operation ran (expected {_short(expected)}, found {_short(actual)})",
+            "run the command again",
+        )
+        self.ref, self.expected, self.actual = ref, expected, actual
+
+
+class UnknownSplit(DsregError):
+    pass
+
+
+class SchemaMismatch(DsregError):
+    pass
+
+
+class BadInput(DsregError):
+    """A file or table that cannot be ingested."""
+
+
+class UnsupportedType(BadInput):
+    pass
+
+
+class ObjectMissing(DsregError):
+    def __init__(self, object_id: str, where: str = "the local store"):
+        super().__init__(f"object {object_id} is missing from {where}", "run 'dsreg fsck'")
+        self.object_id = object_id
+
+
+class ChecksumMismatch(DsregError):
+    """Bytes read do not hash to the id they were stored under."""
+
+    def __init__(self, object_id: str, got: str):
+        super().__init__(f"object {object_id} is corrupt (its bytes hash to {got})", "run 'dsreg fsck'")
+        self.object_id, self.expected, self.got = object_id, object_id, got
+
+
+class NothingToCommit(DsregError):
+    pass
+
+
+def _short(commit_id: str | None) -> str:
+    return commit_id[:12] if commit_id else "nothing"

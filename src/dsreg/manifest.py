@@ -1,0 +1,261 @@
+"""The SQLite manifest: an index of datasets, commits, snapshots, shards, refs and reflog.
+
+Objects are the truth; the manifest makes them fast to find. Schema changes are
+registered migration functions, each run once in its own transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import sqlite_utils
+
+from .errors import RefConflict, RefExists, RefNotFound
+from .ids import CommitId, ObjectId
+from .serialize import Commit, Snapshot
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["datasets"].create({"name": str, "created_at": float}, pk="name")
+    db["commits"].create({
+        "id": str, "dataset": str, "parents": str, "message": str, "author": str,
+        "timestamp": int, "metadata": str,
+    }, pk="id")
+    db["commits"].create_index(["dataset"])
+    db["commit_splits"].create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
+    db["snapshots"].create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
+    db["snapshot_shards"].create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
+    db["snapshot_shards"].create_index(["shard_id"])
+    db["shards"].create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
+                         "stats": str}, pk="id")
+    db["refs"].create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
+    db["reflog"].create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
+                         "message": str}, pk="id")
+    db["reflog"].create_index(["dataset", "ref"])
+    db["remotes"].create({"name": str, "url": str, "endpoint_url": str}, pk="name")
+
+
+@dataclass(frozen=True)
+class Ref:
+    dataset: str
+    kind: str          # "branch" | "tag"
+    name: str
+    commit: CommitId
+
+    @property
+    def full(self) -> str:
+        return f"{self.dataset}@{self.name}"
+
+
+class Manifest:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=60000")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions ---------------------------------------------------------
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            for i, fn in enumerate(MIGRATIONS[version:], start=version + 1):
+                fn(self.db)
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i),))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- datasets -------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def has_dataset(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone() is not None
+
+    def add_dataset(self, name: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO datasets VALUES (?, ?)", (name, time.time()))
+
+    # -- objects --------------------------------------------------------------
+    def add_shard(self, shard_id: str, rows: int, nbytes: int, fingerprints: str, fp_bytes: int,
+                  stats: dict | None = None) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO shards VALUES (?, ?, ?, ?, ?, ?)",
+                          (shard_id, rows, nbytes, fingerprints, fp_bytes, json.dumps(stats or {})))
+
+    def shard(self, shard_id: str) -> dict | None:
+        row = self.conn.execute("SELECT id, rows, bytes, fingerprints, fp_bytes, stats FROM shards WHERE id=?",
+                                (shard_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "rows": row[1], "bytes": row[2], "fingerprints": row[3], "fp_bytes": row[4],
+                "stats": json.loads(row[5] or "{}")}
+
+    def add_snapshot(self, snapshot_id: str, snap: Snapshot, nbytes: int) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                          (snapshot_id, snap.rows, nbytes, snap.num_runs, snap.schema_ipc))
+        self.conn.executemany("INSERT OR IGNORE INTO snapshot_shards VALUES (?, ?)",
+                              [(snapshot_id, s.id) for s in snap.shards])
+
+    def snapshot_info(self, snapshot_id: str) -> dict | None:
+        row = self.conn.execute("SELECT rows, bytes, runs FROM snapshots WHERE id=?", (snapshot_id,)).fetchone()
+        if row is None:
+            return None
+        shards = self.conn.execute("SELECT COUNT(*) FROM snapshot_shards WHERE snapshot_id=?",
+                                   (snapshot_id,)).fetchone()[0]
+        return {"rows": row[0], "bytes": row[1], "runs": row[2], "shards": shards}
+
+    def add_commit(self, commit_id: CommitId, commit: Commit) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (commit_id, commit.dataset, json.dumps(list(commit.parents)), commit.message, commit.author,
+             commit.timestamp, json.dumps(commit.metadata, sort_keys=True)))
+        self.conn.executemany("INSERT OR IGNORE INTO commit_splits VALUES (?, ?, ?)",
+                              [(commit_id, s, sid) for s, sid in commit.splits.items()])
+
+    def commit(self, commit_id: str) -> Commit | None:
+        row = self.conn.execute(
+            "SELECT dataset, parents, message, author, timestamp, metadata FROM commits WHERE id=?",
+            (commit_id,)).fetchone()
+        if row is None:
+            return None
+        splits = dict(self.conn.execute(
+            "SELECT split, snapshot_id FROM commit_splits WHERE commit_id=? ORDER BY split", (commit_id,)))
+        return Commit(dataset=row[0], parents=tuple(json.loads(row[1])), splits=splits, message=row[2],
+                      author=row[3], timestamp=row[4], metadata=json.loads(row[5] or "{}"))
+
+    def commits_with_prefix(self, dataset: str, prefix: str) -> list[CommitId]:
+        rows = self.conn.execute("SELECT id FROM commits WHERE dataset=? AND id LIKE ? ORDER BY id",
+                                 (dataset, prefix + "%"))
+        return [CommitId(r[0]) for r in rows]
+
+    def all_commit_ids(self) -> list[CommitId]:
+        return [CommitId(r[0]) for r in self.conn.execute("SELECT id FROM commits ORDER BY id")]
+
+    def all_snapshot_ids(self) -> list[ObjectId]:
+        return [ObjectId(r[0]) for r in self.conn.execute("SELECT id FROM snapshots ORDER BY id")]
+
+    def all_shards(self) -> Iterator[dict]:
+        for r in self.conn.execute("SELECT id, fingerprints FROM shards ORDER BY id"):
+            yield {"id": r[0], "fingerprints": r[1]}
+
+    def delete_objects(self, commits: list[str], snapshots: list[str], shards: list[str]) -> None:
+        for c in commits:
+            self.conn.execute("DELETE FROM commits WHERE id=?", (c,))
+            self.conn.execute("DELETE FROM commit_splits WHERE commit_id=?", (c,))
+        for s in snapshots:
+            self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))
+            self.conn.execute("DELETE FROM snapshot_shards WHERE snapshot_id=?", (s,))
+        for s in shards:
+            self.conn.execute("DELETE FROM shards WHERE id=?", (s,))
+
+    # -- refs -----------------------------------------------------------------
+    def refs(self, dataset: str | None = None, kind: str | None = None) -> list[Ref]:
+        q, args = "SELECT dataset, kind, name, commit_id FROM refs WHERE 1=1", []
+        if dataset is not None:
+            q += " AND dataset=?"
+            args.append(dataset)
+        if kind is not None:
+            q += " AND kind=?"
+            args.append(kind)
+        q += " ORDER BY dataset, kind, name"
+        return [Ref(*r) for r in self.conn.execute(q, args)]
+
+    def ref(self, dataset: str, kind: str, name: str) -> CommitId | None:
+        row = self.conn.execute("SELECT commit_id FROM refs WHERE dataset=? AND kind=? AND name=?",
+                                (dataset, kind, name)).fetchone()
+        return CommitId(row[0]) if row else None
+
+    def set_ref(self, dataset: str, kind: str, name: str, new: CommitId, expected: CommitId | None,
+                message: str) -> None:
+        """Compare-and-swap: move the ref to `new` only if it still points at `expected`
+        (None: only if it does not exist). Must run inside a transaction."""
+        label = f"{dataset}@{name}"
+        if expected is None:
+            try:
+                self.conn.execute("INSERT INTO refs VALUES (?, ?, ?, ?)", (dataset, kind, name, new))
+            except sqlite3.IntegrityError:
+                raise RefConflict(label, None, self.ref(dataset, kind, name)) from None
+        else:
+            cur = self.conn.execute("UPDATE refs SET commit_id=? WHERE dataset=? AND kind=? AND name=? AND commit_id=?",
+                                    (new, dataset, kind, name, expected))
+            if cur.rowcount != 1:
+                raise RefConflict(label, expected, self.ref(dataset, kind, name))
+        self._log(dataset, f"{kind}:{name}", expected, new, message)
+
+    def delete_ref(self, dataset: str, kind: str, name: str, expected: CommitId | None = None) -> CommitId:
+        old = self.ref(dataset, kind, name)
+        if old is None:
+            raise RefNotFound(f"no {kind} {name!r} in dataset {dataset!r}")
+        if expected is not None and old != expected:
+            raise RefConflict(f"{dataset}@{name}", expected, old)
+        self.conn.execute("DELETE FROM refs WHERE dataset=? AND kind=? AND name=?", (dataset, kind, name))
+        self._log(dataset, f"{kind}:{name}", old, None, "delete")
+        return old
+
+    def _log(self, dataset: str, ref: str, old: str | None, new: str | None, message: str) -> None:
+        self.conn.execute("INSERT INTO reflog (dataset, ref, old, new, at, message) VALUES (?, ?, ?, ?, ?, ?)",
+                          (dataset, ref, old, new, time.time(), message))
+
+    def reflog_commits(self) -> set[CommitId]:
+        out: set[CommitId] = set()
+        for old, new in self.conn.execute("SELECT old, new FROM reflog"):
+            out.update(CommitId(c) for c in (old, new) if c)
+        return out
+
+    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+        q, args = "SELECT ref, old, new, at, message FROM reflog WHERE dataset=?", [dataset]
+        if ref:
+            q += " AND ref=?"
+            args.append(ref)
+        return [dict(zip(("ref", "old", "new", "at", "message"), r))
+                for r in self.conn.execute(q + " ORDER BY id DESC", args)]
+
+    def ref_exists_error(self, dataset: str, kind: str, name: str) -> RefExists:
+        return RefExists(f"{kind} {name!r} already exists in dataset {dataset!r}")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.depth = 0
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.depth = 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.depth:
+            if exc_type is None:
+                self.conn.execute("COMMIT")
+            else:
+                self.conn.execute("ROLLBACK")
+        return False

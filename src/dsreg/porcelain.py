@@ -1,0 +1,386 @@
+"""The verbs: one function per command, each taking a Registry and returning values.
+
+Nothing here prints; long work reports through a `Progress`.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from . import __version__
+from .errors import DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
+from .ids import CommitId, ObjectId
+from .ingest import check_schema, open_source
+from .names import check_dataset_name, check_ref_name, check_split_name
+from .progress import NO_PROGRESS, Progress
+from .revisions import resolve
+from .serialize import Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
+from .shards import ShardReader
+from .snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
+
+DEFAULT_SPLIT = "train"
+
+
+# -- reading objects ----------------------------------------------------------
+def get_commit(reg, commit_id: str) -> Commit:
+    c = reg.manifest.commit(commit_id)
+    return c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))
+
+
+def get_snapshot(reg, snapshot_id: str) -> Snapshot:
+    return decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
+
+
+def split_snapshot(reg, commit: Commit, split: str, spec: str) -> Snapshot:
+    if split not in commit.splits:
+        raise UnknownSplit(f"{spec} has no split {split!r}",
+                           f"it has {', '.join(sorted(commit.splits)) or 'no splits'}")
+    return get_snapshot(reg, commit.splits[split])
+
+
+# -- commit -----------------------------------------------------------------
+@dataclass(frozen=True)
+class SplitResult:
+    rows: int
+    new_rows: int
+    reused_rows: int
+    new_bytes: int
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    id: CommitId
+    dataset: str
+    branch: str
+    splits: dict[str, SplitResult]
+    unchanged: bool = False
+    compacted: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "dataset": self.dataset, "branch": self.branch,
+                "splits": {k: vars(v) for k, v in self.splits.items()}, "unchanged": self.unchanged}
+
+
+def default_author() -> str:
+    if os.environ.get("DSREG_AUTHOR"):
+        return os.environ["DSREG_AUTHOR"]
+    name = os.environ.get("GIT_AUTHOR_NAME")
+    email = os.environ.get("GIT_AUTHOR_EMAIL")
+    if name:
+        return f"{name} <{email}>" if email else name
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _normalize_splits(splits: Any) -> dict[str, Any]:
+    if isinstance(splits, dict):
+        return dict(splits)
+    return {DEFAULT_SPLIT: splits}
+
+
+def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+           drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
+           base: str | None = None, metadata: dict | None = None, author: str | None = None,
+           allow_empty: bool = False, progress: Progress = NO_PROGRESS) -> CommitResult:
+    """Commit `splits` ({split: source}) to `dataset`'s `branch`; other splits carry over."""
+    check_dataset_name(dataset)
+    check_ref_name(branch, "branch")
+    splits = _normalize_splits(splits)
+    for s in [*splits, *drop_splits]:
+        check_split_name(s)
+    both = set(splits) & set(drop_splits)
+    if both:
+        raise UsageError(f"split {sorted(both)[0]!r} is both committed and dropped")
+    if not splits and not drop_splits and metadata is None and not allow_empty:
+        raise UsageError("nothing to commit: give at least one [SPLIT=]PATH")
+    m = reg.manifest
+    exists = m.has_dataset(dataset)
+    parent_id = m.ref(dataset, "branch", branch) if exists else None
+    if exists and parent_id is None and m.ref(dataset, "branch", "main") is not None and branch != "main":
+        # a new branch starts from main, like `git checkout -b`
+        parent_id = m.ref(dataset, "branch", "main")
+        new_branch_from = parent_id
+    else:
+        new_branch_from = None
+    parent = get_commit(reg, parent_id) if parent_id else None
+    for s in drop_splits:
+        if parent is None or s not in parent.splits:
+            raise UnknownSplit(f"cannot drop split {s!r}: {dataset}@{branch} has no such split")
+    if append:
+        missing = [s for s in splits if parent is None or s not in parent.splits]
+        if missing:
+            raise UnknownSplit(f"cannot append to split {missing[0]!r}: {dataset}@{branch} has no such split",
+                               "commit it without --append first")
+    base_commit = get_commit(reg, resolve(reg, base).commit_id) if base else parent
+    reader = ShardReader(reg.store, cache_size=3)
+    results: dict[str, SplitResult] = {}
+    snapshots: dict[str, ObjectId] = dict(parent.splits) if parent else {}
+    for s in drop_splits:
+        snapshots.pop(s)
+    new_objects: list[tuple[ObjectId, Snapshot, int]] = []
+    sources: dict[str, list[str]] = {}
+    compacted = []
+    for split, value in sorted(splits.items()):
+        src = open_source(value)
+        check_schema(src.schema, f"split {split}")
+        prefix = split_snapshot(reg, parent, split, f"{dataset}@{branch}") if append else None
+        if prefix is not None and not schemas_compatible(prefix.schema, src.schema):
+            from .ingest import describe_schema_difference
+            raise DsregError(f"cannot append to split {split!r}: "
+                             f"{describe_schema_difference(prefix.schema, src.schema)}")
+        candidates = _base_snapshots(reg, base_commit, src.schema) if base_commit else []
+        index = BaseIndex(reader, candidates) if candidates else None
+        schema = prefix.schema if prefix is not None else src.schema
+        if keys:
+            missing_keys = [k for k in keys if k not in schema.names]
+            if missing_keys:
+                raise UsageError(f"--key column {missing_keys[0]!r} is not in split {split!r}",
+                                 f"columns: {', '.join(schema.names)}")
+        builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix,
+                                  progress=progress.advance)
+        progress.start(f"commit {split}", None)
+        for batch in src.batches():
+            builder.add(batch)
+        built = builder.finish()
+        progress.finish()
+        snap = built.snapshot
+        from .compaction import maybe_compact
+        compact = maybe_compact(reg.store, snap, reader)
+        if compact is not None:
+            snap, extra_bytes = compact
+            built.new_bytes += extra_bytes
+            compacted.append(split)
+        data = encode_snapshot(snap)
+        sid, is_new = reg.store.put(data)
+        new_objects.append((sid, snap, len(data)))
+        snapshots[split] = sid
+        sources[split] = src.origins
+        appended = snap.rows - (prefix.rows if prefix is not None else 0)
+        results[split] = SplitResult(rows=snap.rows, new_rows=built.new_rows, reused_rows=appended - built.new_rows,
+                                     new_bytes=built.new_bytes + (len(data) if is_new else 0))
+    meta = dict(parent.metadata) if parent else {}
+    meta.pop("sources", None)
+    if metadata:
+        meta.update(metadata)
+    if keys:
+        meta["keys"] = list(keys)
+    if sources:
+        meta["sources"] = sources
+    if parent is not None and not allow_empty and snapshots == parent.splits and \
+            {k: v for k, v in meta.items() if k != "sources"} == {k: v for k, v in parent.metadata.items() if k != "sources"}:
+        return CommitResult(CommitId(parent_id), dataset, branch, results, unchanged=True)
+    new = Commit(dataset=dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
+                 message=message, author=author or default_author(), timestamp=int(time.time()), metadata=meta)
+    data = encode_commit(new)
+    cid, _ = reg.store.put(data)
+    with m.transaction():
+        m.add_dataset(dataset)
+        for shard in _new_shards(reg, new_objects):
+            m.add_shard(shard.id, shard.rows, reg.store.size(shard.id), shard.fingerprints,
+                        reg.store.size(shard.fingerprints))
+        for sid, snap, size in new_objects:
+            m.add_snapshot(sid, snap, _snapshot_bytes(reg, snap))
+        m.add_commit(CommitId(cid), new)
+        expected = None if new_branch_from else parent_id
+        m.set_ref(dataset, "branch", branch, CommitId(cid), expected,
+                  f"commit: {message}" if parent_id else f"commit (initial): {message}")
+    return CommitResult(CommitId(cid), dataset, branch, results, compacted=tuple(compacted))
+
+
+def _new_shards(reg, new_objects):
+    seen = set()
+    for _, snap, _ in new_objects:
+        for s in snap.shards:
+            if s.id not in seen:
+                seen.add(s.id)
+                if reg.manifest.shard(s.id) is None:
+                    yield s
+
+
+def _snapshot_bytes(reg, snap: Snapshot) -> int:
+    """Stored bytes of the rows a snapshot reads, pro rata over partly used shards."""
+    total = 0
+    sizes: dict[str, int] = {}
+    for ref, _, count in snap.runs():
+        if ref.id not in sizes:
+            info = reg.manifest.shard(ref.id)
+            sizes[ref.id] = info["bytes"] if info else reg.store.size(ref.id)
+        total += sizes[ref.id] * count / max(ref.rows, 1)
+    return int(total)
+
+
+def _base_snapshots(reg, base: Commit, schema: pa.Schema) -> list[Snapshot]:
+    """Every split of the base whose rows could be reused by a table of this schema."""
+    out = []
+    for sid in dict.fromkeys(base.splits.values()):
+        snap = get_snapshot(reg, sid)
+        if schemas_compatible(snap.schema, schema):
+            out.append(snap)
+    return out
+
+
+# -- reading ------------------------------------------------------------------
+def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None = None) -> pa.Table:
+    rev = resolve(reg, spec)
+    c = get_commit(reg, rev.commit_id)
+    snap = split_snapshot(reg, c, split, spec)
+    if columns is not None:
+        unknown = [col for col in columns if col not in snap.schema.names]
+        if unknown:
+            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}",
+                             f"columns: {', '.join(snap.schema.names)}")
+    table = read_snapshot(reg.store, snap, columns=columns)
+    return pin(table, rev.dataset, rev.commit_id, split)
+
+
+def pin(table: pa.Table, dataset: str, commit_id: str, split: str) -> pa.Table:
+    """Record in the schema metadata exactly which version the rows came from."""
+    meta = dict(table.schema.metadata or {})
+    meta.update({b"dsreg.dataset": dataset.encode(), b"dsreg.commit": commit_id.encode(),
+                 b"dsreg.split": split.encode()})
+    return table.replace_schema_metadata(meta)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: CommitId
+    parents: tuple[CommitId, ...]
+    message: str
+    author: str
+    timestamp: int
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "parents": list(self.parents), "message": self.message,
+                "author": self.author, "timestamp": self.timestamp}
+
+
+def log(reg, spec: str, n: int | None = None) -> list[LogEntry]:
+    """History from REV, newest first (all parents, by time)."""
+    if n is not None and n < 0:
+        raise UsageError("-n must be 0 or more")
+    start = resolve(reg, spec).commit_id
+    seen, out, frontier = {start}, [], [start]
+    commits: dict[str, Commit] = {start: get_commit(reg, start)}
+    while frontier and (n is None or len(out) < n):
+        frontier.sort(key=lambda c: (commits[c].timestamp, c))
+        cid = frontier.pop()
+        c = commits[cid]
+        out.append(LogEntry(CommitId(cid), c.parents, c.message, c.author, c.timestamp))
+        for p in c.parents:
+            if p not in seen:
+                seen.add(p)
+                commits[p] = get_commit(reg, p)
+                frontier.append(p)
+    return out
+
+
+def show(reg, spec: str) -> dict:
+    rev = resolve(reg, spec)
+    c = get_commit(reg, rev.commit_id)
+    splits, schema = {}, {}
+    for split, sid in sorted(c.splits.items()):
+        info = reg.manifest.snapshot_info(sid)
+        snap = None
+        if info is None:
+            snap = get_snapshot(reg, sid)
+            info = {"rows": snap.rows, "bytes": _snapshot_bytes(reg, snap), "shards": len(snap.shards),
+                    "runs": snap.num_runs}
+        splits[split] = {"rows": info["rows"], "bytes": info["bytes"], "shards": info["shards"], "runs": info["runs"]}
+        s = (snap or get_snapshot(reg, sid)).schema
+        schema[split] = [{"name": f.name, "type": str(f.type)} for f in s]
+    return {"id": rev.commit_id, "dataset": rev.dataset, "parents": list(c.parents), "message": c.message,
+            "author": c.author, "timestamp": c.timestamp, "splits": splits, "schema": schema,
+            "metadata": {k: v for k, v in c.metadata.items()}}
+
+
+def ls(reg) -> list[dict]:
+    m = reg.manifest
+    out = []
+    for name in m.datasets():
+        branches = {r.name: r.commit for r in m.refs(name, "branch")}
+        tags = {r.name: r.commit for r in m.refs(name, "tag")}
+        out.append({"name": name, "branches": branches, "tags": tags})
+    return out
+
+
+# -- refs ---------------------------------------------------------------------
+def _ref_verb(reg, kind: str, dataset: str, new: str | None, rev: str | None, delete: str | None,
+              force: bool) -> Any:
+    check_dataset_name(dataset)
+    m = reg.manifest
+    if not m.has_dataset(dataset):
+        from .errors import UnknownDataset
+        raise UnknownDataset(dataset)
+    if delete is not None:
+        if new is not None:
+            raise UsageError(f"give either a {kind} to create or -d {kind.upper()}, not both")
+        if kind == "branch" and delete == "main":
+            raise UsageError("the main branch cannot be deleted")
+        with m.transaction():
+            old = m.delete_ref(dataset, kind, delete)
+        return {"deleted": delete, "was": old}
+    if new is None:
+        return {r.name: r.commit for r in m.refs(dataset, kind)}
+    check_ref_name(new, kind)
+    target = resolve(reg, f"{dataset}@{rev}" if rev else dataset).commit_id
+    with m.transaction():
+        old = m.ref(dataset, kind, new)
+        if old is not None and not force:
+            raise RefExists(f"{kind} {new!r} already exists in dataset {dataset!r} (at {old[:12]})",
+                            "use --force to move it" if kind == "tag" else "use --force to reset it")
+        m.set_ref(dataset, kind, new, target, old, f"{kind}: create from {rev or 'main'}")
+    return {"name": new, "commit": target}
+
+
+def branch(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
+           force: bool = False):
+    return _ref_verb(reg, "branch", dataset, new, rev, delete, force)
+
+
+def tag(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
+        force: bool = False):
+    return _ref_verb(reg, "tag", dataset, new, rev, delete, force)
+
+
+# -- checkout -------------------------------------------------------------------
+CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")
+
+
+@dataclass
+class CheckoutResult:
+    commit: CommitId
+    files: dict[str, list[str]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet",
+             progress: Progress = NO_PROGRESS) -> CheckoutResult:
+    from .export import write_split
+    if format not in CHECKOUT_FORMATS:
+        raise UsageError(f"unknown format {format!r}; use one of {', '.join(CHECKOUT_FORMATS)}")
+    rev = resolve(reg, spec)
+    c = get_commit(reg, rev.commit_id)
+    names = [split] if split else sorted(c.splits)
+    snaps = {s: split_snapshot(reg, c, s, spec) for s in names}
+    out = Path(out)
+    result = CheckoutResult(rev.commit_id)
+    for s, snap in snaps.items():
+        progress.start(f"checkout {s}", snap.rows)
+        files = write_split(reg.store, snap, out / s, format, progress)
+        progress.finish()
+        result.files[s] = [str(f) for f in files]
+        result.rows[s] = snap.rows
+    return result
+
+
+__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "__version__"]

@@ -1,0 +1,133 @@
+"""A registry on disk: a `.dsreg/` folder holding the manifest, the object store and config.
+
+`Registry` is the handle the porcelain verbs take; its verb methods are the Python API.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import RegistryExists, RegistryNotFound
+from .manifest import Manifest
+from .store import LocalStore
+
+DIRNAME = ".dsreg"
+
+
+def find_registry(start: str | os.PathLike | None = None) -> Path:
+    """The project folder holding `.dsreg/`: DSREG_DIR, else walk up from `start` (or cwd)."""
+    if start is None and os.environ.get("DSREG_DIR"):
+        start = os.environ["DSREG_DIR"]
+        if not (Path(start) / DIRNAME).is_dir():
+            raise RegistryNotFound(str(start))
+        return Path(start).resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for folder in [here, *here.parents]:
+        if (folder / DIRNAME / "manifest.sqlite").is_file():
+            return folder
+    raise RegistryNotFound(str(here))
+
+
+class Registry:
+    """An open registry. Use `Registry(path)` to open one, `Registry.init(path)` to create one."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, _discover: bool = True):
+        root = find_registry(path) if _discover else Path(path).resolve()  # type: ignore[arg-type]
+        self.root = root
+        self.dir = root / DIRNAME
+        self.store = LocalStore(self.dir / "objects")
+        self._manifest: Manifest | None = None
+
+    @classmethod
+    def init(cls, path: str | os.PathLike = ".") -> "Registry":
+        root = Path(path).resolve()
+        d = root / DIRNAME
+        if (d / "manifest.sqlite").exists():
+            raise RegistryExists(f"a registry already exists in {root}")
+        (d / "objects").mkdir(parents=True, exist_ok=True)
+        (d / "tmp").mkdir(exist_ok=True)
+        config = d / "config.json"
+        if not config.exists():
+            config.write_text(json.dumps({"format": 1}, indent=2) + "\n")
+        reg = cls(root, _discover=False)
+        reg.manifest  # creates and migrates the database
+        return reg
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest(self.dir / "manifest.sqlite")
+        return self._manifest
+
+    def close(self) -> None:
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    @property
+    def tmp_dir(self) -> Path:
+        p = self.dir / "tmp"
+        p.mkdir(exist_ok=True)
+        return p
+
+    # -- the Python API: thin wrappers over the porcelain verbs ----------------
+    def commit(self, dataset: str, splits: dict[str, Any] | Any, message: str = "", **kw):
+        from . import porcelain
+        return porcelain.commit(self, dataset, splits, message=message, **kw)
+
+    def resolve(self, spec: str) -> str:
+        from . import revisions
+        return revisions.resolve(self, spec).commit_id
+
+    def load(self, spec: str, split: str = "train", columns: list[str] | None = None):
+        from . import porcelain
+        return porcelain.load(self, spec, split=split, columns=columns)
+
+    def log(self, spec: str, n: int | None = None):
+        from . import porcelain
+        return porcelain.log(self, spec, n=n)
+
+    def show(self, spec: str):
+        from . import porcelain
+        return porcelain.show(self, spec)
+
+    def diff(self, a: str, b: str | None = None, **kw):
+        from . import diff
+        return diff.diff(self, a, b, **kw)
+
+    def datasets(self):
+        from . import porcelain
+        return porcelain.ls(self)
+
+    def branch(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
+               force: bool = False):
+        from . import porcelain
+        return porcelain.branch(self, dataset, new, rev, delete=delete, force=force)
+
+    def tag(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
+            force: bool = False):
+        from . import porcelain
+        return porcelain.tag(self, dataset, new, rev, delete=delete, force=force)
+
+    def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
+        from . import porcelain
+        return porcelain.checkout(self, spec, out, split=split, format=format, **kw)
+
+    def fsck(self, **kw):
+        from . import maintenance
+        return maintenance.fsck(self, **kw)
+
+    def gc(self, dry_run: bool = False, **kw):
+        from . import maintenance
+        return maintenance.gc(self, dry_run=dry_run, **kw)

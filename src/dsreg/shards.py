@@ -1,0 +1,163 @@
+"""Rows <-> shards: fixed Parquet writer settings, content-defined cut points, shard reads.
+
+A shard is an immutable Parquet file named by the hash of its bytes. Its row fingerprints
+live in an object of their own beside it. Writer settings are constants of the format so
+that equal rows give equal bytes, and cut points depend only on the rows themselves
+(their fingerprints and sizes), so the same rows give the same shards whatever files or
+batches they arrived in.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import UnsupportedType
+from .fingerprint import mix
+from .ids import ObjectId, ShardId
+from .serialize import ShardRef, decode_fingerprints, encode_fingerprints
+from .store import ObjectStore
+
+# Part of the format: changing any of these changes the bytes (and so ids) of new shards.
+SHARD_TARGET_BYTES = 32 << 20
+SHARD_MIN_BYTES = 4 << 20
+SHARD_MAX_BYTES = 128 << 20
+ROW_GROUP_TARGET_BYTES = 2 << 20
+ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
+_CUT_SALT = np.uint64(0x5851F42D4C957F2D)
+
+
+def strip_metadata(schema: pa.Schema) -> pa.Schema:
+    """The schema without schema- or field-level metadata (shards never carry it)."""
+    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+
+
+def cut_candidates(fps: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """Rows after which a shard may end: each row is a candidate with probability
+    nbytes/target, decided by its fingerprint, so shards average the target size."""
+    threshold = np.minimum(nbytes.astype(np.float64) / SHARD_TARGET_BYTES, 1.0) * 2.0**64
+    return mix(fps ^ _CUT_SALT).astype(np.float64) < threshold
+
+
+def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[ShardRef, int, bool]:
+    """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?)."""
+    table = table.replace_schema_metadata(None)
+    table = table.cast(strip_metadata(table.schema)) if any(f.metadata for f in table.schema) else table
+    avg = max(table.nbytes // max(table.num_rows, 1), 1)
+    rg_rows = int(min(max(ROW_GROUP_TARGET_BYTES // avg, ROW_GROUP_MIN_ROWS), ROW_GROUP_MAX_ROWS))
+    buf = io.BytesIO()
+    try:
+        pq.write_table(
+            table, buf, row_group_size=rg_rows, compression="zstd", compression_level=3,
+            version="2.6", use_dictionary=True, write_statistics=True, store_schema=True,
+        )
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as e:
+        raise UnsupportedType(f"cannot store this table as Parquet: {e}") from None
+    data = buf.getvalue()
+    sid, new = store.put(data)
+    fp_data = encode_fingerprints(fps)
+    fid, fp_new = store.put(fp_data)
+    written = (len(data) if new else 0) + (len(fp_data) if fp_new else 0)
+    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows), written, new
+
+
+class ShardCutter:
+    """Accumulates new rows and emits shards at content-defined cut points."""
+
+    def __init__(self, store: ObjectStore, on_shard=None):
+        self.store = store
+        self.on_shard = on_shard
+        self._batches: list[pa.RecordBatch | pa.Table] = []
+        self._fps: list[np.ndarray] = []
+        self._sizes: list[np.ndarray] = []
+        self._pending_bytes = 0
+        self.shards: list[ShardRef] = []        # in emission order
+        self.bounds: list[int] = [0]            # new-row index where each shard starts
+        self.new_bytes = 0
+        self.rows = 0
+
+    def add(self, rows: pa.Table, fps: np.ndarray, sizes: np.ndarray) -> None:
+        if rows.num_rows == 0:
+            return
+        self._batches.append(rows)
+        self._fps.append(fps)
+        self._sizes.append(sizes)
+        self._pending_bytes += int(sizes.sum())
+        self.rows += rows.num_rows
+        if self._pending_bytes >= SHARD_MIN_BYTES:
+            self._cut(final=False)
+
+    def finish(self) -> None:
+        self._cut(final=True)
+
+    def _cut(self, final: bool) -> None:
+        if not self._batches:
+            return
+        fps = np.concatenate(self._fps)
+        sizes = np.concatenate(self._sizes)
+        cum = np.cumsum(sizes)
+        cand = np.flatnonzero(cut_candidates(fps, sizes))
+        start, start_bytes, cuts = 0, 0, []
+        n = len(fps)
+        while start < n:
+            # first candidate whose shard would reach the minimum size, else the maximum
+            lo = int(np.searchsorted(cum, start_bytes + SHARD_MIN_BYTES, side="left"))
+            hi = int(np.searchsorted(cum, start_bytes + SHARD_MAX_BYTES, side="left"))
+            k = int(np.searchsorted(cand, max(lo, start), side="left"))
+            end = int(cand[k]) + 1 if k < len(cand) and cand[k] <= hi else hi + 1
+            if end > n:
+                if not final:
+                    break
+                end = n
+            cuts.append(end)
+            start, start_bytes = end, int(cum[end - 1])
+        if not cuts:
+            return
+        table = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+                                  for b in self._batches]).combine_chunks()
+        prev = 0
+        for end in cuts:
+            ref, written, _ = write_shard(self.store, table.slice(prev, end - prev), fps[prev:end])
+            self.shards.append(ref)
+            self.bounds.append(self.bounds[-1] + (end - prev))
+            self.new_bytes += written
+            if self.on_shard:
+                self.on_shard(ref, written)
+            prev = end
+        rest = table.slice(prev)
+        self._batches = [rest] if rest.num_rows else []
+        self._fps = [fps[prev:]] if rest.num_rows else []
+        self._sizes = [sizes[prev:]] if rest.num_rows else []
+        self._pending_bytes = int(sizes[prev:].sum())
+
+
+@dataclass
+class ShardReader:
+    """Reads rows of shards, verified, keeping a few decoded shards at hand."""
+    store: ObjectStore
+    columns: list[str] | None = None
+    cache_size: int = 4
+
+    def __post_init__(self):
+        self._cache: dict[ShardId, pa.Table] = {}
+        self._fp_cache: dict[ObjectId, np.ndarray] = {}
+
+    def table(self, shard: ShardId) -> pa.Table:
+        got = self._cache.pop(shard, None)
+        if got is None:
+            data = self.store.get(shard)
+            got = pq.read_table(pa.BufferReader(data), columns=self.columns)
+            while len(self._cache) >= self.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+        self._cache[shard] = got
+        return got
+
+    def fingerprints(self, ref: ShardRef) -> np.ndarray:
+        got = self._fp_cache.get(ref.fingerprints)
+        if got is None:
+            got = decode_fingerprints(self.store.get(ref.fingerprints))
+            self._fp_cache[ref.fingerprints] = got
+        return got

@@ -1,0 +1,25 @@
+"""Content-addressed object stores behind one small interface.
+
+Every backend names an object by the xxh3-128 hash of its bytes, writes it once,
+never overwrites it, and verifies the hash of every object it reads back.
+"""
+from __future__ import annotations
+
+from .base import ObjectStore
+from .local import LocalStore
+from .memory import MemoryStore
+
+__all__ = ["ObjectStore", "LocalStore", "MemoryStore", "open_store"]
+
+
+def open_store(url: str) -> ObjectStore:
+    """Choose a backend by URL scheme (`file:///path`, `memory://`, or a plain path)."""
+    from ..errors import UsageError
+
+    if url.startswith("memory://"):
+        return MemoryStore()
+    if url.startswith("file://"):
+        return LocalStore(url[len("file://"):])
+    if "://" in url:
+        raise UsageError(f"unsupported store URL {url!r}", "use file:///path")
+    return LocalStore(url)

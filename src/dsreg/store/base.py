@@ -1,0 +1,55 @@
+"""The store interface that every backend implements and the contract tests exercise."""
+from __future__ import annotations
+
+import abc
+from typing import Iterable, Iterator
+
+from ..errors import ChecksumMismatch, ObjectMissing
+from ..ids import ObjectId, hash_bytes
+
+
+class ObjectStore(abc.ABC):
+    """Immutable, content-addressed objects."""
+
+    @abc.abstractmethod
+    def has(self, oid: ObjectId) -> bool: ...
+
+    def has_many(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
+        """The subset of `oids` present in the store."""
+        return {o for o in oids if self.has(o)}
+
+    @abc.abstractmethod
+    def _read(self, oid: ObjectId) -> bytes:
+        """Raw bytes, unverified; raise ObjectMissing if absent."""
+
+    @abc.abstractmethod
+    def _write(self, oid: ObjectId, data: bytes) -> None:
+        """Store bytes under oid atomically; never called for an existing object."""
+
+    @abc.abstractmethod
+    def iter(self) -> Iterator[ObjectId]: ...
+
+    @abc.abstractmethod
+    def delete(self, oid: ObjectId) -> None: ...
+
+    @abc.abstractmethod
+    def size(self, oid: ObjectId) -> int: ...
+
+    def get(self, oid: ObjectId) -> bytes:
+        """The object's bytes, verified against its id."""
+        data = self._read(oid)
+        got = hash_bytes(data)
+        if got != oid:
+            raise ChecksumMismatch(oid, got)
+        return data
+
+    def put(self, data: bytes) -> tuple[ObjectId, bool]:
+        """Store bytes; return (id, whether they were new)."""
+        oid = hash_bytes(data)
+        if self.has(oid):
+            return oid, False
+        self._write(oid, data)
+        return oid, True
+
+    def missing(self, oid: ObjectId) -> ObjectMissing:
+        return ObjectMissing(oid)

@@ -1,0 +1,74 @@
+"""Objects as files under fan-out folders: `ab/cdef...`, written temp-then-rename."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import ObjectMissing, UsageError
+from ..ids import ObjectId, is_object_id
+from .base import ObjectStore
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def path(self, oid: ObjectId) -> Path:
+        # An id is checked before it becomes a path, so no name can escape the store.
+        if not is_object_id(oid):
+            raise UsageError(f"malformed object id {oid!r}")
+        return self.root / oid[:2] / oid[2:]
+
+    def has(self, oid: ObjectId) -> bool:
+        return self.path(oid).is_file()
+
+    def _read(self, oid: ObjectId) -> bytes:
+        try:
+            return self.path(oid).read_bytes()
+        except FileNotFoundError:
+            raise ObjectMissing(oid) from None
+
+    def _write(self, oid: ObjectId, data: bytes) -> None:
+        final = self.path(oid)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def iter(self) -> Iterator[ObjectId]:
+        if not self.root.is_dir():
+            return
+        for fan in sorted(self.root.iterdir()):
+            if len(fan.name) != 2 or not fan.is_dir():
+                continue
+            for f in sorted(fan.iterdir()):
+                oid = fan.name + f.name
+                if is_object_id(oid):
+                    yield ObjectId(oid)
+
+    def delete(self, oid: ObjectId) -> None:
+        try:
+            self.path(oid).unlink()
+        except FileNotFoundError:
+            pass
+
+    def size(self, oid: ObjectId) -> int:
+        try:
+            return self.path(oid).stat().st_size
+        except FileNotFoundError:
+            raise ObjectMissing(oid) from None

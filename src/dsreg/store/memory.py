@@ -1,0 +1,36 @@
+"""Objects in a dict: for tests and for scratch work that must not touch disk."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..errors import ObjectMissing
+from ..ids import ObjectId
+from .base import ObjectStore
+
+
+class MemoryStore(ObjectStore):
+    def __init__(self) -> None:
+        self.objects: dict[ObjectId, bytes] = {}
+
+    def has(self, oid: ObjectId) -> bool:
+        return oid in self.objects
+
+    def _read(self, oid: ObjectId) -> bytes:
+        try:
+            return self.objects[oid]
+        except KeyError:
+            raise ObjectMissing(oid) from None
+
+    def _write(self, oid: ObjectId, data: bytes) -> None:
+        self.objects[oid] = bytes(data)
+
+    def iter(self) -> Iterator[ObjectId]:
+        return iter(sorted(self.objects))
+
+    def delete(self, oid: ObjectId) -> None:
+        self.objects.pop(oid, None)
+
+    def size(self, oid: ObjectId) -> int:
+        if oid not in self.objects:
+            raise ObjectMissing(oid)
+        return len(self.objects[oid])
