@@ -47,6 +47,15 @@ def _m1_initial(db: sqlite_utils.Database) -> None:
     db["remotes"].create({"name": str, "url": str, "endpoint_url": str}, pk="name")
 
 
+@migration
+def _m2_remotes(db: sqlite_utils.Database) -> None:
+    db["remotes"].add_column("cas_ok", int)
+    db["remotes"].add_column("probed_at", float)
+    db["remote_objects"].create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
+    db["remote_refs"].create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
+                             pk=("remote", "dataset", "kind", "name"))
+
+
 @dataclass(frozen=True)
 class Ref:
     dataset: str
@@ -59,7 +68,59 @@ class Ref:
         return f"{self.dataset}@{self.name}"
 
 
-class Manifest:
+class RemotesMixin:
+    """Remotes, what each is known to hold, and where its refs were last seen."""
+
+    conn: sqlite3.Connection
+
+    def remotes(self) -> list[dict]:
+        rows = self.conn.execute("SELECT name, url, endpoint_url, cas_ok FROM remotes ORDER BY name")
+        return [{"name": r[0], "url": r[1], "endpoint_url": r[2], "cas_ok": r[3]} for r in rows]
+
+    def remote(self, name: str) -> dict | None:
+        return next((r for r in self.remotes() if r["name"] == name), None)
+
+    def add_remote(self, name: str, url: str, endpoint_url: str | None, cas_ok: bool | None) -> None:
+        self.conn.execute("INSERT INTO remotes (name, url, endpoint_url, cas_ok, probed_at) VALUES (?, ?, ?, ?, ?)",
+                          (name, url, endpoint_url, None if cas_ok is None else int(cas_ok),
+                           time.time() if cas_ok is not None else None))
+
+    def set_remote_cas(self, name: str, cas_ok: bool) -> None:
+        self.conn.execute("UPDATE remotes SET cas_ok=?, probed_at=? WHERE name=?", (int(cas_ok), time.time(), name))
+
+    def remove_remote(self, name: str) -> None:
+        for table in ("remotes", "remote_objects", "remote_refs"):
+            col = "name" if table == "remotes" else "remote"
+            self.conn.execute(f"DELETE FROM {table} WHERE {col}=?", (name,))
+
+    def remote_has(self, remote: str, object_ids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(object_ids), 500):
+            chunk = object_ids[i:i + 500]
+            q = f"SELECT object_id FROM remote_objects WHERE remote=? AND object_id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
+        return out
+
+    def mark_remote_has(self, remote: str, object_ids) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO remote_objects VALUES (?, ?)", [(remote, o) for o in object_ids])
+
+    def remote_refs(self, remote: str, dataset: str | None = None) -> list[Ref]:
+        q, args = "SELECT dataset, kind, name, commit_id FROM remote_refs WHERE remote=?", [remote]
+        if dataset is not None:
+            q += " AND dataset=?"
+            args.append(dataset)
+        return [Ref(*r) for r in self.conn.execute(q + " ORDER BY dataset, kind, name", args)]
+
+    def set_remote_ref(self, remote: str, dataset: str, kind: str, name: str, commit: str | None) -> None:
+        if commit is None:
+            self.conn.execute("DELETE FROM remote_refs WHERE remote=? AND dataset=? AND kind=? AND name=?",
+                              (remote, dataset, kind, name))
+        else:
+            self.conn.execute("INSERT OR REPLACE INTO remote_refs VALUES (?, ?, ?, ?, ?)",
+                              (remote, dataset, kind, name, commit))
+
+
+class Manifest(RemotesMixin):
     def __init__(self, path: Path):
         self.path = Path(path)
         conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)

@@ -21,7 +21,7 @@ from .ingest import check_schema, open_source
 from .names import check_dataset_name, check_ref_name, check_split_name
 from .progress import NO_PROGRESS, Progress
 from .revisions import resolve
-from .serialize import Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
+from .serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
 from .shards import ShardReader
 from .snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
 
@@ -186,10 +186,9 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
     with m.transaction():
         m.add_dataset(dataset)
         for shard in _new_shards(reg, new_objects):
-            m.add_shard(shard.id, shard.rows, reg.store.size(shard.id), shard.fingerprints,
-                        reg.store.size(shard.fingerprints))
+            m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows))
         for sid, snap, size in new_objects:
-            m.add_snapshot(sid, snap, _snapshot_bytes(reg, snap))
+            m.add_snapshot(sid, snap, snap.nbytes)
         m.add_commit(CommitId(cid), new)
         expected = None if new_branch_from else parent_id
         m.set_ref(dataset, "branch", branch, CommitId(cid), expected,
@@ -205,18 +204,6 @@ def _new_shards(reg, new_objects):
                 seen.add(s.id)
                 if reg.manifest.shard(s.id) is None:
                     yield s
-
-
-def _snapshot_bytes(reg, snap: Snapshot) -> int:
-    """Stored bytes of the rows a snapshot reads, pro rata over partly used shards."""
-    total = 0
-    sizes: dict[str, int] = {}
-    for ref, _, count in snap.runs():
-        if ref.id not in sizes:
-            info = reg.manifest.shard(ref.id)
-            sizes[ref.id] = info["bytes"] if info else reg.store.size(ref.id)
-        total += sizes[ref.id] * count / max(ref.rows, 1)
-    return int(total)
 
 
 def _base_snapshots(reg, base: Commit, schema: pa.Schema) -> list[Snapshot]:
@@ -293,7 +280,7 @@ def show(reg, spec: str) -> dict:
         snap = None
         if info is None:
             snap = get_snapshot(reg, sid)
-            info = {"rows": snap.rows, "bytes": _snapshot_bytes(reg, snap), "shards": len(snap.shards),
+            info = {"rows": snap.rows, "bytes": snap.nbytes, "shards": len(snap.shards),
                     "runs": snap.num_runs}
         splits[split] = {"rows": info["rows"], "bytes": info["bytes"], "shards": info["shards"], "runs": info["runs"]}
         s = (snap or get_snapshot(reg, sid)).schema

@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import RegistryExists, RegistryNotFound
+from .errors import ObjectMissing, RegistryExists, RegistryNotFound
+from .ids import ObjectId
 from .manifest import Manifest
 from .store import LocalStore
 
@@ -37,8 +38,9 @@ class Registry:
         root = find_registry(path) if _discover else Path(path).resolve()  # type: ignore[arg-type]
         self.root = root
         self.dir = root / DIRNAME
-        self.store = LocalStore(self.dir / "objects")
+        self.store = RegistryStore(self.dir / "objects", self._remotes)
         self._manifest: Manifest | None = None
+        self._opened_remotes: list | None = None
 
     @classmethod
     def init(cls, path: str | os.PathLike = ".") -> "Registry":
@@ -74,6 +76,13 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
+
+    def _remotes(self) -> list:
+        if self._opened_remotes is None:
+            from .remote import open_remote
+            rows = sorted(self.manifest.remotes(), key=lambda r: r["name"] != "origin")
+            self._opened_remotes = [open_remote(r["url"], r["endpoint_url"]) for r in rows]
+        return self._opened_remotes
 
     @property
     def tmp_dir(self) -> Path:
@@ -131,3 +140,26 @@ class Registry:
     def gc(self, dry_run: bool = False, **kw):
         from . import maintenance
         return maintenance.gc(self, dry_run=dry_run, **kw)
+
+
+class RegistryStore(LocalStore):
+    """The local object store; an object missing here is fetched from the registry's
+    remotes (origin first), verified, and kept. This is how a clone gets data on demand."""
+
+    def __init__(self, root, remotes):
+        super().__init__(root)
+        self._remotes = remotes
+
+    def _read(self, oid: ObjectId) -> bytes:
+        try:
+            return super()._read(oid)
+        except ObjectMissing:
+            for remote in self._remotes():
+                try:
+                    data = remote.objects.get(oid)      # verified against oid
+                except ObjectMissing:
+                    continue
+                if not self.has(oid):
+                    self._write(oid, data)
+                return data
+            raise

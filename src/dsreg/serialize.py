@@ -32,10 +32,11 @@ def canonical_json(value: Any) -> bytes:
 
 @dataclass(frozen=True)
 class ShardRef:
-    """A shard as a snapshot names it: its id, its fingerprint object and its row count."""
+    """A shard as a snapshot names it: its id, its fingerprint object, rows and bytes."""
     id: ShardId
     fingerprints: ObjectId
     rows: int
+    bytes: int = 0                    # size of the Parquet object
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,6 +58,14 @@ class Snapshot:
         return pa.ipc.read_schema(pa.py_buffer(self.schema_ipc))
 
     @property
+    def nbytes(self) -> int:
+        """Stored bytes of the rows this snapshot reads, pro rata over partly used shards."""
+        if not self.num_runs:
+            return 0
+        per_row = np.array([s.bytes / max(s.rows, 1) for s in self.shards])
+        return int((per_row[self.run_shard] * self.run_count).sum())
+
+    @property
     def num_runs(self) -> int:
         return len(self.run_count)
 
@@ -70,7 +79,7 @@ def encode_snapshot(snap: Snapshot) -> bytes:
     doc = {
         "format": SNAPSHOT_FORMAT,
         "schema": base64.b64encode(snap.schema_ipc).decode("ascii"),
-        "shards": [[s.id, s.fingerprints, s.rows] for s in snap.shards],
+        "shards": [[s.id, s.fingerprints, s.rows, s.bytes] for s in snap.shards],
         "runs": np.stack([snap.run_shard, snap.run_start, snap.run_count], axis=1).astype(np.int64).tolist()
         if snap.num_runs else [],
     }
@@ -87,7 +96,7 @@ def decode_snapshot(data: bytes) -> Snapshot:
         runs = np.asarray(doc["runs"], dtype=np.int64).reshape(-1, 3)
         return Snapshot(
             schema_ipc=base64.b64decode(doc["schema"]),
-            shards=tuple(ShardRef(ShardId(i), ObjectId(f), int(r)) for i, f, r in doc["shards"]),
+            shards=tuple(ShardRef(ShardId(i), ObjectId(f), int(r), int(b)) for i, f, r, b in doc["shards"]),
             run_shard=runs[:, 0].copy(), run_start=runs[:, 1].copy(), run_count=runs[:, 2].copy(),
         )
     except (ValueError, KeyError, TypeError, zlib.error) as e:
@@ -135,6 +144,10 @@ _FP_MAGIC = b"DSRGFP1\n"
 
 def encode_fingerprints(fps: np.ndarray) -> bytes:
     return _FP_MAGIC + np.ascontiguousarray(fps, dtype="<u8").tobytes()
+
+
+def fingerprints_size(rows: int) -> int:
+    return len(_FP_MAGIC) + 8 * rows
 
 
 def decode_fingerprints(data: bytes) -> np.ndarray:

@@ -61,7 +61,7 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     fp_data = encode_fingerprints(fps)
     fid, fp_new = store.put(fp_data)
     written = (len(data) if new else 0) + (len(fp_data) if fp_new else 0)
-    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows), written, new
+    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows, len(data)), written, new
 
 
 class ShardCutter:

@@ -1,0 +1,194 @@
+"""Objects (and ref files) under an S3-compatible prefix, through boto3.
+
+Objects go to `<prefix>/objects/ab/cdef...`, written once with `If-None-Match: *` where the
+store honours it (never overwritten), verified on every read. Credentials, region and
+profile come from the usual AWS sources (environment, ~/.aws, instance roles); nothing
+secret is ever stored by dsreg.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Iterator
+from urllib.parse import urlparse
+
+from ..errors import DsregError, ObjectMissing, UsageError
+from ..ids import ObjectId, is_object_id
+from .base import ObjectStore
+
+PARALLEL = 16
+MULTIPART_THRESHOLD = 64 << 20
+
+
+class RemoteError(DsregError):
+    pass
+
+
+class PreconditionFailed(Exception):
+    """A conditional write lost: the key changed (or exists) since it was read."""
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise UsageError(f"malformed S3 URL {url!r}", "use s3://bucket/prefix")
+    prefix = parsed.path.strip("/")
+    if any(part in ("..", ".") for part in prefix.split("/")):
+        raise UsageError(f"malformed S3 URL {url!r}: '.' and '..' are not allowed in the prefix")
+    return parsed.netloc, prefix
+
+
+class S3Store(ObjectStore):
+    def __init__(self, url: str, endpoint_url: str | None = None):
+        self.url = url
+        self.bucket, self.prefix = parse_s3_url(url)
+        self.endpoint_url = endpoint_url
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r})"
+
+    # -- plumbing -------------------------------------------------------------
+    @property
+    def client(self):
+        c = getattr(self._local, "client", None)
+        if c is None:
+            import boto3
+            from botocore.config import Config
+            session = boto3.session.Session()
+            c = session.client(
+                "s3", endpoint_url=self.endpoint_url,
+                config=Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10,
+                              read_timeout=60, max_pool_connections=PARALLEL * 2,
+                              s3={"addressing_style": "path"} if self.endpoint_url else None),
+            )
+            self._local.client = c
+        return c
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def object_key(self, oid: ObjectId) -> str:
+        if not is_object_id(oid):
+            raise UsageError(f"malformed object id {oid!r}")
+        return self.key(f"objects/{oid[:2]}/{oid[2:]}")
+
+    def _call(self, what: str, fn, *args, **kw):
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        try:
+            return fn(*args, **kw)
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code", "")
+            status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                raise PreconditionFailed(code) from None
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise KeyError(what) from None
+            if code == "NoSuchBucket":
+                raise RemoteError(f"bucket {self.bucket!r} does not exist at {self._where()}",
+                                  "create it or check the remote URL") from None
+            if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"):
+                raise RemoteError(f"access denied to {self.url} ({what}): {code}",
+                                  "check your AWS credentials and the bucket policy") from None
+            raise RemoteError(f"{self.url}: {what} failed: {code or status}") from None
+        except NoCredentialsError:
+            raise RemoteError(f"no AWS credentials found for {self.url}",
+                              "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
+        except BotoCoreError as e:
+            raise RemoteError(f"cannot reach {self._where()}: {type(e).__name__}",
+                              "check the endpoint URL and your network") from None
+
+    def _where(self) -> str:
+        return self.endpoint_url or "S3"
+
+    # -- object store interface -----------------------------------------------
+    def has(self, oid: ObjectId) -> bool:
+        try:
+            self._call("head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(oid))
+            return True
+        except KeyError:
+            return False
+
+    def has_many(self, oids: Iterable[ObjectId]) -> set[ObjectId]:
+        oids = list(oids)
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            found = list(pool.map(self.has, oids))
+        return {o for o, f in zip(oids, found) if f}
+
+    def _read(self, oid: ObjectId) -> bytes:
+        try:
+            r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid))
+            return self._call("get", r["Body"].read)
+        except KeyError:
+            raise ObjectMissing(oid, self.url) from None
+
+    def read_range(self, oid: ObjectId, start: int, length: int) -> bytes:
+        """Bytes [start, start+length) of an object (not verifiable on their own)."""
+        try:
+            r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid),
+                           Range=f"bytes={start}-{start + length - 1}")
+            return self._call("get", r["Body"].read)
+        except KeyError:
+            raise ObjectMissing(oid, self.url) from None
+
+    def _write(self, oid: ObjectId, data: bytes) -> None:
+        key = self.object_key(oid)
+        if len(data) >= MULTIPART_THRESHOLD:
+            import io
+            from boto3.s3.transfer import TransferConfig
+            cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=16 << 20,
+                                 max_concurrency=4)
+            self._call("upload", self.client.upload_fileobj, io.BytesIO(data), self.bucket, key, Config=cfg)
+            return
+        try:
+            # never overwrite: an object that is already there holds the same bytes anyway
+            self._call("put", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except PreconditionFailed:
+            pass
+
+    def iter(self) -> Iterator[ObjectId]:
+        base = self.key("objects/")
+        for key, _ in self.list_keys(base):
+            rest = key[len(base):].replace("/", "")
+            if is_object_id(rest):
+                yield ObjectId(rest)
+
+    def delete(self, oid: ObjectId) -> None:
+        self._call("delete", self.client.delete_object, Bucket=self.bucket, Key=self.object_key(oid))
+
+    def size(self, oid: ObjectId) -> int:
+        try:
+            r = self._call("head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(oid))
+        except KeyError:
+            raise ObjectMissing(oid, self.url) from None
+        return int(r["ContentLength"])
+
+    # -- named keys (refs), with compare-and-swap -----------------------------
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, object]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call("list", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=prefix)))
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield item["Key"], item.get("LastModified")
+
+    def get_key(self, key: str) -> tuple[bytes, str] | None:
+        try:
+            r = self._call("get ref", self.client.get_object, Bucket=self.bucket, Key=key)
+            return self._call("get ref", r["Body"].read), r["ETag"]
+        except KeyError:
+            return None
+
+    def put_key_if(self, key: str, data: bytes, etag: str | None) -> str:
+        """Write `key` only if its ETag is still `etag` (None: only if it does not exist)."""
+        kw = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            r = self._call("update ref", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, **kw)
+        except KeyError:
+            raise PreconditionFailed("missing") from None
+        return r["ETag"]
+
+    def delete_key_if(self, key: str, etag: str) -> None:
+        try:
+            self._call("delete ref", self.client.delete_object, Bucket=self.bucket, Key=key, IfMatch=etag)
+        except KeyError:
+            raise PreconditionFailed("missing") from None

@@ -1,0 +1,418 @@
+"""push, fetch, pull and clone: move what the other side lacks, then move refs by CAS.
+
+Push decides what to upload from what the manifest already knows the remote holds, asks
+the remote only about the rest (in parallel HEADs, never a listing), uploads objects in
+parallel, and only then moves refs, each with a compare-and-swap on the value it saw.
+Everything downloaded is verified against its id before it is written locally.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DsregError, UnknownDataset, UsageError
+from .ids import CommitId, ObjectId
+from .names import check_ref_name
+from .progress import NO_PROGRESS, Progress
+from .remote import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
+from .revisions import split_spec
+from .serialize import decode_commit, decode_snapshot, fingerprints_size
+
+PARALLEL = 8
+
+
+class NonFastForward(DsregError):
+    def __init__(self, remote: str, dataset: str, name: str, kind: str = "branch"):
+        if kind == "tag":
+            super().__init__(f"tag {dataset}@{name} already exists on {remote} with another commit",
+                             "use --force to replace it")
+        else:
+            super().__init__(f"remote {name} has commits you do not have",
+                             f"run 'dsreg pull {remote} {dataset}@{name}'")
+        self.remote, self.dataset, self.name = remote, dataset, name
+
+
+class DivergedBranches(DsregError):
+    def __init__(self, dataset: str, name: str, local: str, remote: str):
+        super().__init__(f"{dataset}@{name} has diverged from the remote (local {local[:12]}, remote {remote[:12]})",
+                         f"run 'dsreg pull --rebase' to replay your commits on top of the remote's")
+        self.local, self.remote = local, remote
+
+
+# -- remotes ------------------------------------------------------------------
+def get_remote(reg, name: str | None) -> tuple[str, Remote]:
+    remotes = reg.manifest.remotes()
+    if name is None:
+        if not remotes:
+            raise UsageError("no remote configured", "run 'dsreg remote add NAME URL'")
+        chosen = next((r for r in remotes if r["name"] == "origin"), remotes[0] if len(remotes) == 1 else None)
+        if chosen is None:
+            raise UsageError("several remotes and none is 'origin'; name one")
+    else:
+        chosen = reg.manifest.remote(name)
+        if chosen is None:
+            raise UsageError(f"unknown remote {name!r}", "run 'dsreg remote list'")
+    return chosen["name"], open_remote(chosen["url"], chosen["endpoint_url"])
+
+
+def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe: bool = True) -> dict:
+    check_ref_name(name, "remote", allow_slash=False)
+    if reg.manifest.remote(name) is not None:
+        raise UsageError(f"remote {name!r} already exists", "remove it first with 'dsreg remote remove'")
+    remote = open_remote(url, endpoint_url)
+    cas_ok = remote.probe() if probe else None
+    with reg.manifest.transaction():
+        reg.manifest.add_remote(name, url, endpoint_url, cas_ok)
+    reg._opened_remotes = None
+    return {"name": name, "url": url, "endpoint_url": endpoint_url, "conditional_writes": cas_ok}
+
+
+def remove_remote(reg, name: str) -> None:
+    if reg.manifest.remote(name) is None:
+        raise UsageError(f"unknown remote {name!r}", "run 'dsreg remote list'")
+    with reg.manifest.transaction():
+        reg.manifest.remove_remote(name)
+    reg._opened_remotes = None
+
+
+def _ensure_cas(reg, name: str, remote: Remote) -> None:
+    info = reg.manifest.remote(name)
+    ok = info.get("cas_ok") if info else None
+    if ok is None:
+        ok = remote.probe()
+        with reg.manifest.transaction():
+            reg.manifest.set_remote_cas(name, ok)
+    if not ok:
+        raise ConditionalWritesUnsupported(
+            f"remote {name} ({remote.url}) ignores conditional writes (If-Match / If-None-Match), "
+            "so concurrent pushes could overwrite each other; dsreg will not move refs there",
+            "use a store that supports conditional writes (AWS S3, MinIO, R2, GCS) or a file:// remote; "
+            "reading from this remote still works")
+
+
+# -- what a commit needs --------------------------------------------------------
+def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int]]]:
+    """(metadata objects: the commit and its snapshots, data objects with sizes)."""
+    from .porcelain import get_commit, get_snapshot
+    c = get_commit(reg, commit_id)
+    meta, data = [ObjectId(commit_id)], []
+    for sid in c.splits.values():
+        meta.append(sid)
+        for ref in get_snapshot(reg, sid).shards:
+            data.append((ref.id, ref.bytes))
+            data.append((ref.fingerprints, fingerprints_size(ref.rows)))
+    return meta, data
+
+
+def _ancestors(reg, commit_id: str, stop: set[str] | None = None) -> list[str]:
+    """commit_id and its ancestors known locally, children before parents, not past `stop`."""
+    from .porcelain import get_commit
+    out, seen, todo = [], set(), [commit_id]
+    while todo:
+        c = todo.pop()
+        if c in seen or (stop and c in stop):
+            continue
+        seen.add(c)
+        out.append(c)
+        try:
+            todo.extend(get_commit(reg, c).parents)
+        except DsregError:
+            pass
+    return out
+
+
+def is_ancestor(reg, ancestor: str, descendant: str) -> bool:
+    if reg.manifest.commit(ancestor) is None:
+        return False
+    return ancestor in set(_ancestors(reg, descendant))
+
+
+# -- push -----------------------------------------------------------------------
+@dataclass
+class PushResult:
+    remote: str
+    uploaded_objects: int = 0
+    uploaded_bytes: int = 0
+    skipped_objects: int = 0
+    refs: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"remote": self.remote, "uploaded_objects": self.uploaded_objects,
+                "uploaded_bytes": self.uploaded_bytes, "skipped_objects": self.skipped_objects, "refs": self.refs}
+
+
+def _local_refs(reg, spec: str | None):
+    m = reg.manifest
+    if spec is None:
+        return m.refs()
+    name, rev, _ = split_spec(spec)
+    if not m.has_dataset(name):
+        raise UnknownDataset(name)
+    if "@" not in spec:
+        return m.refs(name)
+    refs = [r for r in m.refs(name) if r.name == rev]
+    if not refs:
+        raise UsageError(f"{spec}: no branch or tag {rev!r} to push")
+    return refs
+
+
+def push(reg, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
+         progress: Progress = NO_PROGRESS) -> PushResult:
+    name, remote = get_remote(reg, remote_name)
+    refs = _local_refs(reg, spec)
+    _ensure_cas(reg, name, remote)
+    result = PushResult(name)
+    plans = []
+    for ref in refs:
+        current = remote.ref(ref.dataset, ref.kind, ref.name)
+        if current is not None and current.commit == ref.commit:
+            continue
+        if current is not None and not force:
+            if ref.kind == "tag" or not is_ancestor(reg, current.commit, ref.commit):
+                raise NonFastForward(name, ref.dataset, ref.name, ref.kind)
+        plans.append((ref, current))
+    # objects first: everything the new commits reach that the remote may lack
+    known_remote = {r.commit for r in reg.manifest.remote_refs(name)}
+    wanted: dict[ObjectId, int] = {}
+    for ref, current in plans:
+        stop = set(known_remote)
+        if current is not None:
+            stop.add(current.commit)
+        for c in _ancestors(reg, ref.commit, stop):
+            meta, data = _commit_objects(reg, c)
+            for oid, size in data:
+                wanted[oid] = size
+            for oid in meta:
+                wanted.setdefault(oid, 0)
+    _upload(reg, name, remote, wanted, result, progress)
+    for ref, current in plans:
+        try:
+            remote.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, current)
+        except RefMoved:
+            raise NonFastForward(name, ref.dataset, ref.name, ref.kind) from None
+        with reg.manifest.transaction():
+            reg.manifest.set_remote_ref(name, ref.dataset, ref.kind, ref.name, ref.commit)
+        result.refs.append({"dataset": ref.dataset, "kind": ref.kind, "name": ref.name, "commit": ref.commit,
+                            "was": current.commit if current else None})
+    return result
+
+
+def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result: PushResult,
+            progress: Progress) -> None:
+    ids = sorted(wanted)
+    known = reg.manifest.remote_has(name, ids)
+    unknown = [o for o in ids if o not in known]
+    present = remote.objects.has_many(unknown) if unknown else set()
+    if present:
+        with reg.manifest.transaction():
+            reg.manifest.mark_remote_has(name, present)
+    missing = [o for o in unknown if o not in present]
+    result.skipped_objects = len(ids) - len(missing)
+    # commits last, so a remote never holds a commit whose data it lacks
+    missing.sort(key=lambda o: reg.manifest.commit(o) is not None)
+    data_first = [o for o in missing if reg.manifest.commit(o) is None]
+    commits = [o for o in missing if reg.manifest.commit(o) is not None]
+    progress.start("push", sum(wanted[o] for o in missing) or None, "bytes")
+
+    def send(oid: ObjectId) -> int:
+        data = reg.store.get(oid)       # verified before it leaves
+        remote.objects.put(data)
+        progress.advance(len(data))
+        return len(data)
+
+    try:
+        for group in (data_first, commits):
+            with ThreadPoolExecutor(PARALLEL) as pool:
+                sizes = list(pool.map(send, group))
+            result.uploaded_objects += len(group)
+            result.uploaded_bytes += sum(sizes)
+            with reg.manifest.transaction():
+                reg.manifest.mark_remote_has(name, group)
+    finally:
+        progress.finish()
+
+
+# -- fetch ----------------------------------------------------------------------
+@dataclass
+class FetchResult:
+    remote: str
+    commits: int = 0
+    downloaded_objects: int = 0
+    downloaded_bytes: int = 0
+    refs: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"remote": self.remote, "commits": self.commits, "downloaded_objects": self.downloaded_objects,
+                "downloaded_bytes": self.downloaded_bytes, "refs": self.refs}
+
+
+def _download(reg, remote: Remote, oid: ObjectId) -> bytes:
+    data = remote.objects.get(oid)      # verified: bad bytes raise and never land
+    reg.store.put(data)
+    return data
+
+
+def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
+          progress: Progress = NO_PROGRESS) -> FetchResult:
+    name, remote = get_remote(reg, remote_name)
+    refs = remote.refs(dataset)
+    if dataset is not None and not refs:
+        raise UnknownDataset(dataset) if not reg.manifest.has_dataset(dataset) else \
+            UsageError(f"remote {name} has no dataset {dataset!r}")
+    result = FetchResult(name)
+    for ref in refs:
+        _fetch_commits(reg, name, remote, ref.commit, result, progress)
+    with reg.manifest.transaction():
+        seen = {(r.dataset, r.kind, r.name) for r in refs}
+        for old in reg.manifest.remote_refs(name, dataset):
+            if (old.dataset, old.kind, old.name) not in seen:
+                reg.manifest.set_remote_ref(name, old.dataset, old.kind, old.name, None)
+        for ref in refs:
+            reg.manifest.set_remote_ref(name, ref.dataset, ref.kind, ref.name, ref.commit)
+            result.refs.append({"dataset": ref.dataset, "kind": ref.kind, "name": ref.name, "commit": ref.commit})
+    return result
+
+
+def _fetch_commits(reg, name: str, remote: Remote, head: CommitId, result: FetchResult, progress: Progress) -> None:
+    m = reg.manifest
+    todo, new = [head], []
+    while todo:
+        cid = todo.pop()
+        if m.commit(cid) is not None or cid in {c for c, _ in new}:
+            continue
+        data = _download(reg, remote, ObjectId(cid))
+        result.downloaded_objects += 1
+        result.downloaded_bytes += len(data)
+        commit = decode_commit(data)
+        new.append((cid, commit))
+        todo.extend(commit.parents)
+    if not new:
+        return
+    snaps = {}
+    for cid, commit in new:
+        for sid in commit.splits.values():
+            if sid not in snaps and m.snapshot_info(sid) is None:
+                data = reg.store.get(sid) if reg.store.has(sid) else _download(reg, remote, sid)
+                result.downloaded_objects += 1
+                result.downloaded_bytes += len(data)
+                snaps[sid] = decode_snapshot(data)
+    remote_known = set()
+    with m.transaction():
+        for sid, snap in snaps.items():
+            for ref in snap.shards:
+                m.add_shard(ref.id, ref.rows, ref.bytes, ref.fingerprints, fingerprints_size(ref.rows))
+                remote_known.update((ref.id, ref.fingerprints))
+            m.add_snapshot(sid, snap, snap.nbytes)
+            remote_known.add(sid)
+        for cid, commit in reversed(new):
+            m.add_dataset(commit.dataset)
+            m.add_commit(CommitId(cid), commit)
+            remote_known.add(cid)
+        m.mark_remote_has(name, remote_known)
+    result.commits += len(new)
+
+
+# -- pull -----------------------------------------------------------------------
+@dataclass
+class PullResult:
+    fetch: FetchResult
+    dataset: str
+    ref: str
+    commit: CommitId
+    status: str            # "created", "fast-forward", "up-to-date", "ahead", "rebased"
+    downloaded_objects: int = 0
+    downloaded_bytes: int = 0
+
+    def to_json(self) -> dict:
+        return {"remote": self.fetch.remote, "dataset": self.dataset, "ref": self.ref, "commit": self.commit,
+                "status": self.status, "downloaded_objects": self.downloaded_objects + self.fetch.downloaded_objects,
+                "downloaded_bytes": self.downloaded_bytes + self.fetch.downloaded_bytes}
+
+
+def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_PROGRESS,
+                  splits: list[str] | None = None) -> tuple[int, int]:
+    """Bring the shards and fingerprints of a commit into the local store."""
+    from .porcelain import get_commit, get_snapshot
+    c = get_commit(reg, commit_id)
+    wanted: dict[ObjectId, int] = {}
+    for split, sid in c.splits.items():
+        if splits is not None and split not in splits:
+            continue
+        for ref in get_snapshot(reg, sid).shards:
+            wanted[ref.id] = ref.bytes
+            wanted[ref.fingerprints] = fingerprints_size(ref.rows)
+    missing = [o for o in sorted(wanted) if not reg.store.has(o)]
+    progress.start("pull", sum(wanted[o] for o in missing) or None, "bytes")
+
+    def get(oid):
+        data = _download(reg, remote, oid)
+        progress.advance(len(data))
+        return len(data)
+    try:
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            sizes = list(pool.map(get, missing))
+    finally:
+        progress.finish()
+    return len(missing), sum(sizes)
+
+
+def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
+         progress: Progress = NO_PROGRESS) -> PullResult:
+    from .rebase import rebase_onto
+    dataset, rev, back = split_spec(spec)
+    if back:
+        raise UsageError("pull takes a branch or tag of the remote, not REV~N")
+    name, remote = get_remote(reg, remote_name)
+    fetched = fetch(reg, name, dataset, progress=progress)
+    remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
+    kind = "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
+    if kind is None:
+        raise UsageError(f"remote {name} has no branch or tag {rev!r} in {dataset!r}")
+    target = remote_refs[(kind, rev)]
+    n, size = download_data(reg, remote, target, progress)
+    m = reg.manifest
+    local = m.ref(dataset, kind, rev)
+    status, final = "up-to-date", target
+    if local is None:
+        with m.transaction():
+            m.set_ref(dataset, kind, rev, target, None, f"pull: from {name}")
+        status = "created"
+    elif local != target:
+        if kind == "tag":
+            raise DsregError(f"tag {dataset}@{rev} differs locally ({local[:12]}) and on {name} ({target[:12]})",
+                             "delete the local tag to take the remote's")
+        if is_ancestor(reg, local, target):
+            with m.transaction():
+                m.set_ref(dataset, kind, rev, target, local, f"pull: fast-forward from {name}")
+            status = "fast-forward"
+        elif is_ancestor(reg, target, local):
+            status, final = "ahead", local
+        elif rebase:
+            final = rebase_onto(reg, dataset, rev, local, target)
+            status = "rebased"
+        else:
+            raise DivergedBranches(dataset, rev, local, target)
+    return PullResult(fetched, dataset, rev, CommitId(final), status, n, size)
+
+
+# -- clone ----------------------------------------------------------------------
+def clone(url: str, directory: str | Path, endpoint_url: str | None = None, *,
+          progress: Progress = NO_PROGRESS):
+    from .registry import Registry
+    directory = Path(directory)
+    remote = open_remote(url, endpoint_url)
+    remote.refs()      # fail early, before creating anything, if the remote cannot be read
+    reg = Registry.init(directory)
+    try:
+        add_remote(reg, "origin", url, endpoint_url)
+        fetched = fetch(reg, "origin", progress=progress)
+        with reg.manifest.transaction():
+            for ref in reg.manifest.remote_refs("origin"):
+                reg.manifest.add_dataset(ref.dataset)
+                if reg.manifest.ref(ref.dataset, ref.kind, ref.name) is None:
+                    reg.manifest.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}")
+    except BaseException:
+        reg.close()
+        raise
+    return reg, fetched
