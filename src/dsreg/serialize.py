@@ -37,6 +37,11 @@ class ShardRef:
     fingerprints: ObjectId
     rows: int
     bytes: int = 0                    # size of the Parquet object
+    index: ObjectId | None = None     # byte ranges and hashes of its footer and column chunks
+
+    def objects(self) -> tuple[ObjectId, ...]:
+        """Every object this shard consists of: what push, pull and gc must move or keep."""
+        return (ObjectId(self.id), self.fingerprints) + ((self.index,) if self.index else ())
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +84,7 @@ def encode_snapshot(snap: Snapshot) -> bytes:
     doc = {
         "format": SNAPSHOT_FORMAT,
         "schema": base64.b64encode(snap.schema_ipc).decode("ascii"),
-        "shards": [[s.id, s.fingerprints, s.rows, s.bytes] for s in snap.shards],
+        "shards": [[s.id, s.fingerprints, s.rows, s.bytes, s.index] for s in snap.shards],
         "runs": np.stack([snap.run_shard, snap.run_start, snap.run_count], axis=1).astype(np.int64).tolist()
         if snap.num_runs else [],
     }
@@ -96,7 +101,8 @@ def decode_snapshot(data: bytes) -> Snapshot:
         runs = np.asarray(doc["runs"], dtype=np.int64).reshape(-1, 3)
         return Snapshot(
             schema_ipc=base64.b64decode(doc["schema"]),
-            shards=tuple(ShardRef(ShardId(i), ObjectId(f), int(r), int(b)) for i, f, r, b in doc["shards"]),
+            shards=tuple(ShardRef(ShardId(i), ObjectId(f), int(r), int(b), ObjectId(x) if x else None)
+                         for i, f, r, b, x in doc["shards"]),
             run_shard=runs[:, 0].copy(), run_start=runs[:, 1].copy(), run_count=runs[:, 2].copy(),
         )
     except (ValueError, KeyError, TypeError, zlib.error) as e:

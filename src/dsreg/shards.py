@@ -60,8 +60,37 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     sid, new = store.put(data)
     fp_data = encode_fingerprints(fps)
     fid, fp_new = store.put(fp_data)
-    written = (len(data) if new else 0) + (len(fp_data) if fp_new else 0)
-    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows, len(data)), written, new
+    index_data = chunk_index(data)
+    xid, x_new = store.put(index_data)
+    written = (len(data) if new else 0) + (len(fp_data) if fp_new else 0) + (len(index_data) if x_new else 0)
+    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows, len(data), ObjectId(xid)), written, new
+
+
+INDEX_FORMAT = "dsreg-shard-index-1"
+
+
+def chunk_index(data: bytes) -> bytes:
+    """Byte ranges and hashes of a Parquet file's footer and column chunks, so that a
+    reader fetching only some columns by range can still verify every byte it uses."""
+    import struct
+
+    from .ids import hash_bytes
+    from .serialize import canonical_json
+    footer_len = struct.unpack("<I", data[-8:-4])[0]
+    footer_start = len(data) - footer_len - 8
+    md = pq.read_metadata(pa.BufferReader(data))
+    chunks = []
+    for rg in range(md.num_row_groups):
+        group = md.row_group(rg)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            start = col.dictionary_page_offset if col.has_dictionary_page and col.dictionary_page_offset else \
+                col.data_page_offset
+            length = col.total_compressed_size
+            chunks.append([start, length, hash_bytes(data[start:start + length])])
+    doc = {"format": INDEX_FORMAT, "size": len(data),
+           "footer": [footer_start, len(data) - footer_start, hash_bytes(data[footer_start:])], "chunks": chunks}
+    return canonical_json(doc)
 
 
 class ShardCutter:

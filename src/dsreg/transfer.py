@@ -100,9 +100,14 @@ def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[Obj
     for sid in c.splits.values():
         meta.append(sid)
         for ref in get_snapshot(reg, sid).shards:
-            data.append((ref.id, ref.bytes))
-            data.append((ref.fingerprints, fingerprints_size(ref.rows)))
+            data.extend(_shard_objects(ref))
     return meta, data
+
+
+def _shard_objects(ref) -> list[tuple[ObjectId, int]]:
+    """A shard's objects with their (expected) sizes, for transfer planning and progress."""
+    sizes = {ref.id: ref.bytes, ref.fingerprints: fingerprints_size(ref.rows)}
+    return [(oid, sizes.get(oid, 0)) for oid in ref.objects()]
 
 
 def _ancestors(reg, commit_id: str, stop: set[str] | None = None) -> list[str]:
@@ -302,7 +307,7 @@ def _fetch_commits(reg, name: str, remote: Remote, head: CommitId, result: Fetch
         for sid, snap in snaps.items():
             for ref in snap.shards:
                 m.add_shard(ref.id, ref.rows, ref.bytes, ref.fingerprints, fingerprints_size(ref.rows))
-                remote_known.update((ref.id, ref.fingerprints))
+                remote_known.update(ref.objects())
             m.add_snapshot(sid, snap, snap.nbytes)
             remote_known.add(sid)
         for cid, commit in reversed(new):
@@ -340,8 +345,7 @@ def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_P
         if splits is not None and split not in splits:
             continue
         for ref in get_snapshot(reg, sid).shards:
-            wanted[ref.id] = ref.bytes
-            wanted[ref.fingerprints] = fingerprints_size(ref.rows)
+            wanted.update(_shard_objects(ref))
     missing = [o for o in sorted(wanted) if not reg.store.has(o)]
     progress.start("pull", sum(wanted[o] for o in missing) or None, "bytes")
 

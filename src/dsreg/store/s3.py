@@ -44,6 +44,14 @@ class S3Store(ObjectStore):
         self.bucket, self.prefix = parse_s3_url(url)
         self.endpoint_url = endpoint_url
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self.bytes_downloaded = 0
+        self.bytes_uploaded = 0
+
+    def _count(self, down: int = 0, up: int = 0) -> None:
+        with self._lock:
+            self.bytes_downloaded += down
+            self.bytes_uploaded += up
 
     def __repr__(self) -> str:
         return f"S3Store({self.url!r})"
@@ -118,21 +126,26 @@ class S3Store(ObjectStore):
     def _read(self, oid: ObjectId) -> bytes:
         try:
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid))
-            return self._call("get", r["Body"].read)
+            data = self._call("get", r["Body"].read)
         except KeyError:
             raise ObjectMissing(oid, self.url) from None
+        self._count(down=len(data))
+        return data
 
     def read_range(self, oid: ObjectId, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of an object (not verifiable on their own)."""
         try:
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid),
                            Range=f"bytes={start}-{start + length - 1}")
-            return self._call("get", r["Body"].read)
+            data = self._call("get", r["Body"].read)
         except KeyError:
             raise ObjectMissing(oid, self.url) from None
+        self._count(down=len(data))
+        return data
 
     def _write(self, oid: ObjectId, data: bytes) -> None:
         key = self.object_key(oid)
+        self._count(up=len(data))
         if len(data) >= MULTIPART_THRESHOLD:
             import io
             from boto3.s3.transfer import TransferConfig
