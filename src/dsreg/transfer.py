@@ -17,6 +17,7 @@ from .names import check_ref_name
 from .progress import NO_PROGRESS, Progress
 from .remote import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
 from .revisions import split_spec
+from .store.s3 import AccessDenied
 from .serialize import decode_commit, decode_snapshot, fingerprints_size
 
 PARALLEL = 8
@@ -61,7 +62,13 @@ def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe:
     if reg.manifest.remote(name) is not None:
         raise UsageError(f"remote {name!r} already exists", "remove it first with 'dsreg remote remove'")
     remote = open_remote(url, endpoint_url)
-    cas_ok = remote.probe() if probe else None
+    cas_ok = None
+    if probe:
+        try:
+            cas_ok = remote.probe()
+        except AccessDenied:
+            remote.refs()       # read-only credentials: fine for reading; probed again before a push
+    
     with reg.manifest.transaction():
         reg.manifest.add_remote(name, url, endpoint_url, cas_ok)
     reg._opened_remotes = None

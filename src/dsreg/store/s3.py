@@ -24,6 +24,10 @@ class RemoteError(DsregError):
     pass
 
 
+class AccessDenied(RemoteError):
+    pass
+
+
 class PreconditionFailed(Exception):
     """A conditional write lost: the key changed (or exists) since it was read."""
 
@@ -96,7 +100,7 @@ class S3Store(ObjectStore):
                 raise RemoteError(f"bucket {self.bucket!r} does not exist at {self._where()}",
                                   "create it or check the remote URL") from None
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden"):
-                raise RemoteError(f"access denied to {self.url} ({what}): {code}",
+                raise AccessDenied(f"access denied to {self.url} ({what}): {code}",
                                   "check your AWS credentials and the bucket policy") from None
             raise RemoteError(f"{self.url}: {what} failed: {code or status}") from None
         except NoCredentialsError:
