@@ -1,0 +1,41 @@
+"""Generate the CLI reference from `--help`: `python -m dsreg.clidocs > docs/cli.md`.
+
+The output is deterministic (fixed width, no terminal probing) so a test can regenerate it
+and fail when docs/cli.md is stale.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+WIDTH = 88
+HEADER = """\
+# dsreg command line reference
+
+Generated from `--help` by `python -m dsreg.clidocs > docs/cli.md`; do not edit by hand.
+"""
+
+
+def _help(command: click.Command, name: str, parent: click.Context | None) -> tuple[str, click.Context]:
+    settings = {**command.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH}
+    ctx = click.Context(command, info_name=name, parent=parent, **settings)
+    return command.get_help(ctx), ctx
+
+
+def generate() -> str:
+    from .cli import cli
+    text, root = _help(cli, "dsreg", None)
+    parts = [HEADER, "## dsreg\n", "```\n" + text + "\n```\n"]
+    for name in cli.list_commands(root):
+        text, _ = _help(cli.commands[name], name, root)
+        parts += [f"## dsreg {name}\n", "```\n" + text + "\n```\n"]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    sys.stdout.write(generate())
+
+
+if __name__ == "__main__":
+    main()
