@@ -4,8 +4,15 @@ from __future__ import annotations
 import abc
 from typing import Iterable, Iterator
 
-from ..errors import ChecksumMismatch, ObjectMissing
-from ..ids import ObjectId, hash_bytes
+from ..errors import ChecksumMismatch, ObjectMissing, UsageError
+from ..ids import ObjectId, hash_bytes, is_object_id
+
+
+def check_object_id(oid: str) -> ObjectId:
+    """Refuse a malformed id before any backend turns it into a path or a key."""
+    if not isinstance(oid, str) or not is_object_id(oid):
+        raise UsageError(f"malformed object id {oid!r}")
+    return ObjectId(oid)
 
 
 class ObjectStore(abc.ABC):
@@ -46,10 +53,16 @@ class ObjectStore(abc.ABC):
     def put(self, data: bytes) -> tuple[ObjectId, bool]:
         """Store bytes; return (id, whether they were new)."""
         oid = hash_bytes(data)
-        if self.has(oid):
+        if self.has(oid) and self._freshen(oid):
             return oid, False
         self._write(oid, data)
         return oid, True
+
+    def _freshen(self, oid: ObjectId) -> bool:
+        """Mark an existing object as just written, so that gc's grace period spares an
+        object a concurrent commit is about to make reachable again (git does the same).
+        False if the object vanished meanwhile and must be written after all."""
+        return True
 
     def missing(self, oid: ObjectId) -> ObjectMissing:
         return ObjectMissing(oid)

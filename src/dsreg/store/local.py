@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ObjectMissing, UsageError
+from ..errors import ObjectMissing
 from ..ids import ObjectId, is_object_id
-from .base import ObjectStore
+from .base import ObjectStore, check_object_id
 
 
 class LocalStore(ObjectStore):
@@ -20,8 +20,7 @@ class LocalStore(ObjectStore):
 
     def path(self, oid: ObjectId) -> Path:
         # An id is checked before it becomes a path, so no name can escape the store.
-        if not is_object_id(oid):
-            raise UsageError(f"malformed object id {oid!r}")
+        check_object_id(oid)
         return self.root / oid[:2] / oid[2:]
 
     def has(self, oid: ObjectId) -> bool:
@@ -32,6 +31,15 @@ class LocalStore(ObjectStore):
             return self.path(oid).read_bytes()
         except FileNotFoundError:
             raise ObjectMissing(oid) from None
+
+    def _freshen(self, oid: ObjectId) -> bool:
+        try:
+            os.utime(self.path(oid))
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            pass        # a shared, read-only store: nobody gc's it from here either
+        return True
 
     def _write(self, oid: ObjectId, data: bytes) -> None:
         final = self.path(oid)

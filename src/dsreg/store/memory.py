@@ -5,7 +5,7 @@ from typing import Iterator
 
 from ..errors import ObjectMissing
 from ..ids import ObjectId
-from .base import ObjectStore
+from .base import ObjectStore, check_object_id
 
 
 class MemoryStore(ObjectStore):
@@ -13,11 +13,11 @@ class MemoryStore(ObjectStore):
         self.objects: dict[ObjectId, bytes] = {}
 
     def has(self, oid: ObjectId) -> bool:
-        return oid in self.objects
+        return check_object_id(oid) in self.objects
 
     def _read(self, oid: ObjectId) -> bytes:
         try:
-            return self.objects[oid]
+            return self.objects[check_object_id(oid)]
         except KeyError:
             raise ObjectMissing(oid) from None
 
@@ -28,9 +28,9 @@ class MemoryStore(ObjectStore):
         return iter(sorted(self.objects))
 
     def delete(self, oid: ObjectId) -> None:
-        self.objects.pop(oid, None)
+        self.objects.pop(check_object_id(oid), None)
 
     def size(self, oid: ObjectId) -> int:
-        if oid not in self.objects:
+        if check_object_id(oid) not in self.objects:
             raise ObjectMissing(oid)
         return len(self.objects[oid])

@@ -1,0 +1,300 @@
+"""The store contract: every backend passes the same tests.
+
+A backend joins by adding a `Backend` to BACKENDS: how to make an empty store, how to
+damage an object behind the store's back, and where its in-progress writes would show.
+"""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from dsreg.errors import ChecksumMismatch, ObjectMissing, UsageError
+from dsreg.ids import ObjectId, hash_bytes
+from dsreg.store import LocalStore, MemoryStore, ObjectStore, open_store
+
+
+@dataclass
+class Backend:
+    name: str
+    make: Callable[[object, object], ObjectStore]            # (tmp_path, pytest request) -> empty store
+    corrupt: Callable[[ObjectStore, ObjectId], None]         # flip one bit of a stored object
+    leftovers: Callable[[ObjectStore], list[str]]            # traces of unfinished writes
+
+
+def _flip_file_bit(store: LocalStore, oid: ObjectId) -> None:
+    p = store.path(oid)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    p.write_bytes(bytes(data))
+
+
+def _local_leftovers(store: LocalStore) -> list[str]:
+    if not store.root.exists():
+        return []
+    return [str(p) for p in store.root.rglob("*") if p.is_file() and not _is_object_file(store, p)]
+
+
+def _is_object_file(store: LocalStore, p) -> bool:
+    rel = p.relative_to(store.root).parts
+    return len(rel) == 2 and len(rel[0]) == 2 and rel[0] + rel[1] in {*store.iter()}
+
+
+def _flip_memory_bit(store: MemoryStore, oid: ObjectId) -> None:
+    data = bytearray(store.objects[oid])
+    data[len(data) // 2] ^= 0x10
+    store.objects[oid] = bytes(data)
+
+
+def _make_s3(tmp, request):
+    from conftest import new_bucket
+    from dsreg.store.s3 import S3Store
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return S3Store(f"s3://{new_bucket(endpoint)}/some/prefix", endpoint)
+
+
+def _flip_s3_bit(store, oid: ObjectId) -> None:
+    key = store.object_key(oid)
+    data = bytearray(store.client.get_object(Bucket=store.bucket, Key=key)["Body"].read())
+    data[len(data) // 2] ^= 0x10
+    store.client.put_object(Bucket=store.bucket, Key=key, Body=bytes(data))
+
+
+def _make_registry_store(tmp, request):
+    from dsreg.registry import RegistryStore
+    return RegistryStore(tmp / "objects", lambda: [])      # a registry's store, with no remotes
+
+
+BACKENDS = [
+    Backend("local", lambda tmp, request: LocalStore(tmp / "objects"), _flip_file_bit, _local_leftovers),
+    Backend("registry", _make_registry_store, _flip_file_bit, _local_leftovers),
+    Backend("memory", lambda tmp, request: MemoryStore(), _flip_memory_bit, lambda store: []),
+    Backend("s3", _make_s3, _flip_s3_bit, lambda store: []),     # moto's server, over HTTP
+]
+
+
+@pytest.fixture(params=BACKENDS, ids=[b.name for b in BACKENDS])
+def backend(request) -> Backend:
+    return request.param
+
+
+@pytest.fixture
+def store(backend, tmp_path, request) -> ObjectStore:
+    return backend.make(tmp_path, request)
+
+
+PAYLOADS = [b"", b"x", b"hello world\n", bytes(range(256)) * 1000, os.urandom(3 << 20)]
+
+
+@pytest.mark.parametrize("data", PAYLOADS, ids=["empty", "1B", "text", "256KB", "3MB"])
+def test_put_get_round_trip(store, data):
+    oid, new = store.put(data)
+    assert new is True
+    assert oid == hash_bytes(data)
+    assert store.get(oid) == data
+    assert store.has(oid)
+    assert store.size(oid) == len(data)
+
+
+def test_put_is_idempotent_and_never_rewrites(store):
+    writes = []
+    real_write = store._write
+
+    def spy(oid, data):
+        writes.append(oid)
+        real_write(oid, data)
+
+    store._write = spy
+    oid1, new1 = store.put(b"same bytes")
+    oid2, new2 = store.put(b"same bytes")
+    oid3, new3 = store.put(bytearray(b"same bytes"))
+    assert new1 is True and new2 is False and new3 is False
+    assert oid1 == oid2 == oid3
+    assert writes == [oid1]
+    assert list(store.iter()) == [oid1]
+
+
+def test_has_and_has_many(store):
+    a, _ = store.put(b"a")
+    b, _ = store.put(b"b")
+    absent = hash_bytes(b"never stored")
+    assert store.has(a) and store.has(b) and not store.has(absent)
+    assert store.has_many([a, b, absent]) == {a, b}
+    assert store.has_many([]) == set()
+    assert store.has_many(iter([absent])) == set()
+
+
+def test_iter_lists_every_object_once(store):
+    assert list(store.iter()) == []
+    ids = {store.put(f"object {i}".encode())[0] for i in range(30)}
+    store.put(b"object 7")                      # again: still listed once
+    listed = list(store.iter())
+    assert len(listed) == len(set(listed)) == 30
+    assert set(listed) == ids
+
+
+def test_delete(store):
+    a, _ = store.put(b"a")
+    b, _ = store.put(b"b")
+    store.delete(a)
+    assert not store.has(a) and store.has(b)
+    assert list(store.iter()) == [b]
+    with pytest.raises(ObjectMissing):
+        store.get(a)
+    store.delete(a)                             # deleting what is gone is not an error
+    assert store.put(b"a") == (a, True)         # and it can be stored again
+    assert store.get(a) == b"a"
+
+
+def test_missing_object(store):
+    absent = hash_bytes(b"never stored")
+    with pytest.raises(ObjectMissing) as e:
+        store.get(absent)
+    assert e.value.object_id == absent
+    with pytest.raises(ObjectMissing):
+        store.size(absent)
+
+
+def test_corrupt_bytes_raise_and_are_never_returned(store, backend):
+    data = os.urandom(10_000)
+    oid, _ = store.put(data)
+    backend.corrupt(store, oid)
+    for _ in range(2):                          # a failed read leaves nothing cached
+        with pytest.raises(ChecksumMismatch) as e:
+            store.get(oid)
+        assert e.value.expected == oid
+        assert e.value.got != oid
+    assert store.has(oid)                       # still there: for fsck to find
+
+
+MALFORMED = [
+    "../x", "ab/../../etc", "ab/../../etc/passwd", "/etc/passwd", "..", "",
+    "A" * 32, "0123456789ABCDEF0123456789abcdef", "0" * 31, "0" * 33, "0" * 64,
+    "g" * 32, "0" * 30 + "/x", "0" * 31 + "\n", "0" * 31 + "\x00", " " + "0" * 31,
+]
+
+
+@pytest.mark.parametrize("bad", MALFORMED)
+def test_malformed_ids_are_refused(store, bad):
+    for call in (store.has, store.get, store.delete, store.size, lambda o: store.has_many([o])):
+        with pytest.raises(UsageError, match="malformed object id"):
+            call(bad)
+
+
+def test_malformed_ids_never_touch_a_path(tmp_path, monkeypatch):
+    """Refused before any filesystem call, so nothing outside the store is read or removed."""
+    store = LocalStore(tmp_path / "objects")
+    canary = tmp_path / "canary"
+    canary.write_text("keep me")
+    touched = []
+
+    def trap(name, real):
+        def wrapper(*a, **kw):
+            touched.append((name, a))
+            return real(*a, **kw)
+        return wrapper
+
+    for name in ("stat", "lstat", "unlink", "open", "utime"):
+        monkeypatch.setattr(os, name, trap(name, getattr(os, name)))
+    monkeypatch.setattr(io, "open", trap("io.open", io.open))
+    for bad in ["../canary", "ab/../../canary", str(canary), "..canary" + "0" * 24]:
+        for call in (store.has, store.get, store.delete, store.size):
+            with pytest.raises(UsageError):
+                call(bad)
+    monkeypatch.undo()
+    assert touched == []
+    assert canary.read_text() == "keep me"
+
+
+def test_writes_leave_no_temp_files(store, backend):
+    for i in range(20):
+        store.put(os.urandom(1000 + i))
+    assert backend.leftovers(store) == []
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    store = LocalStore(tmp_path / "objects")
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        store.put(b"doomed")
+    monkeypatch.undo()
+    assert not store.has(hash_bytes(b"doomed"))
+    assert list(store.iter()) == []
+    assert _local_leftovers(store) == []
+
+
+def test_concurrent_puts_of_the_same_object(store, backend):
+    data = os.urandom(2 << 20)
+    oid = hash_bytes(data)
+    barrier = threading.Barrier(16)
+
+    def put(_):
+        barrier.wait()
+        return store.put(data)
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(put, range(16)))
+    assert {r[0] for r in results} == {oid}
+    assert any(new for _, new in results)
+    assert store.get(oid) == data
+    assert list(store.iter()) == [oid]
+    assert backend.leftovers(store) == []
+
+
+def test_readers_never_see_a_partial_object(store):
+    data = os.urandom(4 << 20)
+    oid = hash_bytes(data)
+    stop = threading.Event()
+    seen, errors = [], []
+
+    def read():
+        while not stop.is_set():
+            try:
+                seen.append(store.get(oid) == data)
+            except ObjectMissing:
+                pass
+            except Exception as e:  # noqa: BLE001 - reported below, not lost in the thread
+                errors.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: store.put(data), range(8)))
+        for _ in range(5):
+            store.get(oid)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+    assert all(seen)
+
+
+def test_concurrent_puts_of_different_objects(store, backend):
+    blobs = [os.urandom(5000) for _ in range(64)]
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda b: store.put(b)[0], blobs))
+    assert set(store.iter()) == set(ids)
+    for oid, blob in zip(ids, blobs):
+        assert store.get(oid) == blob
+    assert backend.leftovers(store) == []
+
+
+def test_open_store_by_url(tmp_path):
+    assert isinstance(open_store("memory://"), MemoryStore)
+    local = open_store(f"file://{tmp_path}/objs")
+    assert isinstance(local, LocalStore) and local.root == tmp_path / "objs"
+    assert isinstance(open_store(str(tmp_path)), LocalStore)
+    with pytest.raises(UsageError):
+        open_store("ftp://example.com/x")
