@@ -15,54 +15,17 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
 import dsreg
 from dsreg import cli as cli_mod
-from dsreg.cli import cli
+from dsreg import cliutil
+
+from clihelpers import fails, misuse, run, run_json, write
 
 HEX = re.compile(r"^[0-9a-f]{32}$")
 
 
 # -- helpers --------------------------------------------------------------------
-def run(*args: str, code: int = 0, env: dict | None = None):
-    result = CliRunner().invoke(cli, list(args), env=env)
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr, result.exception)
-    return result
-
-
-def run_json(*args: str):
-    return json.loads(run(*args, "--json").stdout)
-
-
-def fails(*args: str, code: int = 1, says: str = "", env: dict | None = None) -> str:
-    """Run, expect exit `code`, nothing on stdout and exactly one `Error: ...` line on stderr."""
-    result = run(*args, code=code, env=env)
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert says in lines[0], lines[0]
-    return lines[0]
-
-
-def misuse(*args: str, says: str) -> str:
-    """A click usage error: exit 2, usage on stderr ending in one `Error: ...` line."""
-    result = run(*args, code=2)
-    assert result.stdout == ""
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error: ") and says in last, result.stderr
-    return last
-
-
-def write(path: Path, table: pa.Table) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        pcsv.write_csv(table, path)
-    else:
-        pq.write_table(table, path)
-    return str(path)
-
-
 def date(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
 
@@ -108,7 +71,8 @@ def test_version():
 def test_help_lists_the_commands_in_order():
     out = run("--help").stdout
     names = re.findall(r"^  (\w+)  ", out.split("Commands:")[1], flags=re.M)
-    assert names == ["init", "commit", "log", "show", "ls", "diff", "branch", "tag", "checkout", "fsck", "gc"]
+    assert names == ["init", "commit", "log", "show", "ls", "diff", "branch", "tag", "checkout",
+                     "remote", "push", "fetch", "pull", "clone", "card", "fsck", "gc"]
     assert run("-h").stdout == out
 
 
@@ -428,10 +392,43 @@ def test_checkout_errors(registry, two_commits, tmp_path):
     misuse("checkout", "reviews", says="Missing option '-o'")
 
 
+def test_checkout_checks_every_split_folder_before_writing(registry, two_commits, tmp_path):
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)          # 'test' is written first, 'train' is in the way
+    (out / "train" / "keep.txt").write_text("mine")
+    fails("checkout", "reviews", "-o", str(out), says=f"{out / 'train'} is not empty")
+    assert sorted(p.name for p in out.iterdir()) == ["train"]          # no test/ was written
+    assert [p.name for p in (out / "train").iterdir()] == ["keep.txt"]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    fails("checkout", "reviews", "-o", str(blocker / "sub"), says=f"{blocker} is not a folder")
+    assert blocker.read_text() == "x"
+
+
+def test_failed_checkout_leaves_nothing(registry, two_commits, tmp_path, monkeypatch):
+    from dsreg import export
+
+    real, calls = export.write_split, []
+
+    def second_split_fails(store, snap, folder, fmt, progress):
+        calls.append(folder)
+        if len(calls) == 2:
+            raise dsreg.DsregError("disk on fire")
+        return real(store, snap, folder, fmt, progress)
+    monkeypatch.setattr(export, "write_split", second_split_fails)
+    fails("checkout", "reviews", "-o", str(tmp_path / "new" / "out"), says="disk on fire")
+    assert not (tmp_path / "new").exists()
+    empty = tmp_path / "empty"
+    (empty / "test").mkdir(parents=True)
+    calls.clear()
+    fails("checkout", "reviews", "-o", str(empty), says="disk on fire")
+    assert [p.name for p in empty.iterdir()] == ["test"] and not any((empty / "test").iterdir())
+
+
 # -- progress ----------------------------------------------------------------------------
 def test_terminal_progress_draws_one_line():
     stream = io.StringIO()
-    p = cli_mod.TerminalProgress(stream)
+    p = cliutil.TerminalProgress(stream)
     p.start("commit train", None)
     p.advance(1500)
     p.finish()
@@ -446,6 +443,24 @@ def test_terminal_progress_draws_one_line():
     assert stream.getvalue() == text
 
 
+def test_terminal_progress_shows_bytes_done_of_total_in_mib():
+    stream = io.StringIO()
+    p = cliutil.TerminalProgress(stream)
+    p.start("push", 8 << 20, unit="bytes")
+    p.advance(2 << 20)
+    p.finish()
+    p.start("pull", None, unit="bytes")      # nothing to transfer: no total
+    p.advance(0)
+    p.finish()
+    p.start("push", 1000, unit="bytes")      # an estimate that was too low grows
+    p.advance(1500)
+    p.finish()
+    text = stream.getvalue()
+    assert re.search(r"\rpush \[#{7} {23}\]  25% 2\.0/8\.0 MiB", text), text
+    assert "\rpull: 0 B" in text
+    assert re.search(r"\rpush \[#{30}\] 100% 1\.5/1\.5 KiB", text), text
+
+
 def test_progress_only_on_a_terminal(monkeypatch):
     class Fake(io.StringIO):
         def __init__(self, tty):
@@ -455,9 +470,9 @@ def test_progress_only_on_a_terminal(monkeypatch):
         def isatty(self):
             return self.tty
     monkeypatch.setattr(sys, "stderr", Fake(False))
-    assert cli_mod.State().progress() is cli_mod.NO_PROGRESS
+    assert cliutil.State().progress() is cliutil.NO_PROGRESS
     monkeypatch.setattr(sys, "stderr", Fake(True))
-    assert isinstance(cli_mod.State().progress(), cli_mod.TerminalProgress)
+    assert isinstance(cliutil.State().progress(), cliutil.TerminalProgress)
 
 
 # -- the real console script --------------------------------------------------------------

@@ -23,6 +23,9 @@ def test_every_command_has_a_section_with_its_help():
     for name, command in cli.commands.items():
         assert f"\n## dsreg {name}\n\n```\nUsage: dsreg {name} [OPTIONS]" in text
         assert command.get_short_help_str(limit=200) in " ".join(text.split())
+        for sub, subcommand in getattr(command, "commands", {}).items():     # dsreg remote add, ...
+            assert f"\n### dsreg {name} {sub}\n\n```\nUsage: dsreg {name} {sub} [OPTIONS]" in text
+            assert subcommand.get_short_help_str(limit=200) in " ".join(text.split())
 
 
 def test_generation_ignores_the_terminal_width():

@@ -3,8 +3,26 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from .errors import DsregError  # noqa: E402
-from .registry import Registry  # noqa: E402
+
+if TYPE_CHECKING:
+    from .registry import Registry
+
+
+def __getattr__(name: str):
+    # Registry pulls in sqlite-utils (and through it pandas and numpy): load it on first use
+    # so `import dsreg` (and `dsreg --help`) stays cheap.
+    if name == "Registry":
+        from .registry import Registry
+        globals()["Registry"] = Registry
+        return Registry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "Registry"})
 
 
 def load(spec: str, split: str = "train", columns: list[str] | None = None, *, registry=None,
@@ -20,6 +38,7 @@ def load(spec: str, split: str = "train", columns: list[str] | None = None, *, r
     if remote is not None:
         from .remoteread import load_remote
         return load_remote(spec, remote, endpoint_url, split=split, columns=columns)
+    from .registry import Registry
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     try:
         return reg.load(spec, split=split, columns=columns)

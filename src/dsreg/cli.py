@@ -1,186 +1,29 @@
 """The `dsreg` command line: thin commands that parse, call one porcelain verb, and render.
 
-Errors become `Error: ...` and an exit code in exactly one place (`DsregGroup.invoke`).
-Heavy modules (pyarrow, the manifest) are imported inside the commands so `--help` stays fast.
+The local verbs are here, the sharing verbs (remote, push, fetch, pull, clone) in `cliremote`,
+and what every command shares in `cliutil`: errors become `Error: ...` and an exit code in
+exactly one place (`DsregGroup.invoke`). Heavy modules (pyarrow, the manifest) are imported
+inside the commands so `--help` stays fast.
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-import sys
-import time
-import traceback
-from typing import Any
 
 import click
 
 from . import __version__
+from .cliremote import COMMANDS
+from .cliutil import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
+                      pass_state, short_id, table_lines)
 from .errors import DsregError, UsageError
-from .progress import NO_PROGRESS, Progress
 
-SHORT = 12                                        # commit id characters in human output
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")    # as porcelain.CHECKOUT_FORMATS, without importing pyarrow
 DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json",
                  ".arrow", ".feather", ".ipc", ".arrows")
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-# -- the one place where errors become output -------------------------------------
-class CliError(click.ClickException):
-    """An error shown as one `Error: ...` line on stderr, with its own exit code."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(" ".join(message.splitlines()))
-        self.exit_code = exit_code
-
-
-class DsregGroup(click.Group):
-    """Lists commands in the order they are defined, and turns exceptions into exit codes."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        state = ctx.ensure_object(State)
-        try:
-            try:
-                return super().invoke(ctx)
-            finally:
-                state.close()
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except BrokenPipeError:
-            # the reader of stdout went away (`dsreg log x | head`): stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(1) from None
-        except DsregError as e:
-            raise state.fail(e, str(e), e.exit_code) from None
-        except Exception as e:  # noqa: BLE001 - the last line of defence
-            raise state.fail(e, f"internal error: {type(e).__name__}: {e}; "
-                                "rerun with --debug for the traceback", 1) from None
-
-
-class State:
-    """What commands share through `ctx.obj`: the registry (opened on first use) and flags."""
-
-    def __init__(self, registry_dir: str | None = None, debug: bool = False):
-        self.registry_dir, self.debug = registry_dir, debug
-        self._reg = None
-        self._progress: TerminalProgress | None = None
-
-    @property
-    def reg(self):
-        if self._reg is None:
-            from .registry import DIRNAME, Registry
-            if self.registry_dir is not None:
-                # a registry named explicitly must be exactly there, not in a parent folder
-                if not (os.path.isdir(os.path.join(self.registry_dir, DIRNAME))):
-                    from .errors import RegistryNotFound
-                    raise RegistryNotFound(self.registry_dir)
-            self._reg = Registry(self.registry_dir)
-        return self._reg
-
-    def progress(self) -> Progress:
-        """A bar on stderr when it is a terminal; nothing otherwise (pipes, files, tests)."""
-        if not sys.stderr.isatty():
-            return NO_PROGRESS
-        self._progress = TerminalProgress(sys.stderr)
-        return self._progress
-
-    def fail(self, exc: BaseException, message: str, exit_code: int) -> CliError:
-        if self._progress is not None:
-            self._progress.abandon()
-        if self.debug:
-            traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        return CliError(message, exit_code)
-
-    def close(self) -> None:
-        if self._reg is not None:
-            self._reg.close()
-            self._reg = None
-
-
-pass_state = click.make_pass_decorator(State, ensure=True)
-
-
-class TerminalProgress(Progress):
-    """One status line on a terminal, redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.label: str | None = None
-        self.total: int | None = None
-        self.unit, self.done, self._drawn_at = "rows", 0, 0.0
-
-    def start(self, label: str, total: int | None, unit: str = "rows") -> None:
-        self.abandon()
-        self.label, self.total, self.unit, self.done = label, total, unit, 0
-        self._draw(force=True)
-
-    def advance(self, n: int) -> None:
-        if self.label is not None:
-            self.done += n
-            self._draw()
-
-    def finish(self) -> None:
-        if self.label is not None:
-            self._draw(force=True)
-            self.abandon()
-
-    def abandon(self) -> None:
-        """End the current line, if any, so what follows starts on a fresh one."""
-        if self.label is not None:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.label = None
-
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn_at < 0.1:
-            return
-        self._drawn_at = now
-        count = _size(self.done) if self.unit == "bytes" else f"{self.done:,} {self.unit}"
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
-            bar = "#" * int(frac * self.WIDTH)
-            text = f"{self.label} [{bar:<{self.WIDTH}}] {frac:4.0%} {count}"
-        else:
-            text = f"{self.label}: {count}"
-        self.stream.write("\r" + text + "\x1b[K")
-        self.stream.flush()
-
-
-# -- rendering helpers -------------------------------------------------------------
-def _emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
-
-
-def _short(commit_id: str | None) -> str:
-    return commit_id[:SHORT] if commit_id else "-"
-
-
-def _date(timestamp: float) -> str:
-    return dt.datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")
-
-
-def _table(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
-    """Aligned columns; the columns numbered in `right` are right-aligned."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-            for r in rows]
-
-
+# -- argument helpers -----------------------------------------------------------------
 def _split_path(arg: str) -> tuple[str | None, str]:
     """'test=data/t.csv' -> ('test', 'data/t.csv'); an existing path or a SPLIT with '/' is a plain path."""
     split, eq, path = arg.partition("=")
@@ -198,9 +41,6 @@ def _split_paths(args: tuple[str, ...] | list[str]) -> dict[str, list[str]]:
             raise UsageError(f"{arg!r} names no file or folder; expected [SPLIT=]PATH")
         out.setdefault("train" if split is None else split, []).append(path)
     return out
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 # -- the commands ---------------------------------------------------------------------
@@ -238,7 +78,7 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
     reg = Registry.init(directory or state.registry_dir or ".")
     reg.close()
     if as_json:
-        _emit_json({"root": str(reg.root), "registry": str(reg.dir)})
+        emit_json({"root": str(reg.root), "registry": str(reg.dir)})
     else:
         click.echo(f"Initialized empty dsreg registry in {reg.dir}")
 
@@ -277,15 +117,15 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
                               drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
                               progress=state.progress())
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
     elif result.unchanged:
-        click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {_short(result.id)}")
+        click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
     else:
         summary = message.splitlines()[0] if message else ""
-        click.echo(f"[{result.branch} {_short(result.id)}] {summary}".rstrip())
+        click.echo(f"[{result.branch} {short_id(result.id)}] {summary}".rstrip())
         for split, s in sorted(result.splits.items()):
             click.echo(f"  {split}: {s.rows:,} rows ({s.new_rows:,} new, {s.reused_rows:,} reused), "
-                       f"{_size(s.new_bytes)} new")
+                       f"{format_size(s.new_bytes)} new")
         for split in drop_splits:
             click.echo(f"  {split}: dropped")
 
@@ -300,7 +140,7 @@ def log(state: State, spec: str, n: int | None, as_json: bool) -> None:
     from . import porcelain
     entries = porcelain.log(state.reg, spec, n=n)
     if as_json:
-        _emit_json([e.to_json() for e in entries])
+        emit_json([e.to_json() for e in entries])
         return
     labels: dict[str, list[str]] = {}
     dataset = spec.partition("@")[0]
@@ -310,10 +150,10 @@ def log(state: State, spec: str, n: int | None, as_json: bool) -> None:
         labels.setdefault(commit_id, []).append(f"tag: {ref}")
     for i, e in enumerate(entries):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
-        click.echo(("\n" if i else "") + f"commit {_short(e.id)}{decoration}")
+        click.echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
         if len(e.parents) > 1:
-            click.echo("Merge:  " + " ".join(_short(p) for p in e.parents))
-        click.echo(f"Author: {e.author}\nDate:   {_date(e.timestamp)}\n")
+            click.echo("Merge:  " + " ".join(short_id(p) for p in e.parents))
+        click.echo(f"Author: {e.author}\nDate:   {format_date(e.timestamp)}\n")
         for line in (e.message or "(no message)").splitlines():
             click.echo(f"    {line}")
 
@@ -327,25 +167,26 @@ def show(state: State, spec: str, as_json: bool) -> None:
     from . import porcelain
     info = porcelain.show(state.reg, spec)
     if as_json:
-        _emit_json(info)
+        emit_json(info)
         return
-    click.echo(f"commit {_short(info['id'])} ({info['dataset']})")
+    click.echo(f"commit {short_id(info['id'])} ({info['dataset']})")
     if info["parents"]:
-        click.echo("Parents: " + " ".join(_short(p) for p in info["parents"]))
-    click.echo(f"Author:  {info['author']}\nDate:    {_date(info['timestamp'])}\n")
+        click.echo("Parents: " + " ".join(short_id(p) for p in info["parents"]))
+    click.echo(f"Author:  {info['author']}\nDate:    {format_date(info['timestamp'])}\n")
     for line in (info["message"] or "(no message)").splitlines():
         click.echo(f"    {line}")
     click.echo()
     rows = [["split", "rows", "bytes", "shards", "runs"]]
-    rows += [[split, f"{s['rows']:,}", _size(s["bytes"]), str(s["shards"]), str(s["runs"])]
+    rows += [[split, f"{s['rows']:,}", format_size(s["bytes"]), str(s["shards"]), str(s["runs"])]
              for split, s in info["splits"].items()]
-    click.echo("\n".join(_table(rows, right={1, 2, 3, 4})) if info["splits"] else "(no splits)")
+    click.echo("\n".join(table_lines(rows, right={1, 2, 3, 4})) if info["splits"] else "(no splits)")
     schemas: dict[str, list[str]] = {}   # splits sharing a schema are shown once
     for split, fields in info["schema"].items():
         schemas.setdefault(json.dumps(fields), []).append(split)
     for fields, splits in schemas.items():
         click.echo(f"\nschema of {', '.join(splits)}:")
-        click.echo("\n".join("  " + line for line in _table([[f["name"], f["type"]] for f in json.loads(fields)])))
+        rows = [[f["name"], f["type"]] for f in json.loads(fields)]
+        click.echo("\n".join("  " + line for line in table_lines(rows)))
     meta = {k: v for k, v in info["metadata"].items() if k != "sources"}
     if meta:
         click.echo("\nmetadata:")
@@ -361,15 +202,15 @@ def ls_(state: State, as_json: bool) -> None:
     from . import porcelain
     datasets = porcelain.ls(state.reg)
     if as_json:
-        _emit_json(datasets)
+        emit_json(datasets)
         return
     if not datasets:
         click.echo("no datasets yet; add one with 'dsreg commit NAME PATH'")
     for d in datasets:
         click.echo(d["name"])
-        click.echo("  branches: " + ", ".join(f"{b} {_short(c)}" for b, c in d["branches"].items()))
+        click.echo("  branches: " + ", ".join(f"{b} {short_id(c)}" for b, c in d["branches"].items()))
         if d["tags"]:
-            click.echo("  tags:     " + ", ".join(f"{t} {_short(c)}" for t, c in d["tags"].items()))
+            click.echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d["tags"].items()))
 
 
 def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
@@ -435,7 +276,7 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], s
     result = diff_mod.diff(state.reg, a, b, paths=paths, keys=keys, rows=rows, limit=limit,
                            progress=state.progress())
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
         return
     text = diff_mod.render(result, stat=stat, schema_only=schema_only)
     if text:
@@ -447,13 +288,13 @@ def _ref_command(kind: str, state: State, name: str, new: str | None, rev: str |
     from . import porcelain
     out = getattr(porcelain, kind)(state.reg, name, new, rev, delete=delete, force=force)
     if as_json:
-        _emit_json(out)
+        emit_json(out)
     elif delete is not None:
-        click.echo(f"deleted {kind} {out['deleted']} (was {_short(out['was'])})")
+        click.echo(f"deleted {kind} {out['deleted']} (was {short_id(out['was'])})")
     elif new is not None:
-        click.echo(f"{kind} {out['name']} -> {_short(out['commit'])}")
+        click.echo(f"{kind} {out['name']} -> {short_id(out['commit'])}")
     elif out:
-        click.echo("\n".join(_table([[ref, _short(c)] for ref, c in out.items()])))
+        click.echo("\n".join(table_lines([[ref, short_id(c)] for ref, c in out.items()])))
 
 
 @cli.command()
@@ -514,29 +355,103 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
     from . import porcelain
     result = porcelain.checkout(state.reg, spec, out, split=split, format=fmt, progress=state.progress())
     if as_json:
-        _emit_json({"id": result.commit, "splits": {s: {"rows": result.rows[s], "files": files}
+        emit_json({"id": result.commit, "splits": {s: {"rows": result.rows[s], "files": files}
                                                     for s, files in result.files.items()}})
         return
-    click.echo(f"checked out {spec} ({_short(result.commit)}) to {out}")
+    click.echo(f"checked out {spec} ({short_id(result.commit)}) to {out}")
     for s, files in result.files.items():
         click.echo(f"  {s}: {result.rows[s]:,} rows in {len(files)} file{'s' if len(files) != 1 else ''}")
 
 
+# remote, push, fetch, pull, clone: in their own module, listed here in the help's order
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+# -- card: dataset cards (src/dsreg/card/) --------------------------------------------
+CARD_FORMATS = ("md", "html", "json")     # as card.FORMATS, without importing pyarrow
+
+
 @cli.command()
+@click.argument("spec", metavar="NAME[@REV]")
+@click.option("-o", "--output", "out", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the card to FILE (e.g. DIR/README.md next to a checkout) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(CARD_FORMATS), default="md", show_default=True,
+              help="md: README.md with the Hugging Face YAML header; html: one self-contained page with "
+                   "charts; json: the same content for machines.")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="Record a card field (repeatable) as a commit that moves no data; @FILE reads the "
+                   "value from a file, an empty value removes the field.")
+@pass_state
+def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[str, ...]) -> None:
+    """Write the dataset card of a version: Hugging Face header, statistics, changelog.
+
+    The card of NAME[@REV] describes exactly that version: its splits, schema, per-column
+    statistics (computed when the data was committed, never by rescanning it), sample
+    rows, every ancestor commit with its row changes, and how to load it pinned.
+
+    Fields people write are kept in the version's metadata and carried to later commits:
+    pretty_name, license, language, task_categories, task_ids, tags, annotations_creators,
+    language_creators, multilinguality, source_datasets, paperswithcode_id, license_name,
+    license_link, license_details, language_details, description, and your own x-NAME.
+
+    \b
+    Examples:
+      dsreg card reviews -o out/README.md
+      dsreg card reviews@v1 --format html -o reviews-v1.html
+      dsreg card reviews --set license=cc-by-4.0 --set description=@about.md
+    """
+    from . import card as card_mod
+    if assignments:
+        result = card_mod.set_fields(state.reg, spec, card_mod.parse_assignments(assignments))
+        if result.unchanged:
+            click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
+        else:
+            click.echo(f"[{result.branch} {short_id(result.id)}] card fields recorded")
+        if out is None:
+            return
+        spec = f"{result.dataset}@{result.id}"
+    text = card_mod.card(state.reg, spec, fmt, progress=state.progress())
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise DsregError(f"cannot write {out}: {e.strerror or e}") from None
+    click.echo(f"wrote the {fmt} card of {spec} to {out}")
+
+
+@cli.command()
+@click.option("--remote", "remote_name", metavar="REMOTE",
+              help="Check this remote instead: every object its branches and tags reach, read from it.")
+@click.option("--repair", is_flag=True,
+              help="Replace missing or corrupt objects by verified copies: local ones from the remotes "
+                   "(origin first); with --remote, the remote's from the local store.")
 @json_option
 @pass_state
-def fsck(state: State, as_json: bool) -> None:
-    """Verify every object and ref; exit 1 if anything is wrong."""
+def fsck(state: State, remote_name: str | None, repair: bool, as_json: bool) -> None:
+    """Verify every object and ref; exit 1 if anything is wrong.
+
+    Each problem names the object and the versions it affects.
+    """
     from . import maintenance
-    result = maintenance.fsck(state.reg, progress=state.progress())
-    if as_json:
-        _emit_json(result.to_json())
+    if remote_name is not None:
+        from .remotemaint import fsck_remote
+        result = fsck_remote(state.reg, remote_name, repair=repair, progress=state.progress())
     else:
+        result = maintenance.fsck(state.reg, progress=state.progress(), repair=repair)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        for line in result.repaired or ():
+            click.echo(f"repaired: {line}")
         for problem in result.problems:
             click.echo(f"problem: {problem}")
-        for note in result.notes:
+        for note in getattr(result, "notes", ()):
             click.echo(f"note: {note}")
-        click.echo(f"checked {result.checked_objects:,} objects ({_size(result.checked_bytes)}): "
+        click.echo(f"checked {result.checked_objects:,} objects ({format_size(result.checked_bytes)}): "
                    + ("no problems found" if result.ok else f"{len(result.problems)} problem(s)"))
     if not result.ok:
         n = len(result.problems)
@@ -545,18 +460,39 @@ def fsck(state: State, as_json: bool) -> None:
 
 @cli.command()
 @click.option("-n", "--dry-run", is_flag=True, help="Only report what would be deleted.")
+@click.option("--remote", "remote_name", metavar="REMOTE",
+              help="Collect on this remote: objects none of its branches and tags reach.")
+@click.option("--grace", metavar="DURATION",
+              help="With --remote: spare unreachable objects younger than this, so a push in flight "
+                   "keeps what it uploaded (default 7d; e.g. 36h, 90m, 3600s).")
 @json_option
 @pass_state
-def gc(state: State, dry_run: bool, as_json: bool) -> None:
+def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, as_json: bool) -> None:
     """Delete the objects that no ref or reflog entry reaches."""
     from . import maintenance
+    if remote_name is not None:
+        from .remotemaint import DEFAULT_REMOTE_GRACE_SECONDS, gc_remote, parse_duration
+        seconds = parse_duration(grace) if grace is not None else DEFAULT_REMOTE_GRACE_SECONDS
+        remote_result = gc_remote(state.reg, remote_name, dry_run=dry_run, grace_seconds=seconds,
+                                  progress=state.progress())
+        if as_json:
+            emit_json(remote_result.to_json())
+            return
+        n = remote_result.deleted_objects
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {n:,} object{'s' if n != 1 else ''} "
+                   f"on {remote_result.remote}")
+        if remote_result.skipped_recent:
+            click.echo(f"kept {remote_result.skipped_recent:,} unreachable object(s) younger than the grace period")
+        return
+    if grace is not None:
+        raise UsageError("--grace applies to 'gc --remote' only")
     result = maintenance.gc(state.reg, dry_run=dry_run, progress=state.progress())
     if as_json:
-        _emit_json(result.to_json())
+        emit_json(result.to_json())
         return
     n = result.deleted_objects
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb} {n:,} object{'s' if n != 1 else ''} ({_size(result.deleted_bytes)})")
+    click.echo(f"{verb} {n:,} object{'s' if n != 1 else ''} ({format_size(result.deleted_bytes)})")
     if result.skipped_recent:
         click.echo(f"kept {result.skipped_recent:,} unreachable object(s) written too recently to be sure "
                    "no commit is about to use them")

@@ -28,8 +28,13 @@ def generate() -> str:
     text, root = _help(cli, "dsreg", None)
     parts = [HEADER, "## dsreg\n", "```\n" + text + "\n```\n"]
     for name in cli.list_commands(root):
-        text, _ = _help(cli.commands[name], name, root)
+        command = cli.commands[name]
+        text, ctx = _help(command, name, root)
         parts += [f"## dsreg {name}\n", "```\n" + text + "\n```\n"]
+        if isinstance(command, click.Group):      # `dsreg remote add`, ...: one section each
+            for sub in command.list_commands(ctx):
+                text, _ = _help(command.commands[sub], sub, ctx)
+                parts += [f"### dsreg {name} {sub}\n", "```\n" + text + "\n```\n"]
     return "\n".join(parts)
 
 

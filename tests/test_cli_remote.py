@@ -1,0 +1,362 @@
+"""The sharing commands (remote, push, fetch, pull, clone) against a folder and moto's S3 server."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dsreg.cli import cli
+
+from clihelpers import fails, misuse, run, run_json, write
+from conftest import new_bucket
+from proxy import Proxy
+
+V1 = pa.table({"id": [1, 2, 3], "label": ["pos", "neg", "pos"]})
+V2 = pa.table({"id": [1, 2, 3, 4], "label": ["pos", "pos", "pos", "neg"]})
+TEST = pa.table({"id": [10, 11], "label": ["neg", "pos"]})
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+# argument handling and output shapes do not depend on the store: run those against a folder only
+folder_only = pytest.mark.parametrize("remote_spec", ["file"], indirect=True)
+
+
+def endpoint(spec) -> list[str]:
+    return ["--endpoint-url", spec.endpoint_url] if spec.endpoint_url else []
+
+
+@pytest.fixture
+def data(registry, tmp_path):
+    d = tmp_path / "data"
+    return {"v1": write(d / "v1.parquet", V1), "v2": write(d / "v2.parquet", V2),
+            "test": write(d / "test.parquet", TEST)}
+
+
+@pytest.fixture
+def origin(registry, remote_spec):
+    """The project's registry with `origin` set to an empty remote (a folder, or S3)."""
+    run("remote", "add", "origin", remote_spec.url, *endpoint(remote_spec))
+    return remote_spec
+
+
+@pytest.fixture
+def pushed(registry, origin, data):
+    """reviews v1 (train + test, tagged v1) committed and pushed to origin."""
+    run("commit", "reviews", f"train={data['v1']}", f"test={data['test']}", "-m", "first")
+    run("tag", "reviews", "v1")
+    run("push")
+    return registry.resolve("reviews")
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """A working folder with no registry above it."""
+    d = tmp_path / "elsewhere"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    return d
+
+
+def clone_to(spec, folder: Path) -> Path:
+    run("clone", spec.url, str(folder), *endpoint(spec))
+    return folder
+
+
+def in_(folder: Path, *args: str, **kw):
+    return run("--registry", str(folder), *args, **kw)
+
+
+# -- remote add | list | remove ---------------------------------------------------------------
+def test_remote_add_list_remove(registry, remote_spec):
+    url, ep = remote_spec.url, remote_spec.endpoint_url
+    result = run("remote", "add", "origin", url, *endpoint(remote_spec))
+    assert result.stdout == (f"added remote origin: {url}" + (f" (endpoint {ep})" if ep else "") + "\n"
+                             "conditional writes: yes (refs move by compare-and-swap)\n")
+    assert result.stderr == ""
+    doc = run_json("remote", "add", "backup", url, *endpoint(remote_spec))
+    assert doc == {"name": "backup", "url": url, "endpoint_url": ep, "conditional_writes": True}
+    suffix = f"  endpoint {ep}" if ep else ""
+    assert run("remote", "list").stdout == f"backup  {url}{suffix}\norigin  {url}{suffix}\n"
+    assert run_json("remote", "list") == [
+        {"name": "backup", "url": url, "endpoint_url": ep, "conditional_writes": True},
+        {"name": "origin", "url": url, "endpoint_url": ep, "conditional_writes": True}]
+    fails("remote", "add", "origin", url, code=2, says="remote 'origin' already exists")
+    fails("remote", "add", "a..b", url, code=2, says="invalid remote name 'a..b'")
+    fails("remote", "add", "x", "ftp://host/path", code=2, says="unsupported remote URL 'ftp://host/path'")
+    assert run("remote", "remove", "backup").stdout == "removed remote backup\n"
+    fails("remote", "remove", "backup", code=2, says="unknown remote 'backup'; run 'dsreg remote list'")
+    assert run_json("remote", "remove", "origin") == {"removed": "origin"}
+    assert run("remote", "list").stdout == "no remotes yet; add one with 'dsreg remote add NAME URL'\n"
+    assert run_json("remote", "list") == []
+    misuse("remote", "add", "only-a-name", says="Missing argument 'URL'")
+
+
+def test_remote_add_warns_when_the_store_ignores_conditional_writes(registry, s3_endpoint):
+    url = f"s3://{new_bucket(s3_endpoint)}/p"
+    with Proxy(s3_endpoint, drop=("If-Match", "If-None-Match")) as proxy:
+        result = run("remote", "add", "lax", url, "--endpoint-url", proxy.url)
+    assert result.stdout.splitlines()[1] == "conditional writes: no"
+    assert result.stderr == (f"Warning: {url} ignores conditional writes (If-Match / If-None-Match), so "
+                             "concurrent pushes could overwrite each other; dsreg will not push refs to lax "
+                             "(reading from it works)\n")
+    assert run_json("remote", "list")[0]["conditional_writes"] is False
+    assert run("remote", "list").stdout.endswith("(no conditional writes: read only)\n")
+
+
+# -- push ---------------------------------------------------------------------------------------
+def test_push_json_counts_and_a_second_push_uploads_nothing(registry, origin, data):
+    run("commit", "reviews", f"train={data['v1']}", f"test={data['test']}", "-m", "first")
+    run("tag", "reviews", "v1")
+    v1 = registry.resolve("reviews")
+    doc = run_json("push")
+    assert {"uploaded_objects", "uploaded_bytes", "skipped_objects"} <= set(doc)
+    assert doc["remote"] == "origin" and doc["skipped_objects"] == 0
+    assert doc["uploaded_objects"] > 0 and doc["uploaded_bytes"] > 0
+    assert sorted((r["name"], r["kind"], r["commit"], r["was"]) for r in doc["refs"]) == [
+        ("main", "branch", v1, None), ("v1", "tag", v1, None)]
+    again = run_json("push")
+    assert (again["uploaded_objects"], again["uploaded_bytes"], again["refs"]) == (0, 0, [])
+    assert run("push").stdout == "origin is up to date\nuploaded 0 objects (0 B), skipped 0\n"
+
+    run("commit", "reviews", data["v2"], "-m", "second")
+    v2 = registry.resolve("reviews")
+    lines = run("push", "origin", "reviews@main").stdout.splitlines()
+    assert lines[0] == f"reviews@main: {v1[:12]}..{v2[:12]}"
+    assert re.fullmatch(r"uploaded [1-9]\d* objects \([\d.]+ (B|KiB)\), skipped [1-9]\d*", lines[1]), lines
+    assert len(lines) == 2
+
+
+@folder_only
+def test_push_names_new_refs_and_reads_one_argument_as_remote_or_dataset(registry, origin, data):
+    run("commit", "reviews", data["v1"])
+    run("commit", "other", data["v2"])
+    reviews, other = registry.resolve("reviews"), registry.resolve("other")
+    lines = run("push", "reviews").stdout.splitlines()            # a dataset: only its refs
+    assert lines[0] == f"reviews@main: (new branch) {reviews[:12]}"
+    assert re.fullmatch(r"uploaded \d+ objects \(.*\), skipped 0", lines[1]) and len(lines) == 2
+    run("tag", "reviews", "v1")
+    assert run("push", "origin").stdout.splitlines()[:2] == [     # a remote: everything
+        f"other@main: (new branch) {other[:12]}", f"reviews@v1: (new tag) {reviews[:12]}"]
+    fails("push", "nosuch", code=2, says="'nosuch' is neither a remote nor a dataset")
+    fails("push", "origin", "reviews@nobranch", code=2, says="no branch or tag 'nobranch' to push")
+
+
+# -- clone, then use the clone ----------------------------------------------------------------
+def test_clone_then_log_show_checkout(registry, origin, pushed, data, elsewhere):
+    url = origin.url
+    in_(registry.root, "commit", "reviews", data["v2"], "-m", "second")
+    in_(registry.root, "push")
+    v2, v1 = registry.resolve("reviews"), pushed
+    result = run("clone", url, *endpoint(origin))
+    folder = elsewhere / url.rstrip("/").rsplit("/", 1)[1]          # named like git names it
+    assert result.stdout.splitlines() == [
+        f"cloned {url} into {folder}",
+        f"reviews@main: (new branch) {v2[:12]}",
+        f"reviews@v1: (new tag) {v1[:12]}"] + result.stdout.splitlines()[3:]
+    assert re.fullmatch(r"fetched 2 commits \(\d+ objects, [\d.]+ (B|KiB)\); the data arrives on first "
+                        r"read, or with pull", result.stdout.splitlines()[3])
+    assert result.stderr == ""
+    assert [e["id"] for e in json.loads(in_(folder, "log", "reviews", "--json").stdout)] == [v2, v1]
+    assert in_(folder, "log", "reviews").stdout == run("--registry", str(registry.root), "log", "reviews").stdout
+    shown = json.loads(in_(folder, "show", "reviews@v1", "--json").stdout)
+    assert shown["id"] == v1 and set(shown["splits"]) == {"train", "test"}
+    in_(folder, "checkout", "reviews@v1", "-o", str(elsewhere / "out"))       # data fetched on demand
+    assert pq.read_table(elsewhere / "out" / "train" / "part-00000.parquet").equals(V1)
+    assert pq.read_table(elsewhere / "out" / "test" / "part-00000.parquet").equals(TEST)
+    assert json.loads(in_(folder, "remote", "list", "--json").stdout)[0]["name"] == "origin"
+    in_(folder, "fsck")
+
+
+@folder_only
+def test_clone_json(origin, pushed, elsewhere):
+    doc = run_json("clone", origin.url, "copy", *endpoint(origin))
+    assert doc["root"] == str(elsewhere / "copy") and doc["registry"] == str(elsewhere / "copy" / ".dsreg")
+    assert doc["url"] == origin.url and doc["remote"] == "origin" and doc["commits"] == 1
+    assert {(r["name"], r["commit"]) for r in doc["refs"]} == {("main", pushed), ("v1", pushed)}
+
+
+# -- fetch and pull -----------------------------------------------------------------------------
+def test_fetch_then_pull_fast_forward(registry, origin, pushed, data, tmp_path):
+    other = clone_to(origin, tmp_path / "other")
+    run("commit", "reviews", data["v2"], "-m", "second")
+    run("push")
+    v1, v2 = pushed, registry.resolve("reviews")
+    lines = in_(other, "fetch").stdout.splitlines()
+    assert lines[0] == f"reviews@main: {v1[:12]}..{v2[:12]}"
+    assert re.fullmatch(r"fetched 1 commit from origin \(2 objects, .*\): metadata only; "
+                        r"'dsreg pull origin NAME' brings the data", lines[1]), lines
+    assert in_(other, "fetch", "origin").stdout == "origin has nothing new\n"
+    assert json.loads(in_(other, "log", "reviews", "--json").stdout)[0]["id"] == v1   # fetch moved no branch
+    lines = in_(other, "pull", "reviews").stdout.splitlines()
+    assert lines[0] == f"reviews@main: fast-forward {v1[:12]}..{v2[:12]}"
+    assert re.fullmatch(r"downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
+    doc = json.loads(in_(other, "pull", "origin", "reviews", "--json").stdout)
+    assert (doc["status"], doc["commit"], doc["downloaded_objects"]) == ("up-to-date", v2, 0)
+    assert in_(other, "pull", "reviews").stdout.splitlines()[0] == f"reviews@main: already up to date at {v2[:12]}"
+    in_(other, "checkout", "reviews", "-o", str(tmp_path / "out"))
+    assert pq.read_table(tmp_path / "out" / "train" / "part-00000.parquet").equals(V2)
+
+
+def test_diverged_push_and_pull_then_rebase(registry, origin, data, tmp_path):
+    run("commit", "ds", data["v1"], "-m", "base")
+    run("push")
+    other = clone_to(origin, tmp_path / "other")
+    in_(other, "commit", "ds", f"test={data['test']}", "-m", "theirs")
+    in_(other, "push")
+    run("commit", "ds", f"val={data['v2']}", "-m", "ours")
+    ours = registry.resolve("ds")
+    line = fails("push")
+    assert line == "Error: remote main has commits you do not have; run 'dsreg pull origin ds@main'"
+    line = fails("pull", "ds", says="ds@main has diverged from the remote")
+    assert "pull --rebase" in line
+    assert registry.resolve("ds") == ours                                   # nothing moved
+    lines = run("pull", "--rebase", "origin", "ds").stdout.splitlines()
+    rebased = registry.resolve("ds")
+    assert lines[0] == f"ds@main: rebased your commits onto origin's: {ours[:12]}...{rebased[:12]}"
+    assert run("push").stdout.splitlines()[0].startswith("ds@main: ")
+    doc = json.loads(in_(other, "pull", "ds", "--json").stdout)
+    assert (doc["status"], doc["commit"]) == ("fast-forward", rebased)
+    assert set(json.loads(in_(other, "show", "ds", "--json").stdout)["splits"]) == {"train", "test", "val"}
+    # they push again; --force replaces it, and says so
+    in_(other, "commit", "ds", f"test={data['v1']}", "-m", "theirs again")
+    in_(other, "push")
+    theirs = json.loads(in_(other, "log", "ds", "-n", "1", "--json").stdout)[0]["id"]
+    run("commit", "ds", f"val={data['v1']}", "-m", "forced")
+    forced = registry.resolve("ds")
+    assert run("push", "--force").stdout.splitlines()[0] == f"ds@main: {theirs[:12]}...{forced[:12]} (forced)"
+    ahead = json.loads(run("pull", "ds", "--json").stdout)
+    assert ahead["status"] == "up-to-date" and ahead["commit"] == forced
+
+
+@folder_only
+def test_pull_argument_errors(registry, origin, data):
+    run("commit", "ds", data["v1"])
+    run("push")
+    misuse("pull", says="Missing argument 'NAME[@REV]'")
+    misuse("pull", "origin", "ds", "extra", says="unexpected extra argument (extra)")
+    fails("pull", "origin", code=2,
+          says="pull needs the dataset to pull, after the remote: dsreg pull origin NAME[@REV]")
+    fails("pull", "origin", "ds@nope", code=2, says="remote origin has no branch or tag 'nope' in 'ds'")
+    fails("pull", "ds@main~1", code=2, says="not REV~N")
+
+
+def test_unknown_remote_exits_2(registry, data):
+    run("commit", "ds", data["v1"])
+    fails("push", code=2, says="no remote configured; run 'dsreg remote add NAME URL'")
+    for args in (["push", "nosuch", "ds"], ["fetch", "nosuch", "ds"], ["pull", "nosuch", "ds"],
+                 ["remote", "remove", "nosuch"]):
+        assert fails(*args, code=2) == "Error: unknown remote 'nosuch'; run 'dsreg remote list'"
+
+
+# -- clone failures leave nothing behind ---------------------------------------------------------
+def _break(spec) -> None:
+    """Make the remote's only ref point at a commit it does not hold."""
+    body = json.dumps({"commit": "0" * 32}).encode()
+    if spec.kind == "file":
+        ref = Path(spec.url[len("file://"):]) / "refs" / "ds@branch" / "main"
+        ref.parent.mkdir(parents=True)
+        ref.write_bytes(body)
+    else:
+        import boto3
+        bucket, _, prefix = spec.url[len("s3://"):].partition("/")
+        boto3.client("s3", endpoint_url=spec.endpoint_url).put_object(
+            Bucket=bucket, Key=f"{prefix}/refs/ds@branch/main", Body=body)
+
+
+def test_failed_clone_leaves_nothing(remote_spec, elsewhere):
+    if remote_spec.kind == "file":
+        missing = remote_spec.url + "-missing"
+        fails("clone", missing, "c", says=f"remote folder {missing[len('file://'):]} does not exist")
+    else:
+        bucket = "no-such-bucket-" + os.urandom(4).hex()
+        fails("clone", f"s3://{bucket}/p", "c", *endpoint(remote_spec),
+              says=f"bucket '{bucket}' does not exist at {remote_spec.endpoint_url}")
+    assert list(elsewhere.iterdir()) == []
+    _break(remote_spec)       # now the failure comes after the registry was created
+    fails("clone", remote_spec.url, "a/b/c", *endpoint(remote_spec), says="object 000000000000")
+    assert list(elsewhere.iterdir()) == []
+    (elsewhere / "empty").mkdir()
+    fails("clone", remote_spec.url, "empty", *endpoint(remote_spec), says="is missing from")
+    assert [p.name for p in elsewhere.iterdir()] == ["empty"] and not any((elsewhere / "empty").iterdir())
+    (elsewhere / "full").mkdir()
+    (elsewhere / "full" / "mine.txt").write_text("mine")
+    fails("clone", remote_spec.url, "full", *endpoint(remote_spec),
+          says=f"{elsewhere / 'full'} already exists and is not an empty folder")
+    assert [p.name for p in (elsewhere / "full").iterdir()] == ["mine.txt"]
+
+
+def test_clone_of_an_unreachable_endpoint(elsewhere, monkeypatch):
+    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "1")     # by default it retries for most of a minute
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]        # nothing listens here once the socket is closed
+    fails("clone", "s3://bucket/team/data", "--endpoint-url", f"http://127.0.0.1:{port}",
+          says=f"cannot reach http://127.0.0.1:{port}: EndpointConnectionError; check the endpoint URL")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_clone_needs_no_registry_and_a_folder_name(elsewhere):
+    fails("clone", "file:///", code=2, says="cannot tell a folder name from 'file:///'; name one")
+    fails("clone", "ftp://x/y", code=2, says="unsupported remote URL")
+    (elsewhere / "file").write_text("x")
+    misuse("clone", "file:///tmp/x", "file", says="is a file")
+
+
+# -- progress on a terminal, and the docs --------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
+    exe = shutil.which("dsreg", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        pytest.skip("the dsreg console script is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
+    env["DSREG_AUTHOR"] = "Script <script@example.com>"
+    (tmp_path / "remote").mkdir()
+    data = write(tmp_path / "v1.parquet", V1)
+    for args in (["init"], ["commit", "reviews", data], ["remote", "add", "origin", f"file://{tmp_path / 'remote'}"]):
+        subprocess.run([exe, *args], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.run([exe, "push"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=slave,
+                              timeout=120)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert re.search(rb"\rpush \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", b"".join(chunks)), b"".join(chunks)
+    assert proc.stdout.decode().startswith("reviews@main: (new branch) ")
+
+
+def test_every_command_in_the_remotes_doc_is_valid(monkeypatch):
+    """Parse each `dsreg ...` line of docs/remotes.md with the real CLI, running nothing."""
+    called = []
+    for command in [*cli.commands.values(), *cli.commands["remote"].commands.values()]:
+        if not isinstance(command, click.Group):
+            monkeypatch.setattr(command, "callback", lambda _name=command.name, **kw: called.append((_name, kw)))
+    block = re.search(r"```bash\n(.*?)```", (DOCS / "remotes.md").read_text(), flags=re.S).group(1)
+    lines = [line.split("#")[0].split() for line in block.splitlines() if line.startswith("dsreg ")]
+    assert len(lines) >= 9
+    for argv in lines:
+        result = run(*argv[1:])
+        assert result.stdout == "" and result.stderr == "", argv
+    assert [name for name, _ in called] == [argv[1] if argv[1] != "remote" else argv[2] for argv in lines]
+    pulls = [kw["args"] for name, kw in called if name == "pull"]
+    assert pulls and all(1 <= len(args) <= 2 for args in pulls)
