@@ -24,11 +24,16 @@ def canonical_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_struct(t):
         return pa.struct([f.with_type(canonical_type(f.type)) for f in t])
     if pa.types.is_map(t):
-        return pa.map_(canonical_type(t.key_type), canonical_type(t.item_type))
+        return pa.map_(t.key_field.with_type(canonical_type(t.key_type)), t.item_field.with_type(canonical_type(t.item_type)),
+                       t.keys_sorted)
     if pa.types.is_fixed_size_list(t):
         return pa.list_(t.value_field.with_type(canonical_type(t.value_type)), t.list_size)
     if pa.types.is_large_list(t):
         return pa.large_list(t.value_field.with_type(canonical_type(t.value_type)))
+    if pa.types.is_large_list_view(t):
+        return pa.large_list_view(t.value_field.with_type(canonical_type(t.value_type)))
+    if pa.types.is_list_view(t):
+        return pa.list_view(t.value_field.with_type(canonical_type(t.value_type)))
     if pa.types.is_list(t):
         return pa.list_(t.value_field.with_type(canonical_type(t.value_type)))
     return t
@@ -41,11 +46,16 @@ def _decoded_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_struct(t):
         return pa.struct([f.with_type(_decoded_type(f.type)) for f in t])
     if pa.types.is_map(t):
-        return pa.map_(_decoded_type(t.key_type), _decoded_type(t.item_type))
+        return pa.map_(t.key_field.with_type(_decoded_type(t.key_type)), t.item_field.with_type(_decoded_type(t.item_type)),
+                       t.keys_sorted)
     if pa.types.is_fixed_size_list(t):
         return pa.list_(t.value_field.with_type(_decoded_type(t.value_type)), t.list_size)
     if pa.types.is_large_list(t):
         return pa.large_list(t.value_field.with_type(_decoded_type(t.value_type)))
+    if pa.types.is_large_list_view(t):
+        return pa.large_list_view(t.value_field.with_type(_decoded_type(t.value_type)))
+    if pa.types.is_list_view(t):
+        return pa.list_view(t.value_field.with_type(_decoded_type(t.value_type)))
     if pa.types.is_list(t):
         return pa.list_(t.value_field.with_type(_decoded_type(t.value_type)))
     return t

@@ -1,11 +1,12 @@
-"""Vectorized row fingerprints (scheme `rowfp-1`): one uint64 per row, no Python loop per row.
+"""Vectorized row fingerprints (scheme `rowfp-2`): one uint64 per row, no Python loop per row.
 
 A row's fingerprint is a hash of its logical values, column by column:
 dictionaries hash as their decoded values, floats as their bit patterns (so NaN payloads
 and -0.0 are told apart, exactly like `rows_equal`), null slots as a constant whatever
 bytes lie under them. Variable-length values (strings, binaries, lists) hash each element
 with its position and sum the results per value, which numpy does with one cumulative sum.
-Fingerprints only propose reuse; `rows_equal` proves it.
+Strings, binaries and lists of fixed-width numbers (embeddings) are hashed as their bytes,
+eight at a time. Fingerprints only propose reuse; `rows_equal` proves it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pyarrow.compute as pc
 
 from .errors import UnsupportedType
 
-SCHEME = "rowfp-1"
+SCHEME = "rowfp-2"
 _U = np.uint64
 _M1, _M2 = _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
 _NULL = _U(0x6A09E667F3BCC908)
@@ -26,8 +27,12 @@ _pos_table = np.zeros(0, dtype=_U)
 
 
 def mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer, in place on a fresh uint64 array."""
-    x = np.array(x, dtype=_U, copy=True)
+    """splitmix64's finalizer, on a copy."""
+    return _mix_inplace(np.array(x, dtype=_U, copy=True))
+
+
+def _mix_inplace(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer, in place on a uint64 array the caller owns."""
     with np.errstate(over="ignore"):
         x ^= x >> _S30
         x *= _M1
@@ -46,8 +51,9 @@ def _positions(n: int) -> np.ndarray:
     return _pos_table
 
 
-def _segments(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Hash each segment values[offsets[i]:offsets[i+1]] as a sequence."""
+def _segments(values: np.ndarray, offsets: np.ndarray, pos: np.ndarray | None = None) -> np.ndarray:
+    """Hash each segment values[offsets[i]:offsets[i+1]] as a sequence (`pos`: each
+    value's position in its segment, when the caller has it already)."""
     offsets = offsets.astype(np.int64, copy=False)
     start, end = int(offsets[0]), int(offsets[-1])
     rel = offsets - start
@@ -55,8 +61,9 @@ def _segments(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     lengths = np.diff(rel)
     n = len(values)
     if n:
-        pos = np.arange(n, dtype=np.int64) - np.repeat(rel[:-1], lengths)
-        terms = mix(values.astype(_U, copy=False) ^ _positions(int(lengths.max()))[pos])
+        if pos is None:
+            pos = np.arange(n, dtype=np.int64) - np.repeat(rel[:-1], lengths)
+        terms = _mix_inplace(values.astype(_U, copy=False) ^ _positions(int(lengths.max()))[pos])
         csum = np.zeros(n + 1, dtype=_U)
         np.cumsum(terms, out=csum[1:])
         sums = csum[rel[1:]] - csum[rel[:-1]]
@@ -74,27 +81,38 @@ def _byte_segments(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     An overlapping strided view reads a word at any byte offset, so no byte is copied
     one at a time: the work is per word, not per byte.
     """
+    offsets = offsets.astype(np.int64, copy=False)
     start, end = int(offsets[0]), int(offsets[-1])
     rel = offsets - start
     lengths = np.diff(rel)
     words = (lengths + 7) // 8
+    if len(lengths) and end > start and lengths[0] % 8 == 0 and (lengths == lengths[0]).all():
+        # every value as long, a whole number of words (embeddings): a matrix, no gather;
+        # the same sums as the general path below
+        w = int(lengths[0]) // 8
+        matrix = np.ascontiguousarray(data[start:end]).view("<u8").reshape(len(lengths), w)
+        terms = _mix_inplace(matrix ^ _positions(w)[:w])
+        with np.errstate(over="ignore"):
+            sums = terms.sum(axis=1, dtype=_U)
+        h = _mix_inplace(sums ^ mix(words.astype(_U) + _LEN))
+        return _mix_inplace(h ^ lengths.astype(_U))
     woff = np.zeros(len(words) + 1, dtype=np.int64)
     np.cumsum(words, out=woff[1:])
     total = int(woff[-1])
+    pos = None
     if total:
         padded = np.zeros(end - start + 8, dtype=np.uint8)
         padded[: end - start] = data[start:end]
         word_view = np.ndarray(shape=(end - start + 1,), dtype="<u8", buffer=padded, strides=(1,))
-        first = np.repeat(woff[:-1], words)
-        where = np.repeat(rel[:-1], words) + 8 * (np.arange(total, dtype=np.int64) - first)
-        values = word_view[where].astype(_U, copy=True)
+        pos = np.arange(total, dtype=np.int64) - np.repeat(woff[:-1], words)   # word within its value
+        values = word_view[np.repeat(rel[:-1], words) + 8 * pos].astype(_U, copy=False)
         has_tail = (lengths % 8 != 0)
         last = woff[1:][has_tail] - 1
         values[last] &= _TAIL_MASK[lengths[has_tail] % 8]
     else:
         values = np.zeros(0, dtype=_U)
-    h = _segments(values, woff)
-    return mix(h ^ lengths.astype(_U))
+    h = _segments(values, woff, pos)
+    return _mix_inplace(h ^ lengths.astype(_U))
 
 
 def _buffer(arr: pa.Array, index: int, dtype, count: int, extra: int = 0) -> np.ndarray:
@@ -103,6 +121,42 @@ def _buffer(arr: pa.Array, index: int, dtype, count: int, extra: int = 0) -> np.
         return np.zeros(count + extra, dtype=dtype)
     data = np.frombuffer(buf, dtype=dtype)
     return data[arr.offset: arr.offset + count + extra]
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    """The validity of each slot, as bools, from the bitmap (slice-aware)."""
+    n = len(arr)
+    buf = arr.buffers()[0]
+    if buf is None:
+        return np.ones(n, dtype=bool)
+    first, last = arr.offset // 8, (arr.offset + n + 7) // 8
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8)[first:last], bitorder="little")
+    return bits[arr.offset % 8: arr.offset % 8 + n].view(bool)
+
+
+def _number_lists(arr: pa.Array) -> np.ndarray:
+    """Lists of fixed-width numbers (embeddings), each hashed as the bytes of its values;
+    a list holding a null element element by element instead, since null slots hash as
+    a constant whatever bytes lie under them. Either way, decided by the row alone."""
+    t = arr.type
+    n = len(arr)
+    width = t.value_type.bit_width // 8
+    if pa.types.is_fixed_size_list(t):
+        child = arr.values.slice(arr.offset * t.list_size, n * t.list_size)
+        offsets = np.arange(n + 1, dtype=np.int64) * t.list_size
+    else:
+        child = arr.values
+        offsets = offsets_of(arr)
+    buf = child.buffers()[1]
+    data = np.frombuffer(buf, np.uint8)[child.offset * width:(child.offset + len(child)) * width] \
+        if buf is not None else np.zeros(0, np.uint8)
+    h = _byte_segments(data, offsets * width)
+    if child.null_count:
+        nulls = np.zeros(len(child) + 1, dtype=np.int64)
+        np.cumsum(~_valid(child), out=nulls[1:])
+        has_null = nulls[offsets[1:]] > nulls[offsets[:-1]]
+        h = np.where(has_null, _segments(hash_array(child), offsets), h)
+    return h
 
 
 def hash_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -136,6 +190,9 @@ def hash_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         h = _byte_segments(np.frombuffer(arr.buffers()[2] or b"", np.uint8), offsets_of(arr))
     elif pa.types.is_string_view(t) or pa.types.is_binary_view(t):
         return hash_array(arr.cast(pa.large_string() if pa.types.is_string_view(t) else pa.large_binary()))
+    elif (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) and \
+            _is_fixed_width(t.value_type):
+        h = _number_lists(arr)
     elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_map(t):
         h = _segments(hash_array(arr.values), offsets_of(arr))
     elif pa.types.is_fixed_size_list(t):
@@ -143,7 +200,19 @@ def hash_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         child = arr.values.slice(arr.offset * size, n * size)
         h = _segments(hash_array(child), np.arange(n + 1, dtype=np.int64) * size)
     elif pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
-        return hash_array(arr.cast(pa.large_list(t.value_type)))
+        # gathered here: pyarrow's list_view -> list cast can build invalid offsets
+        dtype = np.int64 if pa.types.is_large_list_view(t) else np.int32
+        starts = _buffer(arr, 1, dtype, n).astype(np.int64)
+        sizes = _buffer(arr, 2, dtype, n).astype(np.int64)
+        if arr.null_count:
+            sizes = np.where(arr.is_valid().to_numpy(zero_copy_only=False), sizes, 0)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        gather = np.repeat(starts - offsets[:-1], sizes) + np.arange(int(offsets[-1]), dtype=np.int64)
+        if _is_fixed_width(t.value_type):       # as the same values in a list would hash
+            h = _number_lists(pa.LargeListArray.from_arrays(pa.array(offsets), arr.values.take(pa.array(gather))))
+        else:
+            h = _segments(hash_array(arr.values)[gather], offsets)
     elif pa.types.is_struct(t):
         h = np.zeros(n, dtype=_U)
         with np.errstate(over="ignore"):
@@ -153,8 +222,7 @@ def hash_array(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     else:
         raise UnsupportedType(f"column type {t} is not supported (Parquet cannot store it)")
     if arr.null_count:
-        valid = arr.is_valid().to_numpy(zero_copy_only=False)
-        h = np.where(valid, h, _NULL)
+        h = np.where(_valid(arr), h, _NULL)
     return h
 
 

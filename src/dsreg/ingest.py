@@ -34,6 +34,60 @@ class Source:
 
 
 def open_source(value: Any) -> Source:
+    src = _open_source(value)
+    src.schema = without_pins(src.schema)
+    src.batches = _rebatched(src.batches)
+    return src
+
+
+COALESCE_BYTES = 64 << 20
+
+
+def _rebatched(batches: Callable[[], Iterator[pa.RecordBatch]]) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """Batches of BATCH_ROWS rows whatever the source's chunking (the last one shorter,
+    or one sooner at COALESCE_BYTES, far below 2 GiB of offsets): each batch has a fixed
+    cost downstream, which a table of many tiny chunks must not pay per chunk. Tiny
+    batches are joined, big ones sliced; memory stays bounded by one batch."""
+    def gen() -> Iterator[pa.RecordBatch]:
+        pending: list[pa.RecordBatch] = []
+        rows = nbytes = 0
+        for batch in batches():
+            start = 0
+            while start < batch.num_rows:
+                piece = batch.slice(start, BATCH_ROWS - rows)
+                start += piece.num_rows
+                pending.append(piece)
+                rows += piece.num_rows
+                nbytes += piece.nbytes
+                if rows >= BATCH_ROWS or nbytes >= COALESCE_BYTES:
+                    yield from _joined(pending)
+                    pending, rows, nbytes = [], 0, 0
+        if pending:
+            yield from _joined(pending)
+    return gen
+
+
+def _joined(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
+    if len(batches) == 1:
+        return batches
+    try:
+        return [pa.concat_batches(batches)]
+    except (AttributeError, pa.ArrowInvalid, pa.ArrowTypeError):   # pyarrow < 19; unjoinable
+        return batches
+
+
+def without_pins(schema: pa.Schema) -> pa.Schema:
+    """The schema without the `dsreg.*` metadata keys `load` adds to say where rows came
+    from: they describe a read, not the data, so committing a loaded table back does not
+    store them (and identical data stays `unchanged`)."""
+    meta = schema.metadata
+    if not meta or not any(k.startswith(b"dsreg.") for k in meta):
+        return schema
+    kept = {k: v for k, v in meta.items() if not k.startswith(b"dsreg.")}
+    return schema.with_metadata(kept) if kept else schema.remove_metadata()
+
+
+def _open_source(value: Any) -> Source:
     if isinstance(value, (str, os.PathLike)):
         return _open_paths([Path(value)])
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, os.PathLike)) for v in value):
@@ -241,6 +295,14 @@ def _check_type(t: pa.DataType, where: str) -> None:
     if pa.types.is_union(t) or pa.types.is_interval(t):
         raise UnsupportedType(f"{where} has type {t}, which Parquet cannot store",
                               "cast it to a supported type first")
+    if pa.types.is_decimal(t) and not 0 <= t.scale <= t.precision:
+        raise UnsupportedType(f"{where} has type {t}, whose scale Parquet cannot store "
+                              "(it must be between 0 and the precision)", "rescale the column first")
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        # Parquet has no list-view layout, and pyarrow cannot yet convert it reliably
+        # (its list_view -> list cast builds invalid offsets; no cast to dictionaries)
+        raise UnsupportedType(f"{where} has type {t}, which dsreg cannot store yet",
+                              "convert it to a list or large_list column first")
     if pa.types.is_struct(t):
         if t.num_fields == 0:
             raise UnsupportedType(f"{where} is a struct with no fields, which Parquet cannot store")

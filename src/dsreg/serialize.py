@@ -15,15 +15,35 @@ from typing import Any
 import numpy as np
 
 from .errors import DsregError
-from .ids import CommitId, ObjectId, ShardId
+from .ids import CommitId, ObjectId, ShardId, is_object_id
 
 COMMIT_FORMAT = "dsreg-commit-1"
-SNAPSHOT_FORMAT = "dsreg-snapshot-1"
-_SNAPSHOT_MAGIC = b"DSRGSNP1"
+SNAPSHOT_FORMAT = "dsreg-snapshot-2"
+_SNAPSHOT_MAGIC = b"DSRGSNP2"
+_SNAPSHOT_V1 = ("dsreg-snapshot-1", b"DSRGSNP1")     # runs as JSON lists: still read
 
 
 class CorruptObject(DsregError):
-    pass
+    """An object (or a ref, or a manifest row) whose content is not what dsreg writes.
+
+    Also what an object id read from data raises when it is malformed: such an id names
+    damage or tampering, not a mistake on the command line (that would be a UsageError)."""
+
+
+def data_id(value: Any, what: str) -> ObjectId:
+    """An object id read from stored data, checked before it can become a path or a key."""
+    if not isinstance(value, str) or not is_object_id(value):
+        raise CorruptObject(f"{what} names a malformed object id {str(value)[:80]!r}")
+    return ObjectId(value)
+
+
+def _data_name(value: Any, check, what: str) -> str:
+    """A dataset or split name read from stored data: it becomes folder names on checkout."""
+    from .errors import UsageError
+    try:
+        return check(value)
+    except UsageError as e:
+        raise CorruptObject(f"{what}: {e.message}") from None
 
 
 def canonical_json(value: Any) -> bytes:
@@ -38,6 +58,8 @@ class ShardRef:
     rows: int
     bytes: int = 0                    # size of the Parquet object
     index: ObjectId | None = None     # byte ranges and hashes of its footer and column chunks
+    # column statistics computed when the shard was written, for the manifest; not serialized
+    stats: dict | None = field(default=None, compare=False, repr=False)
 
     def objects(self) -> tuple[ObjectId, ...]:
         """Every object this shard consists of: what push, pull and gc must move or keep."""
@@ -81,27 +103,51 @@ class Snapshot:
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:
+    """Magic, then zlib of: the JSON header's length (4 bytes, little-endian), the canonical
+    JSON header, and the runs as little-endian int64 (shard, start, count) triples with
+    their bytes shuffled (all first bytes, then all second bytes, ...), which compresses
+    better than JSON text and decodes without a Python object per run: a version made by
+    scattered edits has hundreds of thousands of runs."""
     doc = {
         "format": SNAPSHOT_FORMAT,
         "schema": base64.b64encode(snap.schema_ipc).decode("ascii"),
         "shards": [[s.id, s.fingerprints, s.rows, s.bytes, s.index] for s in snap.shards],
-        "runs": np.stack([snap.run_shard, snap.run_start, snap.run_count], axis=1).astype(np.int64).tolist()
-        if snap.num_runs else [],
+        "runs": snap.num_runs,
     }
-    return _SNAPSHOT_MAGIC + zlib.compress(canonical_json(doc), 6)
+    header = canonical_json(doc)
+    runs = np.stack([snap.run_shard, snap.run_start, snap.run_count], axis=1).astype("<i8") \
+        if snap.num_runs else np.zeros((0, 3), "<i8")
+    shuffled = np.frombuffer(runs.tobytes(), np.uint8).reshape(-1, 8).T.tobytes()
+    return _SNAPSHOT_MAGIC + zlib.compress(len(header).to_bytes(4, "little") + header + shuffled, 6)
+
+
+def _decode_runs(body: bytes, count: int) -> np.ndarray:
+    if len(body) != 24 * count:
+        raise ValueError(f"{len(body)} bytes of runs for {count} runs")
+    return np.ascontiguousarray(np.frombuffer(body, np.uint8).reshape(8, -1).T).view("<i8").reshape(-1, 3) \
+        .astype(np.int64)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
     try:
-        if not data.startswith(_SNAPSHOT_MAGIC):
+        if data.startswith(_SNAPSHOT_MAGIC):
+            body = zlib.decompress(data[len(_SNAPSHOT_MAGIC):])
+            size = int.from_bytes(body[:4], "little")
+            doc = json.loads(body[4:4 + size])
+            if doc.get("format") != SNAPSHOT_FORMAT:
+                raise ValueError(f"unknown format {doc.get('format')!r}")
+            runs = _decode_runs(body[4 + size:], int(doc["runs"]))
+        elif data.startswith(_SNAPSHOT_V1[1]):
+            doc = json.loads(zlib.decompress(data[len(_SNAPSHOT_V1[1]):]))
+            if doc.get("format") != _SNAPSHOT_V1[0]:
+                raise ValueError(f"unknown format {doc.get('format')!r}")
+            runs = np.asarray(doc["runs"], dtype=np.int64).reshape(-1, 3)
+        else:
             raise ValueError("bad magic")
-        doc = json.loads(zlib.decompress(data[len(_SNAPSHOT_MAGIC):]))
-        if doc.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"unknown format {doc.get('format')!r}")
-        runs = np.asarray(doc["runs"], dtype=np.int64).reshape(-1, 3)
         return Snapshot(
             schema_ipc=base64.b64decode(doc["schema"]),
-            shards=tuple(ShardRef(ShardId(i), ObjectId(f), int(r), int(b), ObjectId(x) if x else None)
+            shards=tuple(ShardRef(ShardId(data_id(i, "snapshot")), data_id(f, "snapshot"), int(r), int(b),
+                                  data_id(x, "snapshot") if x else None)
                          for i, f, r, b, x in doc["shards"]),
             run_shard=runs[:, 0].copy(), run_start=runs[:, 1].copy(), run_count=runs[:, 2].copy(),
         )
@@ -136,9 +182,12 @@ def decode_commit(data: bytes) -> Commit:
         doc = json.loads(data)
         if doc.get("format") != COMMIT_FORMAT:
             raise ValueError(f"unknown format {doc.get('format')!r}")
+        from .names import check_dataset_name, check_split_name
         return Commit(
-            dataset=doc["dataset"], parents=tuple(CommitId(p) for p in doc["parents"]),
-            splits={k: ObjectId(v) for k, v in doc["splits"].items()}, message=doc["message"],
+            dataset=_data_name(doc["dataset"], check_dataset_name, "commit object"),
+            parents=tuple(CommitId(data_id(p, "commit object")) for p in doc["parents"]),
+            splits={_data_name(k, check_split_name, "commit object"): data_id(v, "commit object")
+                    for k, v in doc["splits"].items()}, message=doc["message"],
             author=doc["author"], timestamp=int(doc["timestamp"]), metadata=doc.get("metadata") or {},
         )
     except (ValueError, KeyError, TypeError) as e:

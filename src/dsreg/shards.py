@@ -9,16 +9,20 @@ batches they arrived in.
 from __future__ import annotations
 
 import io
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .errors import UnsupportedType
+from .errors import BadInput, UnsupportedType
 from .fingerprint import mix
 from .ids import ObjectId, ShardId
 from .serialize import ShardRef, decode_fingerprints, encode_fingerprints
+from .stats import shard_stats
 from .store import ObjectStore
 
 # Part of the format: changing any of these changes the bytes (and so ids) of new shards.
@@ -28,11 +32,92 @@ SHARD_MAX_BYTES = 128 << 20
 ROW_GROUP_TARGET_BYTES = 2 << 20
 ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
 _CUT_SALT = np.uint64(0x5851F42D4C957F2D)
+DICTIONARY_SAMPLE_ROWS, DICTIONARY_MAX_DISTINCT = 4096, 0.25     # see dictionary_columns
 
 
 def strip_metadata(schema: pa.Schema) -> pa.Schema:
     """The schema without schema- or field-level metadata (shards never carry it)."""
     return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
+
+
+def storage_type(t: pa.DataType) -> pa.DataType:
+    """The type rows of type `t` are matched and stored as, so that equal rows make equal
+    shard bytes whatever their source called things: nested fields get canonical names
+    (`item`, `key`, `value`; pyarrow's Parquet reader says `element`) and no metadata, and
+    string and binary views become their large offset forms (Arrow's `take` has no kernels
+    for views). The snapshot keeps the committed type; reading casts back to it."""
+    def child(f: pa.Field, name: str) -> pa.Field:
+        return pa.field(name, storage_type(f.type), f.nullable)
+    if pa.types.is_string_view(t):
+        return pa.large_string()
+    if pa.types.is_binary_view(t):
+        return pa.large_binary()
+    if pa.types.is_struct(t):
+        return pa.struct([child(f, f.name) for f in t])
+    if pa.types.is_map(t):
+        return pa.map_(child(t.key_field, "key"), child(t.item_field, "value"), t.keys_sorted)
+    if pa.types.is_fixed_size_list(t):
+        return pa.list_(child(t.value_field, "item"), t.list_size)
+    if pa.types.is_large_list(t):
+        return pa.large_list(child(t.value_field, "item"))
+    if pa.types.is_list(t):
+        return pa.list_(child(t.value_field, "item"))
+    if pa.types.is_large_list_view(t):
+        return pa.large_list_view(child(t.value_field, "item"))
+    if pa.types.is_list_view(t):
+        return pa.list_view(child(t.value_field, "item"))
+    if pa.types.is_dictionary(t):
+        return pa.dictionary(t.index_type, storage_type(t.value_type), t.ordered)
+    return t
+
+
+def storage_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
+
+
+def same_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Equal including nested field names and metadata (Arrow's `==` ignores list and map
+    field names)."""
+    return a.equals(b, check_metadata=True) and str(a) == str(b)
+
+
+_DAY_MS = 86_400_000
+
+
+def check_storable(table: pa.Table) -> None:
+    """Refuse values Parquet would silently change rather than store them wrong: date64
+    values that are not whole days (Parquet keeps dates as days; Arrow's format requires
+    date64 values to be whole days anyway)."""
+    for name, col in zip(table.column_names, table.columns):
+        if "date64" not in str(col.type):
+            continue
+        for leaf in _date64_leaves(col):
+            ms = leaf.view(pa.int64())
+            if pc.any(pc.not_equal(pc.multiply(pc.divide(ms, _DAY_MS), _DAY_MS), ms)).as_py():
+                raise BadInput(f"column {name}: date64 values must be whole days (multiples of "
+                               f"{_DAY_MS} ms); Parquet would truncate them",
+                               "cast the column to timestamp[ms] to keep the time of day")
+
+
+def _date64_leaves(arr):
+    if isinstance(arr, pa.ChunkedArray):
+        for c in arr.chunks:
+            yield from _date64_leaves(c)
+        return
+    t = arr.type
+    # only the values the rows hold: slice-aware, nulls pushed down, dictionaries decoded
+    if pa.types.is_date64(t):
+        yield arr
+    elif pa.types.is_dictionary(t):
+        yield from _date64_leaves(arr.cast(t.value_type))
+    elif pa.types.is_struct(t):
+        for child in arr.flatten():
+            yield from _date64_leaves(child)
+    elif pa.types.is_map(t):                # its key-item structs, slice-aware
+        start, end = arr.offsets[0].as_py(), arr.offsets[-1].as_py()
+        yield from _date64_leaves(arr.values.slice(start, end - start))
+    elif hasattr(t, "value_type"):          # lists of every kind
+        yield from _date64_leaves(arr.flatten())
 
 
 def cut_candidates(fps: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
@@ -42,9 +127,28 @@ def cut_candidates(fps: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
     return mix(fps ^ _CUT_SALT).astype(np.float64) < threshold
 
 
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """The columns worth dictionary-encoding: Arrow dictionaries, and strings, binaries and
+    integers whose first rows repeat values (at most a quarter distinct). Dictionary pages
+    of unique values (ids, free text, floats, embeddings) make shards bigger and writing
+    them 2-3x slower. Decided by the rows alone, so equal rows still give equal bytes."""
+    out = []
+    for name, col in zip(table.column_names, table.columns):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            out.append(name)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or \
+                pa.types.is_large_binary(t) or pa.types.is_integer(t):
+            sample = col.slice(0, DICTIONARY_SAMPLE_ROWS)
+            if len(sample) and pc.count_distinct(sample, mode="all").as_py() <= DICTIONARY_MAX_DISTINCT * len(sample):
+                out.append(name)
+    return out
+
+
 def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[ShardRef, int, bool]:
     """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?)."""
     table = table.replace_schema_metadata(None)
+    check_storable(table)
     table = table.cast(strip_metadata(table.schema)) if any(f.metadata for f in table.schema) else table
     avg = max(table.nbytes // max(table.num_rows, 1), 1)
     rg_rows = int(min(max(ROW_GROUP_TARGET_BYTES // avg, ROW_GROUP_MIN_ROWS), ROW_GROUP_MAX_ROWS))
@@ -52,18 +156,19 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     try:
         pq.write_table(
             table, buf, row_group_size=rg_rows, compression="zstd", compression_level=3,
-            version="2.6", use_dictionary=True, write_statistics=True, store_schema=True,
+            version="2.6", use_dictionary=dictionary_columns(table), write_statistics=True, store_schema=True,
         )
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid) as e:
+    except pa.ArrowException as e:   # ArrowInvalid, ArrowNotImplementedError, ArrowIOError, ...
         raise UnsupportedType(f"cannot store this table as Parquet: {e}") from None
     data = buf.getvalue()
+    stats = shard_stats(table, rg_rows)    # column statistics, once, per row group
     sid, new = store.put(data)
     fp_data = encode_fingerprints(fps)
     fid, fp_new = store.put(fp_data)
     index_data = chunk_index(data)
     xid, x_new = store.put(index_data)
     written = (len(data) if new else 0) + (len(fp_data) if fp_new else 0) + (len(index_data) if x_new else 0)
-    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows, len(data), ObjectId(xid)), written, new
+    return ShardRef(ShardId(sid), ObjectId(fid), table.num_rows, len(data), ObjectId(xid), stats), written, new
 
 
 INDEX_FORMAT = "dsreg-shard-index-1"
@@ -94,11 +199,19 @@ def chunk_index(data: bytes) -> bytes:
 
 
 class ShardCutter:
-    """Accumulates new rows and emits shards at content-defined cut points."""
+    """Accumulates new rows and emits shards at content-defined cut points.
+
+    Shards are encoded and stored by one background thread, so that writing one overlaps
+    reading and fingerprinting the next rows (Parquet encoding, hashing and file I/O
+    release the GIL); at most `MAX_PENDING` shards wait, which bounds memory."""
+
+    MAX_PENDING = 2
 
     def __init__(self, store: ObjectStore, on_shard=None):
         self.store = store
         self.on_shard = on_shard
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing: deque[Future] = deque()
         self._batches: list[pa.RecordBatch | pa.Table] = []
         self._fps: list[np.ndarray] = []
         self._sizes: list[np.ndarray] = []
@@ -121,6 +234,27 @@ class ShardCutter:
 
     def finish(self) -> None:
         self._cut(final=True)
+        while self._writing:
+            self._collect()
+        if self._writer is not None:
+            self._writer.shutdown()
+            self._writer = None
+
+    def _emit(self, table: pa.Table, fps: np.ndarray) -> None:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dsreg-shard-writer")
+        self._writing.append(self._writer.submit(write_shard, self.store, table, fps))
+        self.bounds.append(self.bounds[-1] + table.num_rows)
+        while len(self._writing) > self.MAX_PENDING:
+            self._collect()
+
+    def _collect(self) -> None:
+        """The oldest shard being written, once it is (shards stay in emission order)."""
+        ref, written, _ = self._writing.popleft().result()
+        self.shards.append(ref)
+        self.new_bytes += written
+        if self.on_shard:
+            self.on_shard(ref, written)
 
     def _cut(self, final: bool) -> None:
         if not self._batches:
@@ -145,16 +279,13 @@ class ShardCutter:
             start, start_bytes = end, int(cum[end - 1])
         if not cuts:
             return
+        # contiguous, whatever batches the rows came in: Parquet's page boundaries follow the
+        # input's chunks, and equal rows must give equal bytes
         table = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
                                   for b in self._batches]).combine_chunks()
         prev = 0
         for end in cuts:
-            ref, written, _ = write_shard(self.store, table.slice(prev, end - prev), fps[prev:end])
-            self.shards.append(ref)
-            self.bounds.append(self.bounds[-1] + (end - prev))
-            self.new_bytes += written
-            if self.on_shard:
-                self.on_shard(ref, written)
+            self._emit(table.slice(prev, end - prev), fps[prev:end])
             prev = end
         rest = table.slice(prev)
         self._batches = [rest] if rest.num_rows else []

@@ -11,7 +11,7 @@ import pyarrow as pa
 from .equality import tables_equal
 from .fingerprint import row_fingerprints, row_nbytes
 from .serialize import ShardRef, Snapshot
-from .shards import ShardCutter, ShardReader, strip_metadata
+from .shards import ShardCutter, ShardReader, same_type, storage_schema, strip_metadata
 from .store import ObjectStore
 
 Progress = Callable[[int], None]   # called with rows just processed
@@ -19,6 +19,9 @@ Progress = Callable[[int], None]   # called with rows just processed
 
 def _noop(_: int) -> None:
     pass
+
+
+_MIN_MEAN_RUN = 16     # verify matches by slices when their runs average at least this many rows
 
 
 class BaseIndex:
@@ -52,18 +55,23 @@ class BaseIndex:
         n = len(self.fps)
         if n == 0 or len(fps) == 0:
             return np.full(len(fps), -1, dtype=np.int64)
-        at = np.searchsorted(self.sorted_fps, fps)
-        at_c = np.minimum(at, n - 1)
-        found = self.sorted_fps[at_c] == fps
-        pos = np.where(found, self.order[at_c], -1).astype(np.int64)
-        for _ in range(3):
-            prev = np.concatenate([[previous], pos[:-1]])
-            nxt = prev + 1
-            ok = (prev >= 0) & (nxt < n) & (pos != nxt)
-            ok[ok] = self.fps[nxt[ok]] == fps[ok]
-            if not ok.any():
-                break
-            pos[ok] = nxt[ok]
+        # sorted needles: numpy's binary search then starts from the previous answer (8x faster)
+        needles = np.argsort(fps, kind="stable")
+        lo = np.empty(len(fps), dtype=np.int64)
+        lo[needles] = np.searchsorted(self.sorted_fps, fps[needles], side="left")
+        found = self.sorted_fps[np.minimum(lo, n - 1)] == fps
+        pos = np.where(found, self.order[np.minimum(lo, n - 1)], -1).astype(np.int64)
+        several = found & (self.sorted_fps[np.minimum(lo + 1, n - 1)] == fps) & (lo + 1 < n)
+        # A fingerprint the base holds once has one candidate, which is the continuation
+        # whenever there is one. A fingerprint held several times (duplicate rows) may
+        # match any of them: take the row right after the previous row's match when it
+        # fits. This is a chain, so it is decided row by row, but only for such rows;
+        # identical data then maps onto the base row for row and gives the same runs.
+        base_fps = self.fps
+        for i in np.flatnonzero(several).tolist():
+            nxt = (int(pos[i - 1]) if i else previous) + 1
+            if 0 < nxt < n and base_fps[nxt] == fps[i]:
+                pos[i] = nxt
         return pos
 
 
@@ -83,6 +91,7 @@ class SnapshotBuilder:
                  prefix: Snapshot | None = None, progress: Progress = _noop):
         self.store = store
         self.schema = schema
+        self.storage_schema = storage_schema(schema)   # the form rows are matched and stored in
         self.base = base if base is not None and len(base) else None
         self.cutter = ShardCutter(store)
         self.progress = progress
@@ -121,6 +130,9 @@ class SnapshotBuilder:
         n = table.num_rows
         if n == 0:
             return
+        if not all(same_type(c.type, f.type) for c, f in zip(table.columns, self.storage_schema)):
+            table = pa.Table.from_arrays([c if same_type(c.type, f.type) else c.cast(f.type)
+                                          for c, f in zip(table.columns, self.storage_schema)], schema=self.storage_schema)
         fps = row_fingerprints(table)
         sizes = row_nbytes(table)
         pos = self._match(table, fps)
@@ -159,9 +171,24 @@ class SnapshotBuilder:
         return pos
 
     def _verify(self, table: pa.Table, pos: np.ndarray, hit: np.ndarray) -> None:
-        """Prove proposed matches equal; turn the ones that are not into new rows."""
-        base = self._base_rows(pos[hit])
-        new = table.take(hit)
+        """Prove proposed matches equal; turn the ones that are not into new rows.
+
+        Matches come in runs of consecutive rows on both sides; each side is gathered as
+        zero-copy slices, one per run, rather than copied row by row with `take`, unless
+        the runs are so short that slicing costs more."""
+        shard_idx, rows = self.base.shard_of[pos[hit]], self.base.row_of[pos[hit]]
+        brk = np.ones(len(hit), dtype=bool)
+        brk[1:] = (hit[1:] != hit[:-1] + 1) | (shard_idx[1:] != shard_idx[:-1]) | (rows[1:] != rows[:-1] + 1)
+        starts = np.flatnonzero(brk)
+        if len(starts) * _MIN_MEAN_RUN > len(hit):
+            base = self._base_rows(pos[hit])
+            new = table.take(hit)
+        else:
+            counts = np.diff(np.append(starts, len(hit))).tolist()
+            new = pa.concat_tables([table.slice(a, c) for a, c in zip(hit[starts].tolist(), counts)])
+            base = conform(pa.concat_tables([
+                self.reader.table(self.base.shards[si].id).slice(r, c)
+                for si, r, c in zip(shard_idx[starts].tolist(), rows[starts].tolist(), counts)]), self.storage_schema)
         bad = self._unequal(new, base, 0)
         if bad:
             pos[hit[np.asarray(bad, dtype=np.int64)]] = -1
@@ -190,7 +217,8 @@ class SnapshotBuilder:
         for s, o in offsets.items():
             shift[s] = o
         combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-        return combined.take(rows + shift[shard_idx])
+        # in the types the new rows have, so that equal rows compare equal
+        return conform(combined.take(rows + shift[shard_idx]), self.storage_schema)
 
     def finish(self) -> BuildResult:
         self.cutter.finish()
@@ -268,13 +296,57 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Give rows read from shards the committed schema (types, nullability, metadata)."""
-    if table.schema.equals(schema, check_metadata=True):
+    """Give rows read from shards the committed schema (types, nullability, metadata).
+
+    Parquet hands some types back otherwise than they were written (time32[s] as
+    time32[ms], date64 as date32, dictionaries of non-strings decoded, the storage form
+    of view types): each column is turned back into the committed type, exactly.
+    """
+    if table.schema.equals(schema, check_metadata=True) and \
+            all(same_type(c.type, f.type) for c, f in zip(table.columns, schema)):
         return table
+    columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def restore_column(col: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray:
+    if same_type(col.type, t):
+        return col
     try:
-        return pa.Table.from_arrays(table.columns, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return table.cast(schema)
+        cast = col.cast(t)
+        if same_type(cast.type, t):
+            return cast
+    except pa.ArrowNotImplementedError:   # Arrow cannot cast values into a dictionary
+        pass
+    # rebuilt level by level (this also gives maps their field names, which a cast keeps)
+    return pa.chunked_array([_restore_array(c, t) for c in col.chunks], type=t)
+
+
+def _restore_array(arr: pa.Array, t: pa.DataType) -> pa.Array:
+    """`arr` as type `t`, dictionary-encoding values wherever `t` has a dictionary."""
+    if same_type(arr.type, t):
+        return arr
+    mask = arr.is_null() if arr.null_count else None
+    if pa.types.is_dictionary(t):
+        if not pa.types.is_dictionary(arr.type):
+            arr = _restore_array(arr, t.value_type).dictionary_encode()
+        return arr.cast(t)
+    if pa.types.is_struct(t):
+        children = [_restore_array(arr.field(i), f.type) for i, f in enumerate(t)]
+        return pa.StructArray.from_arrays(children, fields=list(t), mask=mask)
+    # list-like: offsets are slice-aware and absolute, values are the whole child array
+    if pa.types.is_map(t):
+        keys = _restore_array(arr.values.field(0), t.key_type)
+        items = _restore_array(arr.values.field(1), t.item_type)
+        return pa.MapArray.from_arrays(arr.offsets, keys, items, type=t, mask=mask)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        return cls.from_arrays(arr.offsets, _restore_array(arr.values, t.value_type), type=t, mask=mask)
+    if pa.types.is_fixed_size_list(t):
+        size = t.list_size
+        values = _restore_array(arr.values.slice(arr.offset * size, len(arr) * size), t.value_type)
+        return pa.FixedSizeListArray.from_arrays(values, type=t, mask=mask)
+    return arr.cast(t)
 
 
 def schemas_compatible(a: pa.Schema, b: pa.Schema) -> bool:
@@ -284,22 +356,38 @@ def schemas_compatible(a: pa.Schema, b: pa.Schema) -> bool:
 
 def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None = None,
                   max_rows: int = 1 << 17, reader: ShardReader | None = None):
-    """The split's rows in order, as tables of about `max_rows` rows: memory stays bounded."""
+    """The split's rows in order, as tables of at most `max_rows` rows: memory stays
+    bounded (a window of rows, plus the shards the reader keeps at hand)."""
     schema = snap.schema
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
     reader = reader or ShardReader(store, columns=columns, cache_size=2)
-    pieces, rows = [], 0
-    for ref, start, count in snap.runs():
-        t = reader.table(ref.id)
-        while count > 0:
-            take = min(count, max_rows - rows)
-            pieces.append(t.slice(start, take))
-            rows += take
-            start += take
-            count -= take
-            if rows >= max_rows:
-                yield conform(pa.concat_tables(pieces), schema)
-                pieces, rows = [], 0
-    if pieces:
-        yield conform(pa.concat_tables(pieces), schema)
+    ends = np.cumsum(snap.run_count)
+    total = int(ends[-1]) if len(ends) else 0
+    for w0 in range(0, total, max_rows):
+        w1 = min(w0 + max_rows, total)
+        # the runs overlapping rows [w0, w1), clipped to them
+        first = int(np.searchsorted(ends, w0, side="right"))
+        last = int(np.searchsorted(ends, w1, side="left")) + 1
+        shard = snap.run_shard[first:last]
+        begin = ends[first:last] - snap.run_count[first:last]
+        start = snap.run_start[first:last] + np.maximum(w0 - begin, 0)
+        count = np.minimum(ends[first:last], w1) - np.maximum(begin, w0)
+        if len(count) <= 64:
+            pieces = [reader.table(snap.shards[si].id).slice(a, c)
+                      for si, a, c in zip(shard.tolist(), start.tolist(), count.tolist())]
+            yield conform(pa.concat_tables(pieces), schema)
+            continue
+        # a fragmented window: read each shard it uses once, take its rows, then restore
+        # the order (slicing run by run would reread shards that fell out of the cache)
+        rows = np.repeat(start - np.concatenate([[0], np.cumsum(count)[:-1]]), count) + \
+            np.arange(int(count.sum()), dtype=np.int64)
+        of_shard = np.repeat(shard, count)
+        pieces, where = [], []
+        for si in dict.fromkeys(shard.tolist()):
+            mine = np.flatnonzero(of_shard == si)
+            pieces.append(reader.table(snap.shards[si].id).take(rows[mine]))
+            where.append(mine)
+        gathered = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
+        order = np.argsort(np.concatenate(where), kind="stable")
+        yield conform(gathered.take(order), schema)
