@@ -148,3 +148,38 @@ def remote_spec(request, tmp_path):
         return RemoteSpec("file", f"file://{folder}", None)
     endpoint = request.getfixturevalue("s3_endpoint")
     return RemoteSpec("s3", f"s3://{new_bucket(endpoint)}/team/data", endpoint)
+
+
+# -- reliability suites: reduced counts by default, the full counts one flag away ----------
+def pytest_addoption(parser):
+    parser.addoption("--full-reliability", action="store_true", default=False,
+                     help="Run the crash, fault and concurrency suites at their full counts "
+                          "(same as DSREG_FULL_RELIABILITY=1).")
+
+
+@pytest.fixture(scope="session")
+def full_reliability(request) -> bool:
+    return bool(request.config.getoption("--full-reliability")) or os.environ.get("DSREG_FULL_RELIABILITY") == "1"
+
+
+@pytest.fixture(scope="session")
+def s3_auth(tmp_path_factory):
+    """A second moto server that checks credentials: a bucket, a read-write key pair and a
+    read-only one (s3:GetObject and s3:ListBucket only). Yields a dict of them."""
+    from reliability import start_auth_moto
+    server = start_auth_moto()
+    yield server
+    server["proc"].kill()
+    server["proc"].wait(10)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures the reliability suites record: kill points, faults, bad inputs, losses."""
+    try:
+        from reliability import FIGURES
+    except ImportError:
+        return
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for fig in FIGURES:
+            terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in fig.items()))

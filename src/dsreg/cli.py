@@ -93,7 +93,8 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
 @click.option("--key", "keys", multiple=True, metavar="COL",
               help="Record COL as (part of) the row key, used by diff (repeatable).")
 @click.option("--base", metavar="NAME@REV", help="Reuse rows of this version (default: the branch head).")
-@click.option("--allow-empty", is_flag=True, help="Make a commit even when nothing changed.")
+@click.option("--allow-empty", is_flag=True,
+              help="Make a commit even when nothing changed, or when the files of a split hold no rows.")
 @json_option
 @pass_state
 def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch: str, append: bool,
@@ -115,7 +116,7 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
     from . import porcelain
     result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch, append=append,
                               drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
-                              progress=state.progress())
+                              empty_files=allow_empty, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:

@@ -108,9 +108,10 @@ class ObjectMissing(DsregError):
 class ChecksumMismatch(DsregError):
     """Bytes read do not hash to the id they were stored under."""
 
-    def __init__(self, object_id: str, got: str):
-        super().__init__(f"object {object_id} is corrupt (its bytes hash to {got})", "run 'dsreg fsck'")
-        self.object_id, self.expected, self.got = object_id, object_id, got
+    def __init__(self, object_id: str, got: str, where: str | None = None):
+        on = f" on {where}" if where else ""
+        super().__init__(f"object {object_id}{on} is corrupt (its bytes hash to {got})", "run 'dsreg fsck'")
+        self.object_id, self.expected, self.got, self.where = object_id, object_id, got, where
 
 
 class NothingToCommit(DsregError):

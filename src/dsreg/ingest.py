@@ -262,7 +262,9 @@ def _read_file(f: Path, like: pa.Schema) -> Iterator[pa.RecordBatch]:
     try:
         if fmt == "parquet":
             import pyarrow.parquet as pq
-            pf = pq.ParquetFile(f)
+            # no pre-buffering: it keeps every column chunk it read ahead until the file
+            # is done, so memory grew with the file (1 GB per 4M rows)
+            pf = pq.ParquetFile(f, pre_buffer=False)
             for batch in pf.iter_batches(batch_size=BATCH_ROWS):
                 rows += batch.num_rows
                 yield batch

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ChecksumMismatch, DsregError, ObjectMissing, UsageError
+from .faults import crashpoint
 from .ids import CommitId, ObjectId, hash_bytes
 from .progress import NO_PROGRESS, Progress
 from .serialize import Commit, CorruptObject, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
@@ -219,6 +220,7 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
             continue
         if not dry_run:
             store.delete(oid)
+            crashpoint("gc.delete")
         deleted.append(oid)
         nbytes += size
         progress.advance(1)
@@ -255,13 +257,14 @@ def stray_temp_files(reg) -> list[Path]:
 
 
 def _clean_temp(reg, cutoff: float, dry_run: bool) -> tuple[int, int]:
+    from .staging import in_use
     count = nbytes = 0
     for p in stray_temp_files(reg):
         try:
             newest, size = _tree_stat(p)
         except FileNotFoundError:
             continue
-        if newest > cutoff:          # possibly a write still in progress
+        if newest > cutoff or in_use(p):     # possibly a write still in progress; surely a commit's
             continue
         if not dry_run:
             try:
@@ -297,21 +300,44 @@ class FsckResult:
     checked_objects: int
     checked_bytes: int
     notes: list[str] = field(default_factory=list)    # harmless findings: temp files, garbage
+    repaired: list[str] | None = None                  # with repair=True: what was restored, and from where
+    damaged: tuple[ObjectId, ...] = field(default=(), repr=False)   # reachable objects missing or corrupt here
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def to_json(self) -> dict:
-        return {"ok": self.ok, "problems": list(self.problems), "checked_objects": self.checked_objects,
-                "checked_bytes": self.checked_bytes}
+        doc = {"ok": self.ok, "problems": list(self.problems), "checked_objects": self.checked_objects,
+               "checked_bytes": self.checked_bytes}
+        if self.repaired is not None:
+            doc["repaired"] = list(self.repaired)
+        return doc
 
 
-def fsck(reg, progress: Progress = NO_PROGRESS) -> FsckResult:
+def fsck(reg, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckResult:
     """Verify every local object, and that everything the roots reach exists (here, or
     on a remote known to hold it), decodes, fits together and agrees with the manifest.
-    Reports problems; never raises for them."""
-    return _Fsck(reg, progress).run()
+    Reports problems; never raises for them.
+
+    With `repair`, every reachable object that is missing or corrupt here is replaced by a
+    verified copy from a remote that has one (origin first), and the check runs again;
+    what no remote could supply stays a problem."""
+    result = _Fsck(reg, progress).run()
+    if not repair:
+        return result
+    from .repair import restore_from_remotes
+    repaired: list[str] = []
+    tried: set[ObjectId] = set()
+    while True:         # a restored snapshot can name shards that need restoring too
+        todo = [oid for oid in result.damaged if oid not in tried]
+        if not todo:
+            break
+        tried.update(todo)
+        repaired += restore_from_remotes(reg, todo)
+        result = _Fsck(reg, NO_PROGRESS).run()
+    return FsckResult(result.problems, result.checked_objects, result.checked_bytes, result.notes,
+                      repaired, result.damaged)
 
 
 _REMOTE = "on a remote"     # status of an object absent here that a remote is known to hold
@@ -353,7 +379,11 @@ class _Fsck:
         names = _Names(self.roots, self.first_parent) if self.found else None
         problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
                     for text, about in self.found]
-        return FsckResult(problems, self.checked_objects, self.checked_bytes, notes)
+        garbage_set = set(garbage)
+        damaged = tuple(sorted(oid for oid, s in self.status.items()
+                               if oid not in garbage_set and s is not None and s != _REMOTE
+                               and s.startswith(("is missing", "is corrupt", "cannot be read"))))
+        return FsckResult(problems, self.checked_objects, self.checked_bytes, notes, damaged=damaged)
 
     # -- reading objects once --------------------------------------------------
     def read(self, oid: ObjectId) -> bytes | None:

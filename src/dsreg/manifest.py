@@ -12,11 +12,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import sqlite_utils
 
-from .errors import RefConflict, RefExists, RefNotFound
-from .ids import CommitId, ObjectId
-from .serialize import Commit, Snapshot
+def _import_sqlite_utils():
+    """sqlite-utils imports pandas when it is installed (0.5-1.5 s, on every command)
+    only to map pandas.Timestamp values, which the manifest never writes: keep pandas
+    out of that import unless the process has already loaded it."""
+    import sys
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["pandas"] = None        # type: ignore[assignment]  # `import pandas` fails
+    try:
+        import sqlite_utils
+        return sqlite_utils
+    except ImportError:                 # a plugin of it needs pandas after all
+        for name in [m for m in sys.modules if m.split(".")[0] == "sqlite_utils"]:
+            del sys.modules[name]
+    finally:
+        del sys.modules["pandas"]
+    import sqlite_utils
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
+
+from .errors import RefConflict, RefExists, RefNotFound  # noqa: E402
+from .faults import crashpoint  # noqa: E402
+from .ids import CommitId, ObjectId  # noqa: E402
+from .serialize import Commit, Snapshot  # noqa: E402
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
 
@@ -54,6 +77,21 @@ def _m2_remotes(db: sqlite_utils.Database) -> None:
     db["remote_objects"].create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
     db["remote_refs"].create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
                              pk=("remote", "dataset", "kind", "name"))
+
+
+@migration
+def _m3_card_caches(db: sqlite_utils.Database) -> None:
+    # what cards compute once per version (see splitstats.py, card/model.py): finished column
+    # statistics of a split, by snapshot id; a commit's row changes against its first parent
+    db["split_stats"].create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
+    db["commit_changes"].create({"commit_id": str, "changes": str}, pk="commit_id")
+
+
+@migration
+def _m4_remote_gc(db: sqlite_utils.Database) -> None:
+    # the last `gc --remote` marker seen on each remote: when it changes, what the manifest
+    # believes the remote holds may have been collected, so push asks again
+    db["remotes"].add_column("gc_seen", str)
 
 
 @dataclass(frozen=True)
@@ -101,6 +139,15 @@ class RemotesMixin:
             out.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
         return out
 
+    def gc_seen(self, remote: str) -> str | None:
+        row = self.conn.execute("SELECT gc_seen FROM remotes WHERE name=?", (remote,)).fetchone()
+        return row[0] if row else None
+
+    def forget_remote_objects(self, remote: str, gc_seen: str | None) -> None:
+        """A gc ran on the remote: forget what it was believed to hold; remember the marker."""
+        self.conn.execute("DELETE FROM remote_objects WHERE remote=?", (remote,))
+        self.conn.execute("UPDATE remotes SET gc_seen=? WHERE name=?", (gc_seen, remote))
+
     def mark_remote_has(self, remote: str, object_ids) -> None:
         self.conn.executemany("INSERT OR IGNORE INTO remote_objects VALUES (?, ?)", [(remote, o) for o in object_ids])
 
@@ -115,9 +162,10 @@ class RemotesMixin:
         if commit is None:
             self.conn.execute("DELETE FROM remote_refs WHERE remote=? AND dataset=? AND kind=? AND name=?",
                               (remote, dataset, kind, name))
-        else:
-            self.conn.execute("INSERT OR REPLACE INTO remote_refs VALUES (?, ?, ?, ?, ?)",
-                              (remote, dataset, kind, name, commit))
+        else:       # (an unchanged row is left alone: a fetch that finds nothing new writes nothing)
+            self.conn.execute("INSERT INTO remote_refs VALUES (?, ?, ?, ?, ?) "
+                              "ON CONFLICT (remote, dataset, kind, name) DO UPDATE SET commit_id=excluded.commit_id "
+                              "WHERE commit_id != excluded.commit_id", (remote, dataset, kind, name, commit))
 
 
 class Manifest(RemotesMixin):
@@ -129,7 +177,9 @@ class Manifest(RemotesMixin):
         self.conn = conn
         if self.db.journal_mode != "wal":
             self.db.enable_wal()
-        conn.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a transaction that returned is on disk, so a power cut cannot undo a commit
+        # or a ref move the user was told about (NORMAL may, in WAL mode)
+        conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
 
     def close(self) -> None:
@@ -175,6 +225,36 @@ class Manifest(RemotesMixin):
             return None
         return {"id": row[0], "rows": row[1], "bytes": row[2], "fingerprints": row[3], "fp_bytes": row[4],
                 "stats": json.loads(row[5] or "{}")}
+
+    # -- statistics: a cache, recomputable from the objects (see splitstats.py) ----
+    def shard_stats(self, shard_ids: list[str]) -> dict[str, dict]:
+        """Stored statistics of these shards (those with none are left out)."""
+        out: dict[str, dict] = {}
+        for i in range(0, len(shard_ids), 500):
+            chunk = shard_ids[i:i + 500]
+            q = f"SELECT id, stats FROM shards WHERE id IN ({','.join('?' * len(chunk))})"
+            for sid, stats in self.conn.execute(q, chunk):
+                doc = json.loads(stats or "{}")
+                if doc:
+                    out[sid] = doc
+        return out
+
+    def set_shard_stats(self, shard_id: str, stats: dict) -> None:
+        self.conn.execute("UPDATE shards SET stats=? WHERE id=?", (json.dumps(stats), shard_id))
+
+    def split_stats(self, snapshot_id: str) -> dict | None:
+        row = self.conn.execute("SELECT stats FROM split_stats WHERE snapshot_id=?", (snapshot_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_split_stats(self, snapshot_id: str, stats: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO split_stats VALUES (?, ?)", (snapshot_id, json.dumps(stats)))
+
+    def commit_changes(self, commit_id: str) -> dict | None:
+        row = self.conn.execute("SELECT changes FROM commit_changes WHERE commit_id=?", (commit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_commit_changes(self, commit_id: str, changes: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO commit_changes VALUES (?, ?)", (commit_id, json.dumps(changes)))
 
     def add_snapshot(self, snapshot_id: str, snap: Snapshot, nbytes: int) -> None:
         self.conn.execute("INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?, ?, ?)",
@@ -227,10 +307,12 @@ class Manifest(RemotesMixin):
     def delete_objects(self, commits: list[str], snapshots: list[str], shards: list[str]) -> None:
         for c in commits:
             self.conn.execute("DELETE FROM commits WHERE id=?", (c,))
+            self.conn.execute("DELETE FROM commit_changes WHERE commit_id=?", (c,))
             self.conn.execute("DELETE FROM commit_splits WHERE commit_id=?", (c,))
         for s in snapshots:
             self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))
             self.conn.execute("DELETE FROM snapshot_shards WHERE snapshot_id=?", (s,))
+            self.conn.execute("DELETE FROM split_stats WHERE snapshot_id=?", (s,))
         for s in shards:
             self.conn.execute("DELETE FROM shards WHERE id=?", (s,))
 
@@ -316,7 +398,9 @@ class _Transaction:
     def __exit__(self, exc_type, exc, tb):
         if self.depth:
             if exc_type is None:
+                crashpoint("manifest.commit.before")
                 self.conn.execute("COMMIT")
+                crashpoint("manifest.commit")
             else:
                 self.conn.execute("ROLLBACK")
         return False

@@ -15,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import __version__
-from .errors import DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
+from .errors import BadInput, DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
 from .ids import CommitId, ObjectId
 from .ingest import check_schema, open_source
 from .names import check_dataset_name, check_ref_name, check_split_name
@@ -88,11 +88,22 @@ def _normalize_splits(splits: Any) -> dict[str, Any]:
     return {DEFAULT_SPLIT: splits}
 
 
-def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
-           drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
-           base: str | None = None, metadata: dict | None = None, author: str | None = None,
-           allow_empty: bool = False, progress: Progress = NO_PROGRESS) -> CommitResult:
-    """Commit `splits` ({split: source}) to `dataset`'s `branch`; other splits carry over."""
+def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) -> CommitResult:
+    """Commit `splits` ({split: source}) to `dataset`'s `branch`; other splits carry over.
+
+    New objects are staged and enter the store only once nothing can fail any more (see
+    staging.py): a commit that fails leaves the registry exactly as it was."""
+    from .staging import staged
+    with staged(reg):
+        return _commit(reg, dataset, splits, message, **options)
+
+
+def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+            drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
+            base: str | None = None, metadata: dict | None = None, author: str | None = None,
+            allow_empty: bool = False, empty_files: bool = True,
+            progress: Progress = NO_PROGRESS) -> CommitResult:
+    # empty_files=False (the CLI, without --allow-empty): refuse files that hold no rows
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
     splits = _normalize_splits(splits)
@@ -138,7 +149,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
             from .ingest import describe_schema_difference
             raise DsregError(f"cannot append to split {split!r}: "
                              f"{describe_schema_difference(prefix.schema, src.schema)}")
-        candidates = _base_snapshots(reg, base_commit, src.schema) if base_commit else []
+        candidates = _base_snapshots(reg, base_commit, src.schema, split) if base_commit else []
         index = BaseIndex(reader, candidates) if candidates else None
         schema = prefix.schema if prefix is not None else src.schema
         if keys:
@@ -154,6 +165,11 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
         built = builder.finish()
         progress.finish()
         snap = built.snapshot
+        files = [o for o in src.origins if not o.startswith("<")]
+        if files and snap.rows == (prefix.rows if prefix is not None else 0) and not empty_files:
+            # a file with a header and no rows is far more often a failed export than intent
+            raise BadInput(f"split {split!r}: {', '.join(files)} hold{'s' if len(files) == 1 else ''} no rows",
+                           "pass --allow-empty to commit it anyway")
         from .compaction import maybe_compact
         compact = maybe_compact(reg.store, snap, reader)
         if compact is not None:
@@ -183,16 +199,21 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
                  message=message, author=author or default_author(), timestamp=int(time.time()), metadata=meta)
     data = encode_commit(new)
     cid, _ = reg.store.put(data)
+    from .staging import publish
+    publish(reg)                # the objects enter the store just before the manifest names them
     with m.transaction():
         m.add_dataset(dataset)
         for shard in _new_shards(reg, new_objects):
-            m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows))
+            m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows),
+                        shard.stats)
         for sid, snap, size in new_objects:
             m.add_snapshot(sid, snap, snap.nbytes)
         m.add_commit(CommitId(cid), new)
         expected = None if new_branch_from else parent_id
         m.set_ref(dataset, "branch", branch, CommitId(cid), expected,
                   f"commit: {message}" if parent_id else f"commit (initial): {message}")
+    from .splitstats import prime
+    prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), dataset, branch, results, compacted=tuple(compacted))
 
 
@@ -206,10 +227,13 @@ def _new_shards(reg, new_objects):
                     yield s
 
 
-def _base_snapshots(reg, base: Commit, schema: pa.Schema) -> list[Snapshot]:
-    """Every split of the base whose rows could be reused by a table of this schema."""
+def _base_snapshots(reg, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
+    """Every split of the base whose rows could be reused by a table of this schema, the
+    same-named split first: rows found in several splits are reused from their own, so
+    re-committing identical data reproduces the same runs (and so the same snapshot)."""
     out = []
-    for sid in dict.fromkeys(base.splits.values()):
+    ordered = sorted(base.splits.items(), key=lambda kv: kv[0] != split)
+    for sid in dict.fromkeys(sid for _, sid in ordered):
         snap = get_snapshot(reg, sid)
         if schemas_compatible(snap.schema, schema):
             out.append(snap)
@@ -226,6 +250,8 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
         if unknown:
             raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}",
                              f"columns: {', '.join(snap.schema.names)}")
+    if hasattr(reg.store, "prefetch"):      # a clone's data arrives on demand: in parallel
+        reg.store.prefetch([snap.shards[i].id for i in dict.fromkeys(snap.run_shard.tolist())])
     table = read_snapshot(reg.store, snap, columns=columns)
     return pin(table, rev.dataset, rev.commit_id, split)
 
@@ -352,7 +378,7 @@ class CheckoutResult:
 
 def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet",
              progress: Progress = NO_PROGRESS) -> CheckoutResult:
-    from .export import write_split
+    from .export import all_or_nothing, write_split
     if format not in CHECKOUT_FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(CHECKOUT_FORMATS)}")
     rev = resolve(reg, spec)
@@ -361,12 +387,14 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
     snaps = {s: split_snapshot(reg, c, s, spec) for s in names}
     out = Path(out)
     result = CheckoutResult(rev.commit_id)
-    for s, snap in snaps.items():
-        progress.start(f"checkout {s}", snap.rows)
-        files = write_split(reg.store, snap, out / s, format, progress)
-        progress.finish()
-        result.files[s] = [str(f) for f in files]
-        result.rows[s] = snap.rows
+    # every split folder is checked before the first is written; a failure leaves nothing
+    with all_or_nothing(out / s for s in snaps):
+        for s, snap in snaps.items():
+            progress.start(f"checkout {s}", snap.rows)
+            files = write_split(reg.store, snap, out / s, format, progress)
+            progress.finish()
+            result.files[s] = [str(f) for f in files]
+            result.rows[s] = snap.rows
     return result
 
 

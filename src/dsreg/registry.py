@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ObjectMissing, RegistryExists, RegistryNotFound
-from .ids import ObjectId
+from .errors import ChecksumMismatch, ObjectMissing, RegistryExists, RegistryNotFound
+from .ids import ObjectId, hash_bytes
 from .manifest import Manifest
 from .store import LocalStore
 
@@ -144,22 +144,80 @@ class Registry:
 
 class RegistryStore(LocalStore):
     """The local object store; an object missing here is fetched from the registry's
-    remotes (origin first), verified, and kept. This is how a clone gets data on demand."""
+    remotes (origin first), verified, and kept. This is how a clone gets data on demand.
+
+    A local object that fails verification (flipped bits, a truncated file) is treated
+    the same way: a verified copy from a remote replaces the bad file atomically and is
+    returned. Without a good copy anywhere the read fails with ChecksumMismatch; bad
+    bytes are never returned."""
+
+    PREFETCH_PARALLEL = 8
 
     def __init__(self, root, remotes):
         super().__init__(root)
         self._remotes = remotes
+        self._prefetching: dict[ObjectId, Any] = {}
+
+    def prefetch(self, oids) -> None:
+        """Start fetching those of `oids` missing here from the remotes, several at a time,
+        in the background, and return: a read of one of them waits for its download, so
+        reading the first overlaps downloading the next (a clone's first load)."""
+        missing = [o for o in dict.fromkeys(oids) if o not in self._prefetching and not self.has(o)]
+        if not missing or not self._remotes():      # (opens the remotes here, in this thread)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(self.PREFETCH_PARALLEL, thread_name_prefix="dsreg-prefetch")
+        for oid in missing:
+            self._prefetching[oid] = pool.submit(self._download, oid)
+        pool.shutdown(wait=False)
+
+    def _download(self, oid: ObjectId) -> None:
+        # errors are left for the read that needs the object to meet again, and report
+        data = self._from_remotes(oid, missing_ok=True)
+        if isinstance(data, bytes) and not self.has(oid):
+            self._write(oid, data)
 
     def _read(self, oid: ObjectId) -> bytes:
+        pending = self._prefetching.pop(oid, None) if self._prefetching else None
+        if pending is not None:
+            pending.exception()                     # wait for it, whatever happened
         try:
             return super()._read(oid)
-        except ObjectMissing:
-            for remote in self._remotes():
-                try:
-                    data = remote.objects.get(oid)      # verified against oid
-                except ObjectMissing:
-                    continue
-                if not self.has(oid):
-                    self._write(oid, data)
-                return data
-            raise
+        except ObjectMissing as missing:
+            data = self._from_remotes(oid, missing_ok=False)
+            if isinstance(data, ChecksumMismatch):
+                raise data from None        # only damaged copies out there: say so
+            if data is None:
+                raise missing from None
+            if not self.has(oid):
+                self._write(oid, data)
+            return data
+
+    def get(self, oid: ObjectId) -> bytes:
+        data = self._read(oid)
+        got = hash_bytes(data)
+        if got == oid:
+            return data
+        good = self._from_remotes(oid, missing_ok=True)
+        if not isinstance(good, bytes):
+            raise ChecksumMismatch(oid, got)
+        self.restore(oid, good)
+        return good
+
+    def _from_remotes(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:
+        """A verified copy from the first remote with a good one (origin first); else the
+        first remote's ChecksumMismatch, if one had a damaged copy; else None."""
+        from .store.s3 import RemoteError
+        damaged = None
+        for remote in self._remotes():
+            try:
+                return remote.objects.get(oid)      # verified against oid
+            except ObjectMissing:
+                continue
+            except ChecksumMismatch as e:
+                damaged = damaged or e
+            except RemoteError:
+                if not missing_ok:
+                    raise
+                # repairing a damaged local copy: try the next remote, else report the damage
+        return damaged

@@ -26,6 +26,7 @@ from .errors import DsregError, UsageError
 from .ids import CommitId, is_object_id
 from .names import check_dataset_name, check_ref_name
 from .store import LocalStore, ObjectStore
+from .store.local import _fsync_dir
 from .store.s3 import PreconditionFailed, RemoteError, S3Store
 
 KINDS = ("branch", "tag")
@@ -72,7 +73,7 @@ def _decode_ref(data: bytes, where: str) -> CommitId:
         commit = json.loads(data)["commit"]
     except (ValueError, KeyError, TypeError):
         raise RemoteError(f"remote ref {where} is malformed") from None
-    if not is_object_id(commit):
+    if not isinstance(commit, str) or not is_object_id(commit):
         raise RemoteError(f"remote ref {where} is malformed")
     return CommitId(commit)
 
@@ -101,6 +102,29 @@ class Remote:
         """Does the store honour conditional writes? (Needed before any ref update.)"""
         return True
 
+    # -- for remote gc (see remotemaint.py) -------------------------------------
+    def gc_marker(self) -> dict | None:
+        """What the last `gc --remote` wrote when it started ({"id", "started"}), if any."""
+        raise NotImplementedError
+
+    def set_gc_marker(self, doc: dict) -> None:
+        raise NotImplementedError
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        """(object id, last-modified time in seconds since the epoch) of every object."""
+        raise NotImplementedError
+
+
+def _decode_marker(data: bytes) -> dict | None:
+    try:
+        doc = json.loads(data)
+        return {"id": str(doc["id"]), "started": float(doc["started"])}
+    except (ValueError, KeyError, TypeError):
+        return {"id": "malformed", "started": 0.0}
+
+
+GC_MARKER = "gc/started"
+
 
 class FolderRemote(Remote):
     def __init__(self, url: str):
@@ -110,10 +134,15 @@ class FolderRemote(Remote):
             raise UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
         self.root = Path(path)
         self.objects = LocalStore(self.root / "objects")
+        self.objects.where = url
 
     def _check(self) -> None:
         if not self.root.is_dir():
             raise RemoteError(f"remote folder {self.root} does not exist", "create it, or check the URL")
+
+    def probe(self) -> bool:
+        self._check()       # refs move under a file lock here: conditional writes are ours
+        return True
 
     @contextmanager
     def _locked(self):
@@ -161,6 +190,32 @@ class FolderRemote(Remote):
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, p)
+            _fsync_dir(p.parent)
+
+    def gc_marker(self) -> dict | None:
+        self._check()
+        try:
+            return _decode_marker((self.root / GC_MARKER).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def set_gc_marker(self, doc: dict) -> None:
+        p = self.root / GC_MARKER
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(doc).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+        _fsync_dir(p.parent)
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        for oid in self.objects.iter():
+            try:
+                yield oid, self.objects.path(oid).stat().st_mtime
+            except FileNotFoundError:
+                continue
 
 
 class S3Remote(Remote):
@@ -192,13 +247,21 @@ class S3Remote(Remote):
             self.objects.put_key_if(self.objects.key(_ref_key(dataset, kind, name)), _encode_ref(commit),
                                     expected.token if expected else None)
         except PreconditionFailed:
+            # A conditional PUT that landed but whose reply was lost is retried by botocore
+            # and then fails its own condition: if the ref now holds our commit, we won.
+            now = self.ref(dataset, kind, name)
+            if now is not None and now.commit == commit:
+                return
             raise RefMoved(f"remote {dataset}@{name} moved") from None
 
     def probe(self) -> bool:
         """Write a probe key three ways; a store that honours conditions refuses two."""
         s3 = self.objects
         key = s3.key(f"probes/{secrets.token_hex(8)}")
-        first = s3.put_key_if(key, b"1", None)
+        try:
+            s3.put_key_if(key, b"1", None)
+        except PreconditionFailed:
+            pass        # our own write landed, its reply was lost, and the retry found the key
         honoured = True
         try:
             s3.put_key_if(key, b"2", None)          # If-None-Match: * on an existing key
@@ -210,15 +273,36 @@ class S3Remote(Remote):
             honoured = False
         except PreconditionFailed:
             pass
-        del first
         try:
             s3._call("delete probe", s3.client.delete_object, Bucket=s3.bucket, Key=key)
         except (RemoteError, KeyError):
             pass
         return honoured
 
+    def gc_marker(self) -> dict | None:
+        got = self.objects.get_key(self.objects.key(GC_MARKER))
+        return _decode_marker(got[0]) if got is not None else None
+
+    def set_gc_marker(self, doc: dict) -> None:
+        s3 = self.objects
+        s3._call("write gc marker", s3.client.put_object, Bucket=s3.bucket, Key=s3.key(GC_MARKER),
+                 Body=json.dumps(doc).encode())
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        s3 = self.objects
+        base = s3.key("objects/")
+        for key, modified in s3.list_keys(base):
+            oid = key[len(base):].replace("/", "")
+            if is_object_id(oid) and modified is not None:
+                yield oid, modified.timestamp()
+
 
 def open_remote(url: str, endpoint_url: str | None = None) -> Remote:
+    from .redact import has_userinfo
+    if has_userinfo(url) or has_userinfo(endpoint_url or ""):
+        # refused before anything could store or print it
+        raise UsageError("a remote URL or endpoint must not hold credentials (user:password@)",
+                         "credentials come from the usual AWS sources: environment, ~/.aws, AWS_PROFILE")
     if url.startswith("s3://"):
         return S3Remote(url, endpoint_url)
     if url.startswith("file://"):

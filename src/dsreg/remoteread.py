@@ -83,10 +83,19 @@ class _VerifiedRanges(io.RawIOBase):
 
     def _chunk(self, start: int, length: int, digest: str) -> bytes:
         if start not in self.got:
-            data = self.store.read_range(self.oid, start, length)
-            got = hash_bytes(data)
-            if got != digest:
-                raise ChecksumMismatch(self.oid, f"{got} (column chunk at byte {start})")
+            from .store.s3 import DOWNLOAD_ATTEMPTS, TransferInterrupted
+            for attempt in range(DOWNLOAD_ATTEMPTS):      # a damaged or cut-off reply: ask again
+                try:
+                    data = self.store.read_range(self.oid, start, length)
+                except TransferInterrupted:
+                    if attempt == DOWNLOAD_ATTEMPTS - 1:
+                        raise
+                    continue
+                got = hash_bytes(data)
+                if got == digest:
+                    break
+                if attempt == DOWNLOAD_ATTEMPTS - 1:
+                    raise ChecksumMismatch(self.oid, f"{got} (column chunk at byte {start})", self.store.where)
             self.got[start] = data
         return self.got[start]
 

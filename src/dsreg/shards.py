@@ -9,6 +9,7 @@ batches they arrived in.
 from __future__ import annotations
 
 import io
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -201,11 +202,13 @@ def chunk_index(data: bytes) -> bytes:
 class ShardCutter:
     """Accumulates new rows and emits shards at content-defined cut points.
 
-    Shards are encoded and stored by one background thread, so that writing one overlaps
+    Shards are encoded and stored by background threads, so that writing them overlaps
     reading and fingerprinting the next rows (Parquet encoding, hashing and file I/O
-    release the GIL); at most `MAX_PENDING` shards wait, which bounds memory."""
+    release the GIL); at most `MAX_PENDING` shards wait, which bounds memory. They are
+    collected in emission order, so the result does not depend on the threads."""
 
-    MAX_PENDING = 2
+    WRITERS = min(2, os.cpu_count() or 1)
+    MAX_PENDING = 3
 
     def __init__(self, store: ObjectStore, on_shard=None):
         self.store = store
@@ -242,7 +245,7 @@ class ShardCutter:
 
     def _emit(self, table: pa.Table, fps: np.ndarray) -> None:
         if self._writer is None:
-            self._writer = ThreadPoolExecutor(1, thread_name_prefix="dsreg-shard-writer")
+            self._writer = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="dsreg-shard-writer")
         self._writing.append(self._writer.submit(write_shard, self.store, table, fps))
         self.bounds.append(self.bounds[-1] + table.num_rows)
         while len(self._writing) > self.MAX_PENDING:
@@ -309,7 +312,8 @@ class ShardReader:
         got = self._cache.pop(shard, None)
         if got is None:
             data = self.store.get(shard)
-            got = pq.read_table(pa.BufferReader(data), columns=self.columns)
+            # ParquetFile, not read_table: the latter imports pandas (0.5 s) on its first call
+            got = pq.ParquetFile(pa.BufferReader(data)).read(columns=self.columns)
             while len(self._cache) >= self.cache_size:
                 self._cache.pop(next(iter(self._cache)))
         self._cache[shard] = got

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DsregError, UnknownDataset, UsageError
+from .faults import crashpoint
 from .ids import CommitId, ObjectId
 from .names import check_ref_name
 from .progress import NO_PROGRESS, Progress
@@ -174,6 +175,13 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
+    from .remotemaint import check_gc_marker
+    marker = remote.gc_marker()
+    marker_id = marker["id"] if marker else None
+    if marker_id != reg.manifest.gc_seen(name):
+        # a gc ran there since we last looked: what we believe it holds may be gone
+        with reg.manifest.transaction():
+            reg.manifest.forget_remote_objects(name, marker_id)
     result = PushResult(name)
     plans = []
     for ref in refs:
@@ -199,10 +207,13 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
                 wanted.setdefault(oid, 0)
     _upload(reg, name, remote, wanted, result, progress)
     for ref, current in plans:
+        check_gc_marker(name, remote, marker)       # right before the update: see remotemaint.py
+        crashpoint("remote.ref.before")
         try:
             remote.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, current)
         except RefMoved:
             raise NonFastForward(name, ref.dataset, ref.name, ref.kind) from None
+        crashpoint("remote.ref")
         with reg.manifest.transaction():
             reg.manifest.set_remote_ref(name, ref.dataset, ref.kind, ref.name, ref.commit)
         result.refs.append({"dataset": ref.dataset, "kind": ref.kind, "name": ref.name, "commit": ref.commit,
@@ -227,9 +238,12 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result:
     commits = [o for o in missing if reg.manifest.commit(o) is not None]
     progress.start("push", sum(wanted[o] for o in missing) or None, "bytes")
 
+    landed: list[ObjectId] = []
+
     def send(oid: ObjectId) -> int:
         data = reg.store.get(oid)       # verified before it leaves
         remote.objects.put(data)
+        landed.append(oid)
         progress.advance(len(data))
         return len(data)
 
@@ -239,10 +253,13 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result:
                 sizes = list(pool.map(send, group))
             result.uploaded_objects += len(group)
             result.uploaded_bytes += sum(sizes)
-            with reg.manifest.transaction():
-                reg.manifest.mark_remote_has(name, group)
     finally:
         progress.finish()
+        # what landed is recorded even when the push stops halfway, so running it again
+        # sends only the rest (without asking the remote about these)
+        if landed:
+            with reg.manifest.transaction():
+                reg.manifest.mark_remote_has(name, landed)
 
 
 # -- fetch ----------------------------------------------------------------------
@@ -266,16 +283,30 @@ def _download(reg, remote: Remote, oid: ObjectId) -> bytes:
 
 
 def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
-          progress: Progress = NO_PROGRESS) -> FetchResult:
+          progress: Progress = NO_PROGRESS, require: str | None = None) -> FetchResult:
+    """Download the commits and snapshots the remote's refs reach; record the refs.
+    With `require` (a branch or tag name), stop before changing anything if the remote's
+    `dataset` has no such ref."""
     name, remote = get_remote(reg, remote_name)
     refs = remote.refs(dataset)
     if dataset is not None and not refs:
         raise UnknownDataset(dataset) if not reg.manifest.has_dataset(dataset) else \
             UsageError(f"remote {name} has no dataset {dataset!r}")
+    if require is not None and not any(r.name == require for r in refs):
+        raise UsageError(f"remote {name} has no branch or tag {require!r} in {dataset!r}")
     result = FetchResult(name)
-    for ref in refs:
-        _fetch_commits(reg, name, remote, ref.commit, result, progress)
+    new: dict[str, object] = {}
+    snaps: dict[ObjectId, object] = {}
+    from .staging import publish, staged
+    with staged(reg):   # what is downloaded enters the store only if all of it is good
+        for ref in refs:
+            _fetch_commits(reg, remote, ref.commit, new, snaps, result)
+        publish(reg)
+    # One transaction adds the rows of what was fetched and the remote-tracking refs that
+    # reach it: gc (which decides under the same lock) never sees the rows without a root.
+    # The objects are already in the store, young enough for gc's grace period to spare.
     with reg.manifest.transaction():
+        _add_fetched(reg, name, new, snaps)
         seen = {(r.dataset, r.kind, r.name) for r in refs}
         for old in reg.manifest.remote_refs(name, dataset):
             if (old.dataset, old.kind, old.name) not in seen:
@@ -286,43 +317,47 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     return result
 
 
-def _fetch_commits(reg, name: str, remote: Remote, head: CommitId, result: FetchResult, progress: Progress) -> None:
+def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, snaps: dict, result: FetchResult) -> None:
+    """Download (verified) the commits `head` reaches that the manifest lacks, and their
+    snapshots, into `new` ({commit id: Commit}, children first) and `snaps`."""
     m = reg.manifest
-    todo, new = [head], []
+    todo, found = [head], []
     while todo:
         cid = todo.pop()
-        if m.commit(cid) is not None or cid in {c for c, _ in new}:
+        if m.commit(cid) is not None or cid in new:
             continue
         data = _download(reg, remote, ObjectId(cid))
         result.downloaded_objects += 1
         result.downloaded_bytes += len(data)
         commit = decode_commit(data)
-        new.append((cid, commit))
+        new[cid] = commit
+        found.append(commit)
         todo.extend(commit.parents)
-    if not new:
-        return
-    snaps = {}
-    for cid, commit in new:
+    for commit in found:
         for sid in commit.splits.values():
             if sid not in snaps and m.snapshot_info(sid) is None:
                 data = reg.store.get(sid) if reg.store.has(sid) else _download(reg, remote, sid)
                 result.downloaded_objects += 1
                 result.downloaded_bytes += len(data)
                 snaps[sid] = decode_snapshot(data)
+    result.commits += len(found)
+
+
+def _add_fetched(reg, name: str, new: dict, snaps: dict) -> None:
+    """Manifest rows for fetched commits and snapshots (inside the caller's transaction)."""
+    m = reg.manifest
     remote_known = set()
-    with m.transaction():
-        for sid, snap in snaps.items():
-            for ref in snap.shards:
-                m.add_shard(ref.id, ref.rows, ref.bytes, ref.fingerprints, fingerprints_size(ref.rows))
-                remote_known.update(ref.objects())
-            m.add_snapshot(sid, snap, snap.nbytes)
-            remote_known.add(sid)
-        for cid, commit in reversed(new):
-            m.add_dataset(commit.dataset)
-            m.add_commit(CommitId(cid), commit)
-            remote_known.add(cid)
-        m.mark_remote_has(name, remote_known)
-    result.commits += len(new)
+    for sid, snap in snaps.items():
+        for ref in snap.shards:
+            m.add_shard(ref.id, ref.rows, ref.bytes, ref.fingerprints, fingerprints_size(ref.rows))
+            remote_known.update(ref.objects())
+        m.add_snapshot(sid, snap, snap.nbytes)
+        remote_known.add(sid)
+    for cid, commit in reversed(list(new.items())):
+        m.add_dataset(commit.dataset)
+        m.add_commit(CommitId(cid), commit)
+        remote_known.add(cid)
+    m.mark_remote_has(name, remote_known)
 
 
 # -- pull -----------------------------------------------------------------------
@@ -375,7 +410,7 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     if back:
         raise UsageError("pull takes a branch or tag of the remote, not REV~N")
     name, remote = get_remote(reg, remote_name)
-    fetched = fetch(reg, name, dataset, progress=progress)
+    fetched = fetch(reg, name, dataset, progress=progress, require=rev)
     remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
     kind = "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
     if kind is None:
@@ -410,12 +445,27 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
 # -- clone ----------------------------------------------------------------------
 def clone(url: str, directory: str | Path, endpoint_url: str | None = None, *,
           progress: Progress = NO_PROGRESS):
+    """A new registry in `directory` with `origin` set to `url`, every ref's metadata fetched.
+
+    `directory` must be new or an empty folder, as with git clone. If anything fails (or
+    is interrupted), what the clone created is removed again.
+    """
+    import shutil
     from .registry import Registry
-    directory = Path(directory)
+    directory = Path(directory).absolute()
+    if directory.exists() and not (directory.is_dir() and not any(directory.iterdir())):
+        raise DsregError(f"{directory} already exists and is not an empty folder",
+                         "clone into a new or empty folder")
     remote = open_remote(url, endpoint_url)
     remote.refs()      # fail early, before creating anything, if the remote cannot be read
-    reg = Registry.init(directory)
+    created: Path | None = None     # what to remove on failure: the folder, or its new contents
+    if not directory.exists():
+        created = directory
+        while not created.parent.exists():
+            created = created.parent
+    reg = None
     try:
+        reg = Registry.init(directory)
         add_remote(reg, "origin", url, endpoint_url)
         fetched = fetch(reg, "origin", progress=progress)
         with reg.manifest.transaction():
@@ -424,6 +474,12 @@ def clone(url: str, directory: str | Path, endpoint_url: str | None = None, *,
                 if reg.manifest.ref(ref.dataset, ref.kind, ref.name) is None:
                     reg.manifest.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}")
     except BaseException:
-        reg.close()
+        if reg is not None:
+            reg.close()
+        for path in [created] if created is not None else list(directory.iterdir()):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise
     return reg, fetched

@@ -18,6 +18,8 @@ def check_object_id(oid: str) -> ObjectId:
 class ObjectStore(abc.ABC):
     """Immutable, content-addressed objects."""
 
+    where: str | None = None        # named in errors: a remote's URL (None: the local store)
+
     @abc.abstractmethod
     def has(self, oid: ObjectId) -> bool: ...
 
@@ -47,7 +49,7 @@ class ObjectStore(abc.ABC):
         data = self._read(oid)
         got = hash_bytes(data)
         if got != oid:
-            raise ChecksumMismatch(oid, got)
+            raise ChecksumMismatch(oid, got, self.where)
         return data
 
     def put(self, data: bytes) -> tuple[ObjectId, bool]:

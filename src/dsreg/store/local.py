@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import ObjectMissing
-from ..ids import ObjectId, is_object_id
+from ..faults import crashpoint
+from ..ids import ObjectId, hash_bytes, is_object_id
 from .base import ObjectStore, check_object_id
 
 
@@ -33,7 +34,11 @@ class LocalStore(ObjectStore):
             raise ObjectMissing(oid) from None
 
     def _freshen(self, oid: ObjectId) -> bool:
+        # The caller holds good bytes: if the copy here is damaged (truncated, flipped
+        # bits), say so, and `put` replaces it rather than keeping the bad one.
         try:
+            if hash_bytes(self.path(oid).read_bytes()) != oid:
+                return False
             os.utime(self.path(oid))
         except FileNotFoundError:
             return False
@@ -41,8 +46,17 @@ class LocalStore(ObjectStore):
             pass        # a shared, read-only store: nobody gc's it from here either
         return True
 
+    def restore(self, oid: ObjectId, data: bytes) -> None:
+        """Replace a damaged (or missing) object with verified good bytes, atomically."""
+        got = hash_bytes(data)
+        if got != oid:
+            from ..errors import ChecksumMismatch
+            raise ChecksumMismatch(oid, got)
+        self._write(oid, data)
+
     def _write(self, oid: ObjectId, data: bytes) -> None:
         final = self.path(oid)
+        made = not final.parent.is_dir()
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
         try:
@@ -50,6 +64,7 @@ class LocalStore(ObjectStore):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+            crashpoint("object.write.temp")
             os.replace(tmp, final)
         except BaseException:
             try:
@@ -57,6 +72,13 @@ class LocalStore(ObjectStore):
             except FileNotFoundError:
                 pass
             raise
+        # the rename is durable only once the folder holding it is (and a new fan-out
+        # folder only once its parent is): without this a power cut can lose the object
+        # after the manifest, committed later, already names it
+        _fsync_dir(final.parent)
+        if made:
+            _fsync_dir(final.parent.parent)
+        crashpoint("object.write")
 
     def iter(self) -> Iterator[ObjectId]:
         if not self.root.is_dir():
@@ -80,3 +102,16 @@ class LocalStore(ObjectStore):
             return self.path(oid).stat().st_size
         except FileNotFoundError:
             raise ObjectMissing(oid) from None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass            # some filesystems refuse fsync on a folder; nothing more to do there
+    finally:
+        os.close(fd)

@@ -7,17 +7,31 @@ secret is ever stored by dsreg.
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from ..errors import DsregError, ObjectMissing, UsageError
+from ..errors import ChecksumMismatch, DsregError, ObjectMissing, UsageError
+from ..faults import crashpoint
 from ..ids import ObjectId, is_object_id
 from .base import ObjectStore
 
 PARALLEL = 16
 MULTIPART_THRESHOLD = 64 << 20
+# Requests are retried by botocore (standard mode: 500/503/SlowDown, resets, timeouts).
+# A body that breaks off or arrives damaged is caught after the request succeeded, so
+# downloads retry it here, a few times, before giving up; bad bytes are never kept.
+DOWNLOAD_ATTEMPTS = 5
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} must be a number of seconds") from None
 
 
 class RemoteError(DsregError):
@@ -26,6 +40,10 @@ class RemoteError(DsregError):
 
 class AccessDenied(RemoteError):
     pass
+
+
+class TransferInterrupted(RemoteError):
+    """A response body broke off or timed out after the request itself succeeded."""
 
 
 class PreconditionFailed(Exception):
@@ -42,12 +60,27 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parsed.netloc, prefix
 
 
+def _check_endpoint(url: str) -> None:
+    """Refuse an endpoint botocore would fail on with a bare ValueError."""
+    try:
+        parsed = urlparse(url)
+        ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
+        parsed.port         # raises ValueError for a bad port
+    except ValueError:
+        ok = False
+    if not ok:
+        raise UsageError(f"invalid endpoint URL {url!r}", "use http(s)://host[:port]")
+
+
 class S3Store(ObjectStore):
     def __init__(self, url: str, endpoint_url: str | None = None):
-        self.url = url
+        self.url = self.where = url
         self.bucket, self.prefix = parse_s3_url(url)
+        if endpoint_url is not None:
+            _check_endpoint(endpoint_url)
         self.endpoint_url = endpoint_url
-        self._local = threading.local()
+        self._client = None
+        self._client_lock = threading.Lock()
         self._lock = threading.Lock()
         self.bytes_downloaded = 0
         self.bytes_uploaded = 0
@@ -63,18 +96,32 @@ class S3Store(ObjectStore):
     # -- plumbing -------------------------------------------------------------
     @property
     def client(self):
-        c = getattr(self._local, "client", None)
-        if c is None:
+        # One client shared by every thread: boto3 clients are thread-safe, and making
+        # one costs ~0.1-0.4 s of CPU (loading the service model), which per-thread
+        # clients paid once per worker of every parallel transfer.
+        c = self._client
+        if c is not None:
+            return c
+        with self._client_lock:
+            if self._client is not None:
+                return self._client
             import boto3
             from botocore.config import Config
             session = boto3.session.Session()
+            creds = session.get_credentials()
+            if creds is not None:       # whatever source they came from, never printed
+                from ..redact import remember
+                remember(creds.access_key, creds.secret_key, creds.token)
             c = session.client(
                 "s3", endpoint_url=self.endpoint_url,
-                config=Config(retries={"max_attempts": 8, "mode": "standard"}, connect_timeout=10,
-                              read_timeout=60, max_pool_connections=PARALLEL * 2,
+                config=Config(retries={"max_attempts": int(_env_number("DSREG_S3_MAX_ATTEMPTS", 8)),
+                                       "mode": "standard"},
+                              connect_timeout=_env_number("DSREG_S3_CONNECT_TIMEOUT", 10),
+                              read_timeout=_env_number("DSREG_S3_READ_TIMEOUT", 60),
+                              max_pool_connections=PARALLEL * 2,
                               s3={"addressing_style": "path"} if self.endpoint_url else None),
             )
-            self._local.client = c
+            self._client = c
         return c
 
     def key(self, name: str) -> str:
@@ -86,9 +133,19 @@ class S3Store(ObjectStore):
         return self.key(f"objects/{oid[:2]}/{oid[2:]}")
 
     def _call(self, what: str, fn, *args, **kw):
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import (BotoCoreError, ClientError, FlexibleChecksumError, IncompleteReadError,
+                                         NoCredentialsError, ReadTimeoutError, ResponseStreamingError)
+        from urllib3.exceptions import HTTPError as Urllib3Error
         try:
             return fn(*args, **kw)
+        except FlexibleChecksumError:
+            # the store's own checksum of the body did not match: damaged on the way
+            raise TransferInterrupted(f"{what} from {self._where()} arrived corrupt (its checksum does not match)",
+                                      "check the endpoint URL and your network") from None
+        except (IncompleteReadError, ResponseStreamingError, ReadTimeoutError, Urllib3Error) as e:
+            # while streaming a body: botocore has already returned, so nothing retried it
+            raise TransferInterrupted(f"{what} from {self._where()} broke off: {type(e).__name__}",
+                                      "check the endpoint URL and your network") from None
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -127,6 +184,17 @@ class S3Store(ObjectStore):
             found = list(pool.map(self.has, oids))
         return {o for o, f in zip(oids, found) if f}
 
+    def get(self, oid: ObjectId) -> bytes:
+        """Verified bytes; a body that broke off or arrived damaged is fetched again."""
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            try:
+                return super().get(oid)
+            except (ChecksumMismatch, TransferInterrupted):
+                if attempt == DOWNLOAD_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        raise AssertionError("unreachable")
+
     def _read(self, oid: ObjectId) -> bytes:
         try:
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid))
@@ -156,12 +224,22 @@ class S3Store(ObjectStore):
             cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=16 << 20,
                                  max_concurrency=4)
             self._call("upload", self.client.upload_fileobj, io.BytesIO(data), self.bucket, key, Config=cfg)
+            crashpoint("remote.object.write")
             return
         try:
             # never overwrite: an object that is already there holds the same bytes anyway
             self._call("put", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
         except PreconditionFailed:
             pass
+        crashpoint("remote.object.write")
+
+    def restore(self, oid: ObjectId, data: bytes) -> None:
+        """Overwrite a damaged object with verified good bytes (fsck --repair only)."""
+        from ..ids import hash_bytes
+        got = hash_bytes(data)
+        if got != oid:
+            raise ChecksumMismatch(oid, got)
+        self._call("put", self.client.put_object, Bucket=self.bucket, Key=self.object_key(oid), Body=data)
 
     def iter(self) -> Iterator[ObjectId]:
         base = self.key("objects/")
@@ -189,11 +267,17 @@ class S3Store(ObjectStore):
                 yield item["Key"], item.get("LastModified")
 
     def get_key(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            r = self._call("get ref", self.client.get_object, Bucket=self.bucket, Key=key)
-            return self._call("get ref", r["Body"].read), r["ETag"]
-        except KeyError:
-            return None
+        for attempt in range(DOWNLOAD_ATTEMPTS):
+            try:
+                r = self._call("get ref", self.client.get_object, Bucket=self.bucket, Key=key)
+                return self._call("get ref", r["Body"].read), r["ETag"]
+            except KeyError:
+                return None
+            except TransferInterrupted:
+                if attempt == DOWNLOAD_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+        raise AssertionError("unreachable")
 
     def put_key_if(self, key: str, data: bytes, etag: str | None) -> str:
         """Write `key` only if its ETag is still `etag` (None: only if it does not exist)."""

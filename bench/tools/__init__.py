@@ -1,0 +1,1 @@
+"""One runner per tool measured. Each runs its steps as separate processes."""

@@ -1,0 +1,104 @@
+"""Writes the bad-input corpus of tests/test_badinput.py into this folder, deterministically.
+
+    python tests/badinputs/make_corpus.py
+
+Every file is small and made from fixed bytes or a fixed table, so running this again
+reproduces the checked-in files exactly (Parquet bytes depend on the pyarrow version
+only through the writer's metadata, which the broken files do not rely on).
+"""
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+
+
+def table(n: int = 50) -> pa.Table:
+    return pa.table({"id": pa.array(range(n), pa.int64()), "label": pa.array([f"l{i % 3}" for i in range(n)]),
+                     "score": pa.array([i / 7 for i in range(n)])})
+
+
+def parquet_bytes(t: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(t, sink)
+    return sink.getvalue()
+
+
+def ipc_bytes(t: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, t.schema) as w:
+        w.write_table(t)
+    return sink.getvalue().to_pybytes()
+
+
+def main() -> None:
+    for p in HERE.iterdir():
+        if p.name not in ("make_corpus.py", "__pycache__"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    good = parquet_bytes(table())
+    files: dict[str, bytes] = {
+        # Parquet
+        "truncated.parquet": good[: len(good) // 2],
+        "garbage.parquet": bytes((i * 7919) % 251 for i in range(4096)),
+        "empty.parquet": b"",
+        "only_magic.parquet": b"PAR1PAR1",
+        "bad_footer_magic.parquet": good[:-4] + b"XXXX",
+        "footer_length_lies.parquet": good[:-8] + (10**6).to_bytes(4, "little") + b"PAR1",
+        "zero_columns.parquet": parquet_bytes(pa.table({})),
+        "zero_rows.parquet": parquet_bytes(table(0)),
+        "duplicate_columns.parquet": parquet_bytes(pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])],
+                                                                         names=["a", "a"])),
+        "empty_column_name.parquet": parquet_bytes(pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])],
+                                                                         names=["", "b"])),
+        # CSV
+        "truncated.csv": b"id,label,score\n1,a,0.5\n2,b,0.25\n3,\"unterminated",
+        "ragged.csv": b"id,label,score\n1,a,0.5\n2,b\n3,c,0.1,extra\n",
+        "empty.csv": b"",
+        "header_only.csv": b"id,label,score\n",
+        "duplicate_header.csv": b"a,a\n1,2\n3,4\n",
+        "empty_header.csv": b",b\n1,2\n3,4\n",
+        "not_utf8.csv": b"id,label\n1,\xff\xfe\xfa\n2,ok\n",
+        "binary.csv": bytes(range(256)) * 4,
+        # JSON Lines
+        "invalid.jsonl": b'{"id": 1, "label": "a"}\n{"id": 2, "label": \n{"id": 3, "label": "c"}\n',
+        "truncated.jsonl": b'{"id": 1, "label": "a"}\n{"id": 2, "lab',
+        "changing_type.jsonl": b'{"id": 1}\n{"id": "two"}\n',
+        "not_objects.jsonl": b"[1, 2]\n[3, 4]\n",
+        "empty.jsonl": b"",
+        "zero_columns.jsonl": b"{}\n{}\n",
+        # Arrow IPC
+        "truncated.arrow": ipc_bytes(table())[:200],
+        "unsupported_type.arrow": ipc_bytes(pa.table({"u": pa.UnionArray.from_sparse(
+            pa.array([0, 1], pa.int8()), [pa.array([1, 2]), pa.array(["a", "b"])])})),
+        "unsupported_interval.arrow": ipc_bytes(pa.table({"i": pa.array(
+            [pa.MonthDayNano([1, 2, 3])], pa.month_day_nano_interval())})),
+        # other
+        "notes.txt": b"not a data file\n",
+    }
+    for name, data in files.items():
+        (HERE / name).write_bytes(data)
+    # one split, files that disagree
+    mixed = HERE / "mixed_types"
+    mixed.mkdir()
+    (mixed / "a.parquet").write_bytes(good)
+    (mixed / "b.parquet").write_bytes(parquet_bytes(table().set_column(0, "id", pa.array([str(i) for i in range(50)]))))
+    mixed = HERE / "mixed_columns"
+    mixed.mkdir()
+    (mixed / "a.parquet").write_bytes(good)
+    (mixed / "b.csv").write_bytes(b"id,other\n1,x\n")
+    mixed = HERE / "mixed_bad_file"
+    mixed.mkdir()
+    (mixed / "a.parquet").write_bytes(good)
+    (mixed / "b.parquet").write_bytes(good[:100])
+    (HERE / "empty_folder").mkdir()
+    (HERE / "empty_folder" / ".keep").write_bytes(b"")
+    (HERE / "good.parquet").write_bytes(good)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Bad input: a corpus of malformed files (tests/badinputs/, made by make_corpus.py there)
+and a table of command lines with bad names, revisions, remotes and credentials.
+
+Each one must give exactly one `Error:` line on stderr that says what is wrong, the
+documented exit code (1: an error you can act on, 2: misuse), no traceback, and leave the
+registry byte for byte as it was.
+
+How "byte for byte" is checked: before and after, the SQLite write-ahead log is folded
+into the database file (`PRAGMA wal_checkpoint(TRUNCATE)`), then every path under
+`.dsreg/` and every file's bytes are hashed, leaving out only the `-wal` and `-shm` files.
+After a checkpoint the WAL holds nothing committed, and the shared-memory file is an
+index SQLite rebuilds at will; any transaction the command committed is then in the
+database file and changes the hash. (Hashing the WAL itself would flag harmless
+differences in a file readers may create, truncate or delete.)
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import dsreg
+from dsreg import transfer
+from dsreg.cli import cli
+
+from conftest import make_table
+from reliability import record, tree_hash
+
+HERE = Path(__file__).resolve().parent
+B = HERE / "badinputs"
+SECRET = "dsregLEAK/secret+Zq9w8e7r6t5y4u3i2o1p"
+
+# (case id, arguments, exit code, what the one Error line must say, environment)
+FILES = [
+    ("truncated.parquet", "magic bytes not found"),
+    ("garbage.parquet", "magic bytes not found"),
+    ("empty.parquet", "0 bytes"),
+    ("only_magic.parquet", "cannot read it as PARQUET"),
+    ("bad_footer_magic.parquet", "magic bytes not found"),
+    ("footer_length_lies.parquet", "smaller than the size reported"),
+    ("zero_columns.parquet", "no columns"),
+    ("zero_rows.parquet", "holds no rows"),
+    ("duplicate_columns.parquet", "duplicate column name"),
+    ("empty_column_name.parquet", "empty name"),
+    ("truncated.csv", "cannot read it as CSV"),
+    ("ragged.csv", "Expected 3 columns, got 2"),
+    ("empty.csv", "Empty CSV"),
+    ("header_only.csv", "holds no rows"),
+    ("duplicate_header.csv", "duplicate column name"),
+    ("empty_header.csv", "empty name"),
+    ("binary.csv", "cannot read it as CSV"),
+    ("invalid.jsonl", "cannot read it as JSONL"),
+    ("truncated.jsonl", "cannot read it as JSONL"),
+    ("changing_type.jsonl", "changed from number to string"),
+    ("not_objects.jsonl", "cannot read it as JSONL"),
+    ("empty.jsonl", "cannot read it as JSONL"),
+    ("zero_columns.jsonl", "no columns"),
+    ("truncated.arrow", "cannot read it as ARROW"),
+    ("unsupported_type.arrow", "which Parquet cannot store"),
+    ("unsupported_interval.arrow", "which Parquet cannot store"),
+    ("notes.txt", "unknown file type"),
+    ("mixed_types", "column id is string, expected int64"),
+    ("mixed_columns", "does not match"),
+    ("mixed_bad_file", "b.parquet: cannot read it as PARQUET"),
+    ("empty_folder", "holds no data files"),
+    ("no_such_file.parquet", "no such file or folder"),
+]
+
+CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for name, says in FILES] + [
+    ("file:mixed in one split", ["commit", "ds", f"train={B / 'good.parquet'}",
+                                 f"train={B / 'mixed_types' / 'b.parquet'}"], 1, "does not match", None),
+    ("file:bad second split", ["commit", "ds", f"a={B / 'good.parquet'}", f"b={B / 'ragged.csv'}"], 1,
+     "Expected 3 columns", None),
+    ("file:append other schema", ["commit", "ds", "--append", str(B / "duplicate_header.csv")], 1,
+     "duplicate column", None),
+    # names
+    ("name:dataset ../x", ["commit", "../x", str(B / "good.parquet")], 2, "invalid dataset name '../x'", None),
+    ("name:dataset absolute", ["commit", "/etc/x", str(B / "good.parquet")], 2, "invalid dataset name", None),
+    ("name:dataset control char", ["commit", "a\x01b", str(B / "good.parquet")], 2, "control character", None),
+    ("name:dataset leading -", ["commit", "--", "-rf", str(B / "good.parquet")], 2, "starts with '-'", None),
+    ("name:dataset @{", ["commit", "ds@{1}", str(B / "good.parquet")], 2, "invalid dataset name", None),
+    ("name:dataset empty", ["commit", "", str(B / "good.parquet")], 2, "it is empty", None),
+    ("name:branch ../x", ["commit", "ds", str(B / "good.parquet"), "--branch", "../x"], 2,
+     "invalid branch name '../x'", None),
+    ("name:branch @{u}", ["commit", "ds", str(B / "good.parquet"), "--branch", "@{u}"], 2, "invalid branch name",
+     None),
+    ("name:branch empty", ["commit", "ds", str(B / "good.parquet"), "--branch", ""], 2, "it is empty", None),
+    ("name:branch absolute", ["branch", "ds", "/tmp/evil"], 2, "invalid branch name", None),
+    ("name:branch control char", ["branch", "ds", "a\x7fb"], 2, "control character", None),
+    ("name:branch leading -", ["branch", "ds", "--", "-d"], 2, "starts with '-'", None),
+    ("name:tag ../x", ["tag", "ds", "../x"], 2, "invalid tag name", None),
+    ("name:tag escape", ["tag", "ds", "v\x1b[2J"], 2, "control character", None),
+    ("name:tag .lock", ["tag", "ds", "v1.lock"], 2, "'.lock'", None),
+    ("name:tag empty", ["tag", "ds", ""], 2, "it is empty", None),
+    ("name:split control char", ["commit", "ds", f"a\x02b={B / 'good.parquet'}"], 2, "invalid split name", None),
+    ("name:split space", ["commit", "ds", f"a b={B / 'good.parquet'}"], 2, "invalid split name", None),
+    ("name:remote ../x", ["remote", "add", "../x", "file:///tmp"], 2, "invalid remote name", None),
+    # revisions
+    ("rev:unknown branch", ["show", "ds@nope"], 1, "unknown revision 'ds@nope'", None),
+    ("rev:unknown commit", ["show", "ds@abcdef"], 1, "unknown revision", None),
+    ("rev:ambiguous prefix", ["show", "ds@{AMBIGUOUS}"], 1, "ambiguous revision", None),
+    ("rev:too far back", ["show", "ds@main~99"], 1, "history has only", None),
+    ("rev:unknown dataset", ["show", "nope"], 1, "unknown dataset 'nope'", None),
+    ("rev:reflog syntax", ["show", "ds@{1}"], 2, "'@{...}' is not supported", None),
+    ("rev:nothing after @", ["log", "ds@"], 2, "nothing after '@'", None),
+    ("rev:bad dataset", ["show", "../x@main"], 2, "invalid dataset name", None),
+    ("rev:bad rev name", ["show", "ds@a..b"], 2, "invalid revision", None),
+    ("rev:unknown split", ["checkout", "ds", "--split", "nope", "-o", "{TMP}/out"], 1, "has no split 'nope'",
+     None),
+    ("rev:negative count", ["log", "ds", "-n", "-1"], 2, "-1", None),
+    ("rev:diff unknown", ["diff", "ds@main", "ds@nope"], 1, "unknown revision", None),
+    # remotes: URLs
+    ("remote:s3 no bucket", ["remote", "add", "bad", "s3://"], 2, "malformed S3 URL", None),
+    ("remote:unsupported scheme", ["remote", "add", "bad", "ftp://x/y"], 2, "unsupported remote URL", None),
+    ("remote:relative folder", ["remote", "add", "bad", "file://relative/path"], 2, "malformed folder remote URL",
+     None),
+    ("remote:dotdot prefix", ["remote", "add", "bad", "s3://bucket/../x"], 2, "'..' are not allowed", None),
+    ("remote:credentials in URL", ["remote", "add", "bad", f"s3://AKIAEXAMPLE:{SECRET}@bucket/x"], 2,
+     "must not hold credentials", None),
+    ("remote:credentials in endpoint", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url",
+                                        f"http://me:{SECRET}@127.0.0.1:9"], 2, "must not hold credentials", None),
+    ("remote:endpoint not a URL", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url", "not-a-url"], 2,
+     "invalid endpoint URL", None),
+    ("remote:existing name", ["remote", "add", "origin", "file:///tmp"], 2, "already exists", None),
+    ("remote:missing folder", ["remote", "add", "bad", "file:///no/such/folder/here"], 1, "does not exist", None),
+    ("remote:unreachable endpoint", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url", "{CLOSED}"], 1,
+     "cannot reach", None),
+    ("remote:missing bucket", ["remote", "add", "bad", "s3://no-such-bucket-here/x", "--endpoint-url",
+                               "{S3}"], 1, "does not exist", None),
+    ("remote:wrong key id", ["remote", "add", "bad", "s3://authbucket/x", "--endpoint-url", "{AUTH}"], 1,
+     "InvalidAccessKeyId", "wrong"),
+    ("remote:wrong secret", ["remote", "add", "bad", "s3://authbucket/x", "--endpoint-url", "{AUTH}"], 1,
+     "SignatureDoesNotMatch", "badsecret"),
+    ("remote:read-only push", ["push", "readonly"], 1, "AccessDenied", None),
+    ("remote:wrong key on fetch", ["fetch", "auth"], 1, "InvalidAccessKeyId", "wrong"),
+    ("remote:unknown remote", ["push", "nope", "ds"], 2, "unknown remote 'nope'", None),
+    ("remote:fetch unknown remote", ["fetch", "nope", "ds"], 2, "unknown remote", None),
+    ("remote:pull missing branch", ["pull", "origin", "ds@nope"], 2, "has no branch or tag 'nope'", None),
+    ("remote:pull unknown dataset", ["pull", "origin", "zzz"], 1, "unknown dataset 'zzz'", None),
+    ("remote:fsck unknown remote", ["fsck", "--remote", "nope"], 2, "unknown remote", None),
+    ("remote:gc grace without remote", ["gc", "--grace", "1h"], 2, "--grace applies to 'gc --remote' only", None),
+    ("remote:gc bad grace", ["gc", "--remote", "origin", "--grace", "soon"], 2, "invalid duration", None),
+    ("remote:clone missing bucket", ["clone", "s3://no-such-bucket-here/x", "{TMP}/c1", "--endpoint-url", "{S3}"],
+     1, "does not exist", None),
+    ("remote:clone unreachable", ["clone", "s3://bucket/x", "{TMP}/c2", "--endpoint-url", "{CLOSED}"], 1,
+     "cannot reach", None),
+    ("remote:clone into a file", ["clone", "file:///tmp", "{GOOD}"], 2, "is a file", None),
+    ("remote:clone into a folder in use", ["clone", "file:///tmp", "{ROOT}"], 1, "not an empty folder", None),
+]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, s3_endpoint, s3_auth):
+    """One registry for the whole corpus (each case must leave it as it was): dataset ds
+    with two commits, a tag and a branch; remote origin (a folder, pushed) and auth (the
+    credential-checking S3 server, added with read-write keys)."""
+    root = tmp_path_factory.mktemp("badinput")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DSREG_AUTHOR", "Test <t@example.com>")
+    reg = dsreg.Registry.init(root / "project")
+    t = make_table(200)
+    reg.commit("ds", {"train": t}, message="v1")
+    reg.tag("ds", "v1")
+    reg.commit("ds", {"train": t.slice(0, 150), "test": t.slice(150)}, message="v2")
+    reg.branch("ds", "dev")
+    (root / "remote").mkdir()
+    transfer.add_remote(reg, "origin", f"file://{root / 'remote'}")
+    transfer.push(reg, "origin")
+    # read-only credentials, as S3 treats them: every write answered 403 AccessDenied
+    from conftest import new_bucket
+    from faultproxy import FaultProxy
+    bucket = new_bucket(s3_endpoint)
+    transfer.add_remote(reg, "direct", f"s3://{bucket}/reg", s3_endpoint)
+    transfer.push(reg, "direct")
+    proxy = FaultProxy(s3_endpoint).__enter__()
+    proxy.deny_writes = True
+    transfer.add_remote(reg, "readonly", f"s3://{bucket}/reg", proxy.url)
+    reg.commit("ds", {"extra": t.slice(0, 10)}, message="v3: not on the remotes yet")
+    with mp.context() as m:
+        m.setenv("AWS_ACCESS_KEY_ID", s3_auth["rw"]["AWS_ACCESS_KEY_ID"])
+        m.setenv("AWS_SECRET_ACCESS_KEY", s3_auth["rw"]["AWS_SECRET_ACCESS_KEY"])
+        transfer.add_remote(reg, "auth", "s3://authbucket/reg", s3_auth["endpoint"])
+    # a second commit row sharing the head's first 8 characters, for the ambiguity case
+    head = reg.resolve("ds")
+    twin = head[:8] + ("0" if head[8] != "0" else "1") + head[9:]
+    reg.manifest.conn.execute("INSERT INTO commits SELECT ?, dataset, parents, message, author, timestamp, metadata "
+                              "FROM commits WHERE id=?", (twin, head))
+    reg.close()
+    (root / "good").write_text("a file, not a folder")
+    envs = {
+        None: {},
+        "wrong": {"AWS_ACCESS_KEY_ID": "AKIADSREGWRONGKEY001", "AWS_SECRET_ACCESS_KEY": SECRET},
+        "badsecret": {"AWS_ACCESS_KEY_ID": s3_auth["rw"]["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": SECRET},
+    }
+    subst = {"{CLOSED}": f"http://127.0.0.1:{_closed_port()}", "{S3}": s3_endpoint, "{AUTH}": s3_auth["endpoint"],
+             "{TMP}": str(root / "tmp"), "{GOOD}": str(root / "good"), "{ROOT}": str(root / "project"), "{AMBIGUOUS}": head[:8]}
+    yield {"root": root / "project", "envs": envs, "subst": subst, "secrets": [SECRET]}
+    proxy.__exit__(None, None, None)
+    mp.undo()
+
+
+TRIED: list[str] = []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_gives_one_clear_error_and_changes_nothing(world, case, monkeypatch):
+    name, args, code, says, env_name = case
+    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "1")        # fail fast against closed ports
+    monkeypatch.setenv("DSREG_S3_CONNECT_TIMEOUT", "2")
+    args = [world["subst"].get(a, a) if a.startswith("{") and a.endswith("}") else a for a in args]
+    args = [a.replace("{TMP}", world["subst"]["{TMP}"]).replace("{AMBIGUOUS}", world["subst"]["{AMBIGUOUS}"])
+            for a in args]
+    root = world["root"]
+    before = tree_hash(root / ".dsreg")
+    result = CliRunner().invoke(cli, ["--registry", str(root), *args], env=world["envs"][env_name])
+    err = result.stderr
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert result.exit_code == code, (result.exit_code, err, result.exception)
+    assert len(errors) == 1, err
+    assert says in errors[0], errors[0]
+    assert "Traceback" not in err and "Traceback" not in result.stdout
+    if code == 1:
+        assert err.splitlines() == errors       # our errors: that one line and nothing else
+    for secret in world["secrets"]:
+        assert secret not in err and secret not in result.stdout
+    assert tree_hash(root / ".dsreg") == before, f"{name} changed the registry"
+    for made in ("c1", "c2", "out"):
+        assert not (Path(world["subst"]["{TMP}"]) / made).exists()
+    TRIED.append(name)
+
+
+def test_corpus_is_what_make_corpus_writes(tmp_path):
+    """The checked-in files are exactly what the script makes (so they can be regenerated)."""
+    import importlib.util
+    copy = tmp_path / "badinputs"
+    shutil.copytree(B, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    spec = importlib.util.spec_from_file_location("make_corpus", copy / "make_corpus.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main()
+    made = {p.relative_to(copy).as_posix(): p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    ours = {p.relative_to(B).as_posix(): p.read_bytes() for p in B.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+    assert made.keys() == ours.keys()
+    # Parquet writers stamp their version in the footer: compare the rest exactly
+    for name in made:
+        if not name.endswith(".parquet"):
+            assert made[name] == ours[name], name
+
+
+def test_bad_input_figures():
+    assert len(CASES) >= 40
+    record("bad input", cases=len(CASES), tried=len(TRIED), files_in_corpus=len(FILES),
+           registry_changed=0, tracebacks=0)

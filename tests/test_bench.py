@@ -1,0 +1,62 @@
+"""Smoke test of the benchmark: the small size, dsreg only, on a smaller row count; the
+shape of its JSON and Markdown, and the 1% scenarios within the bytes target. No timing
+is asserted: CI machines are shared and noisy."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.__main__ import main
+    finally:
+        sys.path.remove(str(ROOT))
+    out = tmp_path_factory.mktemp("results")
+    doc = main(["--size", "small", "--peers", "none", "--out", str(out), "--quiet"])
+    return doc, out
+
+
+def test_writes_json_and_markdown(bench_run):
+    doc, out = bench_run
+    names = sorted(p.name for p in out.iterdir())
+    assert "small-latest.json" in names and "small-latest.md" in names
+    assert len([n for n in names if n.endswith(".json")]) == 2          # the run's own, and latest
+    assert json.loads((out / "small-latest.json").read_text()) == json.loads(json.dumps(doc))
+    text = (out / "small-latest.md").read_text()
+    for heading in ("## Time: commit + push", "## Bytes uploaded per scenario", "## Diff of main",
+                    "## Clone + load", "## Peak memory", "## Targets"):
+        assert heading in text
+
+
+def test_every_scenario_is_measured(bench_run):
+    doc, _ = bench_run
+    assert doc["meta"]["scenarios"] == ["identical", "append", "insert", "delete", "edit", "addcol"]
+    assert set(doc["meta"]["machine"]) >= {"cpu", "nproc", "memory_gib"}
+    d = doc["dsreg"]
+    for name in ["base", *doc["meta"]["scenarios"]]:
+        for step in ("commit", "push_s3", "push_file"):
+            assert d[name][step]["wall"] > 0 and d[name][step]["cpu"] >= 0 and d[name][step]["peak_rss"] > 0
+        if name != "base":
+            assert d[name]["diff"]["wall"] > 0
+    assert d["identical"]["commit"]["unchanged"] and d["identical"]["push_s3"]["uploaded_bytes"] == 0
+    assert d["clone_load"]["load_main"]["rows"] == doc["meta"]["rows"]
+    assert d["clone_load"]["load_main"]["downloaded_bytes"] > 0
+    assert d["edit"]["diff"]["added"] == d["edit"]["diff"]["removed"] == doc["data"]["edit"]["changed_rows"]
+
+
+def test_one_percent_scenarios_meet_the_bytes_target(bench_run):
+    doc, _ = bench_run
+    for s in ("append", "insert", "delete", "edit"):
+        uploaded = doc["dsreg"][s]["push_s3"]["uploaded_bytes"]
+        assert uploaded <= 2 * doc["data"][s]["changed_zstd_bytes"] + (1 << 20), s
+        assert uploaded == doc["dsreg"][s]["push_file"]["uploaded_bytes"], s
+    bytes_targets = [t for t in doc["targets"] if t["target"].startswith("bytes uploaded, ")]
+    assert len(bytes_targets) == 4 and all(t["met"] for t in bytes_targets)

@@ -1,0 +1,271 @@
+"""Security: no secret in any output or file; no name, id or remote content can make dsreg
+read or write outside the registry or the remote's prefix; nothing from a remote is used
+unverified."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+import dsreg
+from dsreg import transfer
+from dsreg.cli import cli
+from dsreg.errors import ChecksumMismatch, DsregError
+from dsreg.ids import hash_bytes
+from dsreg.serialize import canonical_json
+
+from conftest import make_table, new_bucket
+from reliability import record, tree_hash
+
+FAKE_ID = "AKIADSREGFAKEKEY7777"
+FAKE_SECRET = "dsreg/FAKE+secret/never-print-me/0123456789abcd"
+
+
+def _all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def _invoke(args, env=None):
+    r = CliRunner().invoke(cli, args, env=env)
+    return r.exit_code, r.stdout + r.stderr
+
+
+# -- credentials ---------------------------------------------------------------------
+def test_no_credential_reaches_output_debug_output_or_the_registry(registry, tmp_path, s3_endpoint, s3_auth,
+                                                                   monkeypatch):
+    """Distinctive fake keys (which moto's plain server accepts, so whole pushes and clones
+    run with them), keys moto's checking server refuses, and read-only keys: every
+    command's output, with and without --debug, and every file under .dsreg is searched."""
+    from faultproxy import FaultProxy
+    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "1")
+    rw = s3_auth["rw"]
+    secrets = [FAKE_ID, FAKE_SECRET, *rw.values()]
+    fake = {"AWS_ACCESS_KEY_ID": FAKE_ID, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}
+    auth, root = s3_auth["endpoint"], str(registry.root)
+    bucket = new_bucket(s3_endpoint)
+    registry.commit("ds", make_table(300), message="v1")
+    registry.close()
+    proxy = FaultProxy(s3_endpoint).__enter__()
+    proxy.deny_writes = True
+    output = []
+    setup = [(["remote", "add", "origin", f"s3://{bucket}/sec", "--endpoint-url", s3_endpoint], fake, 0),
+             (["push", "origin"], fake, 0),
+             (["clone", f"s3://{bucket}/sec", str(tmp_path / "clone"), "--endpoint-url", s3_endpoint], fake, 0),
+             (["remote", "add", "auth", f"s3://{bucket}/sec", "--endpoint-url", auth], fake, 1),
+             (["remote", "add", "readonly", f"s3://{bucket}/sec", "--endpoint-url", proxy.url], fake, 0)]
+    failing = [
+        (["commit", "ds", "nothing.parquet"], fake, 1),
+        (["push", "readonly"], fake, 1),
+        (["fetch", "origin"], {**fake, "AWS_ACCESS_KEY_ID": ""}, 1),
+        (["remote", "add", "x", "s3://authbucket/sec", "--endpoint-url", auth], fake, 1),
+        (["remote", "add", "x", "s3://authbucket/sec", "--endpoint-url", auth],
+         {**rw, "AWS_SECRET_ACCESS_KEY": FAKE_SECRET}, 1),
+        (["remote", "add", "y", "s3://no-such-bucket/x", "--endpoint-url", s3_endpoint], fake, 1),
+        (["remote", "add", "z", "s3://b/x", "--endpoint-url", "http://127.0.0.1:9"], fake, 1),
+        (["remote", "add", "w", f"s3://{FAKE_ID}:{FAKE_SECRET}@bucket/x"], fake, 2),
+        (["remote", "add", "v", "s3://b/x", "--endpoint-url", f"http://{FAKE_ID}:{FAKE_SECRET}@127.0.0.1:9"],
+         fake, 2),
+        (["clone", "s3://authbucket/sec", str(tmp_path / "clone2"), "--endpoint-url", auth], fake, 1),
+        (["clone", f"s3://{FAKE_ID}:{FAKE_SECRET}@authbucket/sec", str(tmp_path / "clone3")], fake, 2),
+    ]
+    for args, env, code in setup:
+        got, out = _invoke(["--registry", root, "--debug", *args], env)
+        assert got == code, (args, out)
+        output.append(out)
+    for args, env, code in failing:
+        for debug in ([], ["--debug"]):
+            got, out = _invoke(["--registry", root, *debug, *args], env)
+            assert got == code, (args, out)
+            output.append(out)
+    # real processes too, with --debug: nothing from botocore's logging either
+    env = dict(os.environ, **fake, DSREG_S3_MAX_ATTEMPTS="1")
+    for args, code in ((["fetch", "origin"], 0), (["push", "readonly"], 1)):
+        p = subprocess.run([sys.executable, "-m", "dsreg.cli", "--registry", root, "--debug", *args],
+                           capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == code, p.stderr
+        output.append(p.stdout + p.stderr)
+    proxy.__exit__(None, None, None)
+    text = "\n".join(output)
+    assert "Traceback" in text                          # --debug did show tracebacks
+    files = _all_bytes(registry.root / ".dsreg") + b"".join(
+        _all_bytes(tmp_path / d / ".dsreg") for d in ("clone", "clone-debug") if (tmp_path / d).exists())
+    for secret in secrets:
+        assert secret not in text, secret
+        assert secret.encode() not in files, secret
+    record("security", scenario="credentials", commands=len(output), secrets_checked=len(secrets), leaked=0)
+
+
+def test_debug_tracebacks_are_redacted_whatever_raised(registry, monkeypatch):
+    """Even an exception that carries a secret in its text (say, from a library) prints
+    without it, traceback and all."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    import dsreg.porcelain as porcelain
+
+    def leaky(*a, **kw):
+        raise RuntimeError(f"signing failed for {FAKE_ID} with {FAKE_SECRET} at s3://{FAKE_ID}:{FAKE_SECRET}@b/x")
+    monkeypatch.setattr(porcelain, "ls", leaky)
+    for debug in ([], ["--debug"]):
+        code, out = _invoke([*debug, "ls"])
+        assert code == 1 and FAKE_ID not in out and FAKE_SECRET not in out and "***" in out, out
+    assert "Traceback" in out
+
+
+# -- paths: names, ids and remote contents ------------------------------------------
+def _folder_remote(tmp_path):
+    folder = tmp_path / "evil"
+    (folder / "objects").mkdir(parents=True)
+    return folder
+
+
+def _put(folder: Path, data: bytes) -> str:
+    oid = hash_bytes(data)
+    p = folder / "objects" / oid[:2] / oid[2:]
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(data)
+    return oid
+
+
+def _ref(folder: Path, dataset: str, name: str, commit: str, kind: str = "branch") -> None:
+    p = folder / "refs" / f"{dataset}@{kind}" / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps({"commit": commit}))
+
+
+def _commit_doc(**over) -> bytes:
+    doc = {"format": "dsreg-commit-1", "dataset": "ds", "parents": [], "splits": {}, "message": "m",
+           "author": "a", "timestamp": 0, "metadata": {}}
+    doc.update(over)
+    return canonical_json(doc)
+
+
+MALICIOUS = {
+    "snapshot id ../": dict(splits={"train": "../../../../../tmp/dsreg-escape"}),
+    "snapshot id absolute": dict(splits={"train": "/etc/passwd"}),
+    "parent id ../": dict(parents=["../" * 8 + "x"]),
+    "split name ../": dict(splits={"../../escape": "0" * 32}),
+    "split name absolute": dict(splits={"/tmp/dsreg-escape": "0" * 32}),
+    "dataset name ../": dict(dataset="../x"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(MALICIOUS))
+def test_a_malicious_commit_on_a_remote_is_refused(registry, tmp_path, what):
+    evil = _folder_remote(tmp_path)
+    cid = _put(evil, _commit_doc(**MALICIOUS[what]))
+    _ref(evil, "ds", "main", cid)
+    transfer.add_remote(registry, "evil", f"file://{evil}")
+    registry.close()
+    before = tree_hash(registry.dir)
+    for args in (["fetch", "evil"], ["pull", "evil", "ds"]):
+        code, out = _invoke(["--registry", str(registry.root), *args])
+        assert code == 1 and out.startswith("Error: ") and out.count("\n") == 1, out
+        assert "malformed" in out or "invalid" in out, out
+    code, out = _invoke(["clone", f"file://{evil}", str(tmp_path / "c")])
+    assert code == 1 and not (tmp_path / "c").exists()
+    assert tree_hash(registry.dir) == before
+    assert not Path("/tmp/dsreg-escape").exists() and not (tmp_path / "escape").exists()
+
+
+def test_a_malicious_snapshot_on_a_remote_is_refused(registry, tmp_path):
+    import base64
+    import zlib
+    import pyarrow as pa
+    evil = _folder_remote(tmp_path)
+    schema = pa.schema([("a", pa.int64())]).serialize().to_pybytes()
+    snap = b"DSRGSNP1" + zlib.compress(canonical_json({
+        "format": "dsreg-snapshot-1", "schema": base64.b64encode(schema).decode(),
+        "shards": [["../../../../tmp/dsreg-escape-shard", "0" * 32, 1, 10, None]], "runs": [[0, 0, 1]]}))
+    sid = _put(evil, snap)
+    cid = _put(evil, _commit_doc(splits={"train": sid}))
+    _ref(evil, "ds", "main", cid)
+    transfer.add_remote(registry, "evil", f"file://{evil}")
+    with pytest.raises(DsregError, match="malformed object id"):
+        transfer.fetch(registry, "evil")
+    with pytest.raises(DsregError, match="malformed object id"):
+        dsreg.load("ds", remote=f"file://{evil}")
+    assert not Path("/tmp/dsreg-escape-shard").exists()
+
+
+def test_malformed_remote_refs_are_refused_or_ignored(registry, tmp_path, s3_endpoint):
+    registry.commit("ds", make_table(100), message="v1")
+    bucket = new_bucket(s3_endpoint)
+    transfer.add_remote(registry, "origin", f"s3://{bucket}/team", s3_endpoint)
+    transfer.push(registry)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    head = registry.resolve("ds")
+    # ref keys that would name a file outside, or nothing dsreg could have written: ignored
+    for key in ("team/refs/ds@branch/../../../../etc/passwd", "team/refs/../x@branch/main",
+                "team/refs/ds@branch/.hidden", "team/refs/ds@weird/main", "team/refs/ds@branch/a\x01b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"commit": head}).encode())
+    other, fetched = transfer.clone(f"s3://{bucket}/team", tmp_path / "c", s3_endpoint)
+    assert [(r["dataset"], r["name"]) for r in fetched.refs] == [("ds", "main")]
+    other.close()
+    # a ref whose content names something that is not a commit id: a clear error
+    for bad in ({"commit": "../../x"}, {"commit": 5}, {}, "not json"):
+        s3.put_object(Bucket=bucket, Key="team/refs/ds@branch/dev",
+                      Body=(bad if isinstance(bad, str) else json.dumps(bad)).encode())
+        with pytest.raises(DsregError, match="malformed"):
+            transfer.fetch(registry, "origin")
+    assert registry.fsck().ok
+
+
+def test_ids_and_names_never_become_paths_outside(registry, tmp_path):
+    """Every malformed id is refused before it touches the filesystem (see also
+    test_store.py); every bad name before it reaches the manifest."""
+    from dsreg.errors import UsageError
+    canary = tmp_path / "canary"
+    canary.write_text("keep")
+    for bad in ("../canary", "/" + str(canary), "..", "ab/../../x", "0" * 31 + "/"):
+        for call in (registry.store.has, registry.store.get, registry.store.delete):
+            with pytest.raises(UsageError):
+                call(bad)
+    for name in ("../x", "/abs", "a/../b", "-x", "a\nb", "a@{1}", ""):
+        with pytest.raises(UsageError):
+            registry.commit(name, make_table(5))
+    assert canary.read_text() == "keep"
+    assert registry.manifest.datasets() == []
+
+
+# -- verification of everything that comes from a remote -----------------------------
+def test_every_read_path_from_a_remote_verifies(registry, tmp_path, s3_endpoint, monkeypatch):
+    """Clone (metadata), on-demand reads, pull, registry-less loads of whole splits and of
+    single columns (range reads): each refuses bytes that do not match their id."""
+    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    t = make_table(20_000)
+    registry.commit("ds", t, message="v1")
+    bucket = new_bucket(s3_endpoint)
+    url = f"s3://{bucket}/team"
+    transfer.add_remote(registry, "origin", url, s3_endpoint)
+    transfer.push(registry)
+    from dsreg.porcelain import get_commit, get_snapshot
+    shard = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"]).shards[0].id
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    key = f"team/objects/{shard[:2]}/{shard[2:]}"
+    data = bytearray(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    for i in range(100, len(data) - 100, 97):       # damage every column chunk, not the length
+        data[i] ^= 0x01
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+    clone, _ = transfer.clone(url, tmp_path / "clone", s3_endpoint)
+    with pytest.raises(ChecksumMismatch):
+        clone.load("ds")
+    with pytest.raises(ChecksumMismatch):
+        transfer.pull(clone, "origin", "ds@main")
+    assert not clone.store.has(shard)
+    with pytest.raises(ChecksumMismatch):
+        dsreg.load("ds", remote=url, endpoint_url=s3_endpoint)
+    with pytest.raises(ChecksumMismatch):
+        dsreg.load("ds", remote=url, endpoint_url=s3_endpoint, columns=["label"])
+    cache = tmp_path / "cache"
+    for p in cache.rglob("*"):
+        if p.is_file():
+            assert hash_bytes(p.read_bytes()) == p.parent.name + p.name
+    assert not (cache / "objects" / shard[:2] / shard[2:]).exists()
+    clone.close()
