@@ -38,7 +38,7 @@ class NonFastForward(DsregError):
 class DivergedBranches(DsregError):
     def __init__(self, dataset: str, name: str, local: str, remote: str):
         super().__init__(f"{dataset}@{name} has diverged from the remote (local {local[:12]}, remote {remote[:12]})",
-                         f"run 'dsreg pull --rebase' to replay your commits on top of the remote's")
+                         f"run 'dsreg pull --rebase {dataset}@{name}' to replay your commits on top of the remote's")
         self.local, self.remote = local, remote
 
 
