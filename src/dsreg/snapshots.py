@@ -22,6 +22,7 @@ def _noop(_: int) -> None:
 
 
 _MIN_MEAN_RUN = 16     # verify matches by slices when their runs average at least this many rows
+_COMPACT_RUN_ROWS = 1 << 16   # a loaded table of shorter runs on average is copied into one chunk
 
 
 class BaseIndex:
@@ -281,10 +282,13 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         table = pa.concat_tables(pieces)
     elif snap.rows >= _MIN_MEAN_RUN * snap.num_runs:
         # many runs, but long ones (scattered edits): each shard read once, the runs
-        # sliced out and copied together once, 3x faster than gathering row by row
+        # sliced out and, if they are short, copied together once (3x faster than
+        # gathering row by row); runs of whole shards stay as they are, uncopied
         tables = {si: reader.table(snap.shards[si].id) for si in used}
         table = pa.concat_tables([tables[si].slice(start, count) for si, start, count in zip(
-            snap.run_shard.tolist(), snap.run_start.tolist(), snap.run_count.tolist())]).combine_chunks()
+            snap.run_shard.tolist(), snap.run_start.tolist(), snap.run_count.tolist())])
+        if snap.rows < _COMPACT_RUN_ROWS * snap.num_runs:
+            table = table.combine_chunks()
     else:
         tables, shift = [], np.zeros(len(snap.shards), dtype=np.int64)
         total = 0
