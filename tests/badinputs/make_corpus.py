@@ -62,7 +62,6 @@ def main() -> None:
         "header_only.csv": b"id,label,score\n",
         "duplicate_header.csv": b"a,a\n1,2\n3,4\n",
         "empty_header.csv": b",b\n1,2\n3,4\n",
-        "not_utf8.csv": b"id,label\n1,\xff\xfe\xfa\n2,ok\n",
         "binary.csv": bytes(range(256)) * 4,
         # JSON Lines
         "invalid.jsonl": b'{"id": 1, "label": "a"}\n{"id": 2, "label": \n{"id": 3, "label": "c"}\n',
