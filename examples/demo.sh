@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The tour of the README, end to end, on the embedded default: a local registry.
+# The tour of the README, end to end, on the embedded default: a local registry and a
+# local-folder remote.
 # Usage: bash examples/demo.sh [WORK_DIR]   (needs `dsreg` and `python` on PATH)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,3 +29,15 @@ table = dsreg.load("reviews@v1", split="train", columns=["text", "label"])
 print(table.num_rows, "rows of reviews@v1, commit", table.schema.metadata[b"dsreg.commit"].decode())
 PY
 dsreg fsck
+
+# share it through a folder (the embedded default remote), and work on it as a colleague
+mkdir ../shared
+dsreg remote add origin "file://$(cd .. && pwd)/shared"
+dsreg push origin reviews
+dsreg clone "file://$(cd .. && pwd)/shared" ../colleague
+cd ../colleague
+dsreg log reviews --oneline
+dsreg card reviews@v1 -o README.md
+head -n 12 README.md
+dsreg pull reviews@main
+cd ../project

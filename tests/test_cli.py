@@ -240,6 +240,12 @@ def test_log_human(registry, two_commits):
         f"    first\n")
 
 
+def test_log_oneline(registry, two_commits):
+    v2, v1 = two_commits["v2"], two_commits["v1"]
+    assert run("log", "reviews", "--oneline").stdout == f"{v2[:12]} (main) second\n{v1[:12]} (tag: v1) first\n"
+    assert run("log", "reviews", "--oneline", "-n", "1").stdout == f"{v2[:12]} (main) second\n"
+
+
 def test_log_json_and_limits(registry, two_commits):
     doc = run_json("log", "reviews")
     assert [e["id"] for e in doc] == [two_commits["v2"], two_commits["v1"]]

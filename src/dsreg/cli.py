@@ -134,9 +134,10 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 @cli.command()
 @click.argument("spec", metavar="NAME[@REV]")
 @click.option("-n", "--max-count", "n", type=click.IntRange(min=0), metavar="N", help="Show at most N commits.")
+@click.option("--oneline", is_flag=True, help="One line a commit: short id, refs and the message's first line.")
 @json_option
 @pass_state
-def log(state: State, spec: str, n: int | None, as_json: bool) -> None:
+def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from . import porcelain
     entries = porcelain.log(state.reg, spec, n=n)
@@ -151,6 +152,9 @@ def log(state: State, spec: str, n: int | None, as_json: bool) -> None:
         labels.setdefault(commit_id, []).append(f"tag: {ref}")
     for i, e in enumerate(entries):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
+        if oneline:
+            click.echo(f"{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
+            continue
         click.echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
         if len(e.parents) > 1:
             click.echo("Merge:  " + " ".join(short_id(p) for p in e.parents))
