@@ -90,9 +90,6 @@ def test_processes_committing_to_one_registry_at_once(registry, tmp_path, full_r
 @pytest.mark.parametrize("kind", ["s3", "file"])
 def test_processes_pushing_to_one_remote_branch_at_once(registry, tmp_path, kind, request, full_reliability):
     n = _workers(full_reliability)
-    if kind == "s3" and not full_reliability:
-        pytest.skip("S3 with separate clones runs with --full-reliability (the default run races S3 "
-                    "in test_processes_committing_to_one_registry_and_pushing_to_one_branch)")
     if kind == "s3":
         endpoint = request.getfixturevalue("s3_endpoint")
         url = f"s3://{new_bucket(endpoint)}/team"
