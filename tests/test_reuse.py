@@ -7,19 +7,24 @@ every version must load back exactly.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
 import dsreg
 import dsreg.compaction
 import dsreg.ingest
+import dsreg.porcelain
 import dsreg.shards
 import dsreg.snapshots
 from conftest import edit_table, make_table
 from dsreg.equality import tables_equal
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.porcelain import SplitResult, get_commit, get_snapshot
 
 SCENARIOS = ["edit", "delete", "insert", "append"]
 MAX_RATIO = 0.05
@@ -293,3 +298,267 @@ def test_compact_directly_preserves_every_row(registry, small_shards):
     assert new_snap.schema.equals(snap.schema, check_metadata=True)
     assert tables_equal(read_snapshot(registry.store, new_snap), shuffled)
     assert new_snap.num_runs == len(new_snap.shards) < snap.num_runs
+
+
+# -- the input cache: byte-identical files are not read again ------------------------------
+@pytest.fixture
+def reads(monkeypatch):
+    """The files whose rows a commit reads, in order."""
+    real = dsreg.ingest._read_file
+    seen: list[str] = []
+
+    def reading(f, like):
+        seen.append(Path(f).name)
+        yield from real(f, like)
+    monkeypatch.setattr(dsreg.ingest, "_read_file", reading)
+    return seen
+
+
+def no_input_cache(monkeypatch):
+    monkeypatch.setattr(dsreg.porcelain, "cached_snapshot", lambda *a: None)
+
+
+def input_cache(reg) -> set[tuple[str, str]]:
+    return set(reg.manifest.conn.execute("SELECT digest, snapshot_id FROM input_snapshots"))
+
+
+def flat_table(n: int, seed: int = 0) -> pa.Table:
+    """make_table without the embedding, so that it can be CSV too."""
+    return make_table(n, seed).drop_columns(["embedding"])
+
+
+def write(path: Path, table: pa.Table) -> Path:
+    if path.suffix == ".csv":
+        pcsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path, row_group_size=1000)
+    return path
+
+
+def split_id(reg, spec: str, split: str = "train") -> str:
+    return get_commit(reg, reg.resolve(spec)).splits[split]
+
+
+@pytest.mark.parametrize("ext", [".parquet", ".csv"])
+def test_recommitting_identical_files_reads_no_rows(registry, tmp_path, reads, monkeypatch, ext):
+    path = write(tmp_path / f"data{ext}", flat_table(5000).replace_schema_metadata({b"origin": b"a test"}))
+    first = registry.commit("ds", {"train": path}, message="v1")
+    assert reads == [path.name] and len(input_cache(registry)) == 1
+    reads.clear()
+    again = registry.commit("ds", {"train": path}, message="v1 again")
+    assert reads == []
+    assert again.unchanged and again.id == first.id
+    assert again.splits["train"] == SplitResult(rows=5000, new_rows=0, reused_rows=5000, new_bytes=0)
+    # reading the file after all (no cache) gives exactly the same answer
+    no_input_cache(monkeypatch)
+    full = registry.commit("ds", {"train": path}, message="v1 again")
+    assert reads == [path.name]
+    assert full == again
+
+
+def test_a_commit_that_changes_nothing_still_fills_the_cache(registry, tmp_path, reads):
+    """As in a registry made before the cache: the first identical re-commit reads the
+    file, finds nothing changed, and remembers it for the next."""
+    path = write(tmp_path / "data.parquet", flat_table(2000))
+    first = registry.commit("ds", path, message="v1")
+    registry.manifest.conn.execute("DELETE FROM input_snapshots")
+    reads.clear()
+    assert registry.commit("ds", path, message="m").unchanged and reads == ["data.parquet"]
+    assert {sid for _, sid in input_cache(registry)} == {split_id(registry, "ds")}
+    reads.clear()
+    again = registry.commit("ds", path, message="m")
+    assert again.unchanged and again.id == first.id and reads == []
+
+
+def test_an_unchanged_split_beside_a_changed_one_is_taken_as_it_was(registry, tmp_path, reads, monkeypatch):
+    t = flat_table(4000)
+    train = write(tmp_path / "train.parquet", t)
+    test = write(tmp_path / "test.csv", flat_table(800, seed=1))
+    registry.commit("ds", {"train": train, "test": test}, message="v1")
+    text = test.read_bytes()
+    test.write_bytes(text.replace(b"pos", b"neg", 1))       # one real edit, same length
+    reads.clear()
+    r = registry.commit("ds", {"train": train, "test": test}, message="v2")
+    assert reads == ["test.csv"]
+    assert not r.unchanged and r.splits["test"].new_rows == 1
+    assert r.splits["train"] == SplitResult(rows=4000, new_rows=0, reused_rows=4000, new_bytes=0)
+    assert split_id(registry, "ds") == split_id(registry, "ds@main~1")
+    assert tables_equal(registry.load("ds", split="test").replace_schema_metadata(None), pcsv.read_csv(test))
+    # the full path, from the same parent, makes the very same snapshots
+    no_input_cache(monkeypatch)
+    registry.branch("ds", "full", "main~1")
+    reads.clear()
+    f = registry.commit("ds", {"train": train, "test": test}, message="v2", branch="full")
+    assert reads == ["test.csv", "train.parquet"]
+    assert get_commit(registry, f.id).splits == get_commit(registry, r.id).splits
+    assert f.splits["train"] == r.splits["train"]
+
+
+def test_a_full_recommit_reproduces_the_snapshot_the_shortcut_reuses(registry, tmp_path, small_shards,
+                                                                      monkeypatch):
+    """What the shortcut rests on: files that made snapshot S, committed again onto a
+    version holding S, give S again, even when S is many runs over older shards with
+    duplicate rows among them."""
+    no_input_cache(monkeypatch)
+    t = flat_table(30_000)
+    registry.commit("ds", t, message="v1")
+    edited = edit_table(t, "edit", 0.02, seed=3).table
+    dups = pa.concat_tables([edited.slice(0, 10_000), edited.slice(5_000, 5_000), edited.slice(20_000)])
+    path = write(tmp_path / "v2.parquet", dups)
+    v2 = registry.commit("ds", path, message="v2")
+    assert v2.splits["train"].reused_rows > 0 and snapshot_of(registry, "ds").num_runs > 50
+    again = registry.commit("ds", path, message="v2 again")
+    assert again.unchanged and again.id == v2.id
+    # and when the snapshot was compacted as it was committed
+    score = edited["score"].to_numpy().copy()
+    score[::3] = -1.0
+    path = write(tmp_path / "v3.parquet", edited.set_column(2, "score", pa.array(score)))
+    v3 = registry.commit("ds", path, message="v3")
+    assert v3.compacted == ("train",)
+    again = registry.commit("ds", path, message="v3 again")
+    assert again.unchanged and again.id == v3.id
+
+
+def test_a_one_byte_edit_is_read_but_a_touch_or_a_copy_is_not(registry, tmp_path, reads):
+    path = write(tmp_path / "data.csv", flat_table(3000))
+    first = registry.commit("ds", path, message="v1")
+    os.utime(path, (1, 1))                                   # another time, the same bytes
+    copy = tmp_path / "elsewhere" / "copy.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    reads.clear()
+    assert registry.commit("ds", path, message="m").unchanged
+    assert registry.commit("ds", copy, message="m").unchanged
+    assert reads == []
+    text = bytearray(path.read_bytes())
+    at = text.index(b"\n") + 1                               # the first digit of the first id
+    text[at:at + 1] = b"7"
+    path.write_bytes(bytes(text))
+    r = registry.commit("ds", path, message="edited")
+    assert reads == ["data.csv"]
+    assert not r.unchanged and r.id != first.id and r.splits["train"].new_rows == 1
+    assert tables_equal(registry.load("ds").replace_schema_metadata(None), pcsv.read_csv(path))
+
+
+def test_a_moved_folder_hits_but_files_read_in_another_order_do_not(registry, tmp_path, reads):
+    t = flat_table(6000)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parts = [t.slice(0, 1000), t.slice(1000, 2000), t.slice(3000)]
+    for k, part in enumerate(parts):
+        write(folder / f"part-{k}.parquet", part)
+    first = registry.commit("ds", folder, message="v1")
+    moved = tmp_path / "moved" / "renamed"
+    moved.parent.mkdir()
+    folder.rename(moved)
+    reads.clear()
+    r = registry.commit("ds", moved, message="moved")
+    assert reads == [] and r.unchanged and r.id == first.id
+    (moved / "part-0.parquet").rename(moved / "part-9.parquet")     # same bytes, now read last
+    r2 = registry.commit("ds", moved, message="reordered")
+    assert reads == ["part-1.parquet", "part-2.parquet", "part-9.parquet"]
+    assert not r2.unchanged and r2.splits["train"].new_rows == 0
+    want = pa.concat_tables([parts[1], parts[2], parts[0]])
+    assert tables_equal(registry.load("ds").replace_schema_metadata(None), want)
+
+
+def test_the_same_bytes_under_another_format_are_read(registry, tmp_path, reads):
+    """A suffix picks the reader, so it is part of what the digest covers."""
+    (tmp_path / "x.csv").write_bytes(b"a\tb\n1\t2\n")
+    (tmp_path / "x.tsv").write_bytes(b"a\tb\n1\t2\n")
+    registry.commit("ds", tmp_path / "x.csv", message="one column")
+    assert registry.load("ds").column_names == ["a\tb"]
+    reads.clear()
+    r = registry.commit("ds", tmp_path / "x.tsv", message="two columns")
+    assert reads == ["x.tsv"] and not r.unchanged
+    assert registry.load("ds").column_names == ["a", "b"]
+
+
+def test_another_split_or_a_branch_holding_other_rows_is_read(registry, tmp_path, reads):
+    a = write(tmp_path / "a.parquet", flat_table(3000))
+    b = write(tmp_path / "b.parquet", flat_table(3000, seed=1))
+    registry.commit("ds", {"train": a}, message="a")
+    reads.clear()
+    r = registry.commit("ds", {"test": a}, message="a as test")     # test had no snapshot to reuse
+    assert reads == ["a.parquet"]
+    assert r.splits["test"] == SplitResult(rows=3000, new_rows=0, reused_rows=3000, new_bytes=0)
+    reads.clear()
+    assert registry.commit("ds", {"test": a}, message="again").unchanged and reads == []
+    # a branch whose head holds other rows for train: a must be read there
+    registry.commit("ds", {"train": b}, message="b", branch="other")
+    reads.clear()
+    r = registry.commit("ds", {"train": a}, message="a on other", branch="other")
+    assert reads == ["a.parquet"] and not r.unchanged
+    assert split_id(registry, "ds@other") == split_id(registry, "ds@main")
+    assert tables_equal(registry.load("ds@other").replace_schema_metadata(None), pq.read_table(a))
+    reads.clear()
+    assert registry.commit("ds", {"train": a}, message="again", branch="other").unchanged and reads == []
+    # a version of another dataset as --base takes the shortcut only where it holds the snapshot
+    assert registry.commit("copy", {"train": a}, message="m", base="ds@main").splits["train"].new_rows == 0
+    assert reads == []
+    assert split_id(registry, "copy") == split_id(registry, "ds@main")
+
+
+def test_tables_and_appends_never_take_the_shortcut(registry, tmp_path, reads):
+    path = write(tmp_path / "data.parquet", flat_table(2000))
+    registry.commit("ds", path, message="m")
+    cached = input_cache(registry)
+    reads.clear()
+    r = registry.commit("ds", path, message="twice", append=True)
+    assert reads == ["data.parquet"] and r.splits["train"].rows == 4000
+    registry.commit("t", pq.read_table(path), message="a table")
+    assert input_cache(registry) == cached
+
+
+def test_hashing_reports_progress_in_bytes(registry, tmp_path):
+    from dsreg.progress import Progress
+    path = write(tmp_path / "data.parquet", flat_table(2000))
+
+    class Recorder(Progress):
+        def __init__(self):
+            self.events = []
+
+        def start(self, label, total, unit="rows"):
+            self.events.append([label, total, unit, 0])
+
+        def advance(self, n):
+            self.events[-1][3] += n
+    rec = Recorder()
+    registry.commit("ds", path, message="m", progress=rec)
+    assert ["hash train", path.stat().st_size, "bytes", path.stat().st_size] in rec.events
+
+
+def test_a_file_rewritten_while_it_is_read_is_not_remembered(registry, tmp_path, monkeypatch):
+    path = write(tmp_path / "data.csv", flat_table(2000))
+    real = dsreg.ingest._read_file
+
+    def rewritten_meanwhile(f, like):
+        yield from real(f, like)
+        write(path, flat_table(2000, seed=5))
+    monkeypatch.setattr(dsreg.ingest, "_read_file", rewritten_meanwhile)
+    registry.commit("ds", path, message="m")
+    assert input_cache(registry) == set()
+
+
+def test_gc_leaves_no_cache_entry_for_a_snapshot_it_deleted(registry, tmp_path, reads):
+    a = write(tmp_path / "a.parquet", flat_table(3000))
+    b = write(tmp_path / "b.parquet", flat_table(3000, seed=1))
+    registry.commit("ds", a, message="a")
+    registry.commit("ds", b, message="b", branch="exp")
+    doomed = split_id(registry, "ds@exp")
+    assert doomed in {sid for _, sid in input_cache(registry)}
+    registry.branch("ds", delete="exp")
+    # an entry the manifest's snapshot rows never knew of goes as well
+    registry.manifest.add_input_snapshot("0" * 32, "f" * 32)
+    registry.gc(grace_seconds=0)
+    assert not registry.store.has(doomed)
+    live = set(registry.manifest.all_snapshot_ids())
+    assert input_cache(registry) and all(sid in live and registry.store.has(sid)
+                                         for _, sid in input_cache(registry))
+    # b again, on a branch from main: read in full, its snapshot written anew, all there
+    reads.clear()
+    r = registry.commit("ds", b, message="b again", branch="exp2")
+    assert reads == ["b.parquet"] and r.splits["train"].new_rows == 3000
+    assert split_id(registry, "ds@exp2") == doomed and registry.store.has(doomed)
+    assert tables_equal(registry.load("ds@exp2").replace_schema_metadata(None), pq.read_table(b))
+    assert registry.fsck().ok

@@ -7,7 +7,7 @@ first file that differs and how.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -17,6 +17,10 @@ from .errors import BadInput, SchemaMismatch, UnsupportedType
 
 BATCH_ROWS = int(os.environ.get("DSREG_BATCH_ROWS", "65536"))
 CSV_BLOCK_BYTES = 16 << 20
+# Part of every input digest (inputcache.py): bump it whenever what reading files yields
+# changes (another reader, other options, other type inference), so that files committed
+# before are read again rather than taken for the snapshot they gave then.
+INGEST_VERSION = "1"
 FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".csv": "csv", ".tsv": "tsv",
@@ -31,6 +35,7 @@ class Source:
     schema: pa.Schema
     batches: Callable[[], Iterator[pa.RecordBatch]]
     origins: list[str]
+    files: list[tuple[Path, str]] = field(default_factory=list)    # (file, format) in reading order
 
 
 def open_source(value: Any) -> Source:
@@ -156,7 +161,7 @@ def _open_paths(paths: list[Path]) -> Source:
         for f in files:
             for batch in _read_file(f, first_schema):
                 yield batch if batch.schema.equals(first_schema) else _cast_batch(batch, first_schema, f)
-    return Source(first_schema, batches, [str(f) for f in files])
+    return Source(first_schema, batches, [str(f) for f in files], [(f, _format_of(f)) for f in files])
 
 
 def _same_columns(a: pa.Schema, b: pa.Schema) -> bool:

@@ -206,6 +206,9 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
                 commits=[c for c in m.all_commit_ids() if c not in live.commits],
                 snapshots=[s for s in m.all_snapshot_ids() if s not in live.snapshots],
                 shards=[s["id"] for s in m.all_shards() if s["id"] not in live.shard_objects])
+            # the input cache names only snapshots that stay (including ones the manifest
+            # never listed, as in a clone): a commit can never be pointed at a deleted one
+            m.forget_input_snapshots(live.snapshots)
     # The rows are gone; now the files. Only unreachable objects are touched, so their
     # order does not matter: a crash midway leaves garbage for the next gc, never a
     # reachable object missing.

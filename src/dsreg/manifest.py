@@ -94,6 +94,15 @@ def _m4_remote_gc(db: sqlite_utils.Database) -> None:
     db["remotes"].add_column("gc_seen", str)
 
 
+@migration
+def _m5_input_cache(db: sqlite_utils.Database) -> None:
+    # a local cache (never pushed; a rebuilt manifest starts it empty): the digest of the
+    # files a split was committed from (see inputcache.py) -> each snapshot a commit of
+    # exactly those bytes produced, so re-committing them need not read a row
+    db["input_snapshots"].create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
+    db["input_snapshots"].create_index(["snapshot_id"])
+
+
 @dataclass(frozen=True)
 class Ref:
     dataset: str
@@ -256,6 +265,20 @@ class Manifest(RemotesMixin):
     def set_commit_changes(self, commit_id: str, changes: dict) -> None:
         self.conn.execute("INSERT OR REPLACE INTO commit_changes VALUES (?, ?)", (commit_id, json.dumps(changes)))
 
+    # -- the input cache: file digests -> snapshots they produced (see inputcache.py) ----
+    def has_input_snapshot(self, digest: str, snapshot_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM input_snapshots WHERE digest=? AND snapshot_id=?",
+                                 (digest, snapshot_id)).fetchone() is not None
+
+    def add_input_snapshot(self, digest: str, snapshot_id: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO input_snapshots VALUES (?, ?)", (digest, snapshot_id))
+
+    def forget_input_snapshots(self, keep: set[str] | frozenset[str]) -> None:
+        """Drop every entry whose snapshot is not in `keep` (gc: the live snapshots)."""
+        gone = [r[0] for r in self.conn.execute("SELECT DISTINCT snapshot_id FROM input_snapshots")
+                if r[0] not in keep]
+        self.conn.executemany("DELETE FROM input_snapshots WHERE snapshot_id=?", [(s,) for s in gone])
+
     def add_snapshot(self, snapshot_id: str, snap: Snapshot, nbytes: int) -> None:
         self.conn.execute("INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?, ?, ?)",
                           (snapshot_id, snap.rows, nbytes, snap.num_runs, snap.schema_ipc))
@@ -313,6 +336,7 @@ class Manifest(RemotesMixin):
             self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))
             self.conn.execute("DELETE FROM snapshot_shards WHERE snapshot_id=?", (s,))
             self.conn.execute("DELETE FROM split_stats WHERE snapshot_id=?", (s,))
+            self.conn.execute("DELETE FROM input_snapshots WHERE snapshot_id=?", (s,))
         for s in shards:
             self.conn.execute("DELETE FROM shards WHERE id=?", (s,))
 

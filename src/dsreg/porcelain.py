@@ -18,6 +18,7 @@ from . import __version__
 from .errors import BadInput, DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
 from .ids import CommitId, ObjectId
 from .ingest import check_schema, open_source
+from .inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
 from .names import check_dataset_name, check_ref_name, check_split_name
 from .progress import NO_PROGRESS, Progress
 from .revisions import resolve
@@ -141,6 +142,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
     new_objects: list[tuple[ObjectId, Snapshot, int]] = []
     sources: dict[str, list[str]] = {}
     compacted = []
+    inputs: list[tuple[InputDigest, ObjectId]] = []     # for the input cache (inputcache.py)
     for split, value in sorted(splits.items()):
         src = open_source(value)
         check_schema(src.schema, f"split {split}")
@@ -149,14 +151,27 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
             from .ingest import describe_schema_difference
             raise DsregError(f"cannot append to split {split!r}: "
                              f"{describe_schema_difference(prefix.schema, src.schema)}")
-        candidates = _base_snapshots(reg, base_commit, src.schema, split) if base_commit else []
-        index = BaseIndex(reader, candidates) if candidates else None
         schema = prefix.schema if prefix is not None else src.schema
         if keys:
             missing_keys = [k for k in keys if k not in schema.names]
             if missing_keys:
                 raise UsageError(f"--key column {missing_keys[0]!r} is not in split {split!r}",
                                  f"columns: {', '.join(schema.names)}")
+        files = [o for o in src.origins if not o.startswith("<")]
+        digest = None if append else input_digest(src, f"hash {split}", progress)
+        hit = cached_snapshot(reg, digest, base_commit, split, src.schema)
+        if hit is not None:
+            # these bytes already gave the base's snapshot of this split: reading them again
+            # would give it again, row for row (see inputcache.py)
+            sid, snap = hit
+            if files and snap.rows == 0 and not empty_files:
+                raise _no_rows(split, files)
+            snapshots[split] = ObjectId(sid)
+            sources[split] = src.origins
+            results[split] = SplitResult(rows=snap.rows, new_rows=0, reused_rows=snap.rows, new_bytes=0)
+            continue
+        candidates = _base_snapshots(reg, base_commit, src.schema, split) if base_commit else []
+        index = BaseIndex(reader, candidates) if candidates else None
         builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix,
                                   progress=progress.advance)
         progress.start(f"commit {split}", None)
@@ -165,11 +180,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         built = builder.finish()
         progress.finish()
         snap = built.snapshot
-        files = [o for o in src.origins if not o.startswith("<")]
         if files and snap.rows == (prefix.rows if prefix is not None else 0) and not empty_files:
-            # a file with a header and no rows is far more often a failed export than intent
-            raise BadInput(f"split {split!r}: {', '.join(files)} hold{'s' if len(files) == 1 else ''} no rows",
-                           "pass --allow-empty to commit it anyway")
+            raise _no_rows(split, files)
         from .compaction import maybe_compact
         compact = maybe_compact(reg.store, snap, reader)
         if compact is not None:
@@ -181,6 +193,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         new_objects.append((sid, snap, len(data)))
         snapshots[split] = sid
         sources[split] = src.origins
+        if digest is not None:
+            inputs.append((digest, sid))
         appended = snap.rows - (prefix.rows if prefix is not None else 0)
         results[split] = SplitResult(rows=snap.rows, new_rows=built.new_rows, reused_rows=appended - built.new_rows,
                                      new_bytes=built.new_bytes + (len(data) if is_new else 0))
@@ -194,6 +208,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         meta["sources"] = sources
     if parent is not None and not allow_empty and snapshots == parent.splits and \
             {k: v for k, v in meta.items() if k != "sources"} == {k: v for k, v in parent.metadata.items() if k != "sources"}:
+        _remember_inputs(reg, inputs, dataset, "main" if new_branch_from else branch, parent_id)
         return CommitResult(CommitId(parent_id), dataset, branch, results, unchanged=True)
     new = Commit(dataset=dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
                  message=message, author=author or default_author(), timestamp=int(time.time()), metadata=meta)
@@ -209,12 +224,35 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         for sid, snap, size in new_objects:
             m.add_snapshot(sid, snap, snap.nbytes)
         m.add_commit(CommitId(cid), new)
+        record_inputs(reg, inputs)
         expected = None if new_branch_from else parent_id
         m.set_ref(dataset, "branch", branch, CommitId(cid), expected,
                   f"commit: {message}" if parent_id else f"commit (initial): {message}")
     from .splitstats import prime
     prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), dataset, branch, results, compacted=tuple(compacted))
+
+
+def _no_rows(split: str, files: list[str]) -> BadInput:
+    # a file with a header and no rows is far more often a failed export than intent
+    return BadInput(f"split {split!r}: {', '.join(files)} hold{'s' if len(files) == 1 else ''} no rows",
+                    "pass --allow-empty to commit it anyway")
+
+
+def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: str) -> None:
+    """A commit that changed nothing still teaches the input cache, so the next identical
+    one is fast: in a transaction of its own, and only while the branch the parent came
+    from is still there (its snapshots are then certainly kept). Best effort: a cache."""
+    if not inputs:
+        return
+    import sqlite3
+    m = reg.manifest
+    try:
+        with m.transaction():
+            if m.ref(dataset, "branch", branch) == parent_id:
+                record_inputs(reg, inputs)
+    except sqlite3.Error:
+        pass
 
 
 def _new_shards(reg, new_objects):
