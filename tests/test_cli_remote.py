@@ -296,13 +296,24 @@ def test_failed_clone_leaves_nothing(remote_spec, elsewhere):
 
 
 def test_clone_of_an_unreachable_endpoint(elsewhere, monkeypatch):
-    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "1")     # by default it retries for most of a minute
+    """Refused at first contact: two attempts, not the eight (with backoff, most of a minute)
+    that an endpoint which has answered before gets."""
+    import urllib3.util.connection
+    fake = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in fake.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DSREG_S3_MAX_ATTEMPTS", raising=False)
+    attempts = []
+    real = urllib3.util.connection.create_connection
+    monkeypatch.setattr(urllib3.util.connection, "create_connection",
+                        lambda address, *a, **kw: attempts.append(address) or real(address, *a, **kw))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]        # nothing listens here once the socket is closed
     fails("clone", "s3://bucket/team/data", "--endpoint-url", f"http://127.0.0.1:{port}",
           says=f"cannot reach http://127.0.0.1:{port}: EndpointConnectionError; check the endpoint URL")
     assert list(elsewhere.iterdir()) == []
+    assert attempts == [("127.0.0.1", port)] * 2
 
 
 def test_clone_needs_no_registry_and_a_folder_name(elsewhere):
@@ -324,10 +335,16 @@ def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
     data = write(tmp_path / "v1.parquet", V1)
     for args in (["init"], ["commit", "reviews", data], ["remote", "add", "origin", f"file://{tmp_path / 'remote'}"]):
         subprocess.run([exe, *args], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
+    out, err = _on_a_terminal(exe, ["push"], tmp_path, env)
+    assert re.search(r"\rpush \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", err), err
+    assert out.startswith("reviews@main: (new branch) ")
+
+
+def _on_a_terminal(exe: str, args: list[str], cwd: Path, env: dict) -> tuple[str, str]:
+    """Run the console script with stderr on a pseudo-terminal: (stdout, what stderr showed)."""
     master, slave = os.openpty()
     try:
-        proc = subprocess.run([exe, "push"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=slave,
-                              timeout=120)
+        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave, timeout=120)
         os.close(slave)
         chunks = []
         while True:
@@ -340,9 +357,63 @@ def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
             chunks.append(chunk)
     finally:
         os.close(master)
-    assert proc.returncode == 0
-    assert re.search(rb"\rpush \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", b"".join(chunks)), b"".join(chunks)
-    assert proc.stdout.decode().startswith("reviews@main: (new branch) ")
+    assert proc.returncode == 0, (args, b"".join(chunks))
+    return proc.stdout.decode(), b"".join(chunks).decode()
+
+
+def _last_frames(stderr: str) -> list[str]:
+    """The final state of each bar drawn: the last redraw on each line (a terminal turns
+    each newline into \\r\\n)."""
+    frames = [[f.replace("\x1b[K", "") for f in line.split("\r") if f.strip()] for line in stderr.split("\n")]
+    return [line[-1] for line in frames if line]
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_path):
+    exe = shutil.which("dsreg", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        pytest.skip("the dsreg console script is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
+    env["DSREG_AUTHOR"] = "Script <script@example.com>"
+    project, remote = tmp_path / "project", tmp_path / "remote"
+    project.mkdir()
+    remote.mkdir()
+    v1, v2 = write(tmp_path / "v1.parquet", V1), write(tmp_path / "v2.parquet", V2)
+
+    def piped(*args, cwd=project):
+        proc = subprocess.run([exe, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)      # no bar on a pipe
+        return proc.stdout
+
+    def shown(*args, cwd=project):
+        return _on_a_terminal(exe, list(args), cwd, env)
+    for args in (["init"], ["commit", "reviews", v1], ["remote", "add", "origin", f"file://{remote}"]):
+        piped(*args)
+    piped("push")
+    piped("commit", "reviews", v2)
+    out, err = shown("push")
+    uploaded = re.search(r"uploaded \d+ objects \((.*)\)", out).group(1)
+    frames = _last_frames(err)
+    bar = re.fullmatch(r"push \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", frames[0]) if len(frames) == 1 else None
+    assert bar and f"{bar.group(1)} {bar.group(2)}" == uploaded, (frames, uploaded)    # every byte counted
+    drawn = [f.replace("\x1b[K", "") for f in err.split("\r") if f.strip()]
+    number, unit = uploaded.split()
+    assert all(f.endswith(f"/{number} {unit}") for f in drawn), drawn    # the total, from the first frame on
+    assert shown("push") == ("origin is up to date\nuploaded 0 objects (0 B), skipped 0\n", "")  # no "push: 0 B"
+
+    assert piped("clone", f"file://{remote}", str(tmp_path / "quiet"), cwd=tmp_path).startswith("cloned ")
+    out, err = shown("clone", f"file://{remote}", str(tmp_path / "clone"), cwd=tmp_path)
+    assert "fetched 2 commits (4 objects, " in out
+    assert _last_frames(err) == ["fetch: 2 commits", f"fetch [{'#' * 30}] 100% 2 snapshots"]
+    clone = tmp_path / "clone"
+    out, err = shown("pull", "reviews", cwd=clone)
+    frames = _last_frames(err)
+    assert len(frames) == 2 and frames[0] == f"pull [{'#' * 30}] 100% 2 shard indexes", frames
+    assert re.fullmatch(r"pull \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", frames[1]), frames
+    out, err = shown("pull", "reviews", cwd=clone)
+    assert "already up to date" in out and err == ""        # nothing to download: no "pull: 0 B"
+    piped("fetch", cwd=tmp_path / "quiet")
+    piped("pull", "reviews", cwd=tmp_path / "quiet")
 
 
 def test_every_command_in_the_remotes_doc_is_valid(monkeypatch):

@@ -284,3 +284,173 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# -- progress: exact totals, and nothing drawn when nothing moves --------------------------------
+class _Bars(transfer.Progress):
+    """Records every bar: [label, total, unit, amount advanced, finished]."""
+
+    def __init__(self):
+        self.bars: list[list] = []
+
+    def start(self, label, total, unit="rows"):
+        self.bars.append([label, total, unit, 0, False])
+
+    def advance(self, n):
+        assert not self.bars[-1][4]
+        self.bars[-1][3] += n
+
+    def finish(self):
+        self.bars[-1][4] = True
+
+    def take(self) -> list[tuple]:
+        bars, self.bars = [tuple(b) for b in self.bars], []
+        assert all(b[4] for b in bars), bars
+        return [b[:4] for b in bars]
+
+
+def test_transfer_progress_totals_are_exact_and_idle_transfers_draw_nothing(registry, remote_spec, tmp_path):
+    from dsreg.porcelain import get_commit, get_snapshot
+    t = make_table(4000)
+    registry.commit("ds", {"train": t, "test": t.slice(0, 300)}, message="v1")
+    registry.commit("ds", {"train": edit_table(t, "edit").table}, message="v2")
+    _add_origin(registry, remote_spec)
+    bars = _Bars()
+    pushed = transfer.push(registry, progress=bars)
+    # one bar, in bytes: commits and snapshots count too, so it ends exactly at its total
+    assert bars.take() == [("push", pushed.uploaded_bytes, "bytes", pushed.uploaded_bytes)]
+    transfer.push(registry, progress=bars)
+    assert bars.take() == []                              # nothing to upload: no bar at all
+
+    clone, fetched = transfer.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url, progress=bars)
+    snapshots = len({sid for e in registry.log("ds") for sid in get_commit(registry, e.id).splits.values()})
+    assert fetched.commits == 2 and fetched.downloaded_objects == 2 + snapshots
+    # how many commits there are is known only at the end: counted; then a bar of snapshots
+    assert bars.take() == [("fetch", None, "commits", 2), ("fetch", snapshots, "snapshots", snapshots)]
+    transfer.fetch(clone, progress=bars)
+    assert bars.take() == []
+    pulled = transfer.pull(clone, "origin", "ds@main", progress=bars)
+    head = get_commit(clone, pulled.commit)
+    objects = {oid: size for sid in head.splits.values()
+               for ref in get_snapshot(clone, sid).shards for oid, size in transfer._shard_objects(ref)}
+    indexes = [oid for oid, size in objects.items() if size is None]
+    data_bytes = sum(size for size in objects.values() if size is not None)
+    assert indexes and bars.take() == [("pull", len(indexes), "shard indexes", len(indexes)),
+                                       ("pull", data_bytes, "bytes", data_bytes)]
+    assert pulled.downloaded_objects == len(objects)
+    assert pulled.downloaded_bytes == data_bytes + sum(clone.store.size(oid) for oid in indexes)
+    transfer.pull(clone, "origin", "ds@main", progress=bars)
+    assert bars.take() == []                              # was "pull: 0 B"
+    clone.close()
+
+    # a clone has no chunk index before its data arrives (on demand): a push from it to
+    # another remote cannot size every object, so its bar counts objects
+    relay, _ = transfer.clone(remote_spec.url, tmp_path / "relay", remote_spec.endpoint_url)
+    (tmp_path / "second").mkdir()
+    transfer.add_remote(relay, "second", f"file://{tmp_path / 'second'}")
+    relayed = transfer.push(relay, "second", progress=bars)
+    assert relayed.uploaded_objects == pushed.uploaded_objects
+    assert bars.take() == [("push", relayed.uploaded_objects, "objects", relayed.uploaded_objects)]
+    relay.close()
+
+
+# -- an endpoint that never answered fails fast; one that answered gets the full retries ---------
+class _Endpoint:
+    """A loopback TCP server that counts connections. It answers the first `answer` of them
+    with an S3-style 404 and closes every later one without a reply."""
+
+    def __init__(self, answer: int = 0):
+        import socket
+        import threading
+        self.answer, self.connections = answer, 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        body = b"<Error><Code>NoSuchKey</Code><Message>no</Message></Error>"
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                if self.connections <= self.answer:
+                    conn.settimeout(5)
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/xml\r\nConnection: close\r\n"
+                                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch):
+    fake = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}
+    for name, value in fake.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("DSREG_S3_MAX_ATTEMPTS", raising=False)      # the default: 8 attempts
+
+
+def test_a_refused_first_connection_is_tried_twice_not_eight_times(fake_credentials, monkeypatch):
+    import urllib3.util.connection
+    from dsreg.remote import open_remote
+    from dsreg.store import s3
+    attempts = []
+    real = urllib3.util.connection.create_connection
+    monkeypatch.setattr(urllib3.util.connection, "create_connection",
+                        lambda address, *a, **kw: attempts.append(address) or real(address, *a, **kw))
+    port = _closed_port()
+    with pytest.raises(RemoteError, match=f"cannot reach http://127.0.0.1:{port}: EndpointConnectionError"):
+        open_remote("s3://bucket/p", f"http://127.0.0.1:{port}").refs()
+    assert attempts == [("127.0.0.1", port)] * s3.FIRST_CONTACT_ATTEMPTS == [("127.0.0.1", port)] * 2
+
+
+def test_an_endpoint_that_closes_before_any_reply_is_tried_twice(fake_credentials):
+    from dsreg.remote import open_remote
+    server = _Endpoint()
+    try:
+        with pytest.raises(RemoteError, match="cannot reach"):
+            open_remote("s3://bucket/p", server.url).refs()
+    finally:
+        server.close()
+    assert server.connections == 2
+
+
+def test_an_endpoint_that_answered_once_gets_every_retry(fake_credentials, monkeypatch):
+    """A mid-transfer outage is retried as before: only first contact fails fast."""
+    from dsreg.remote import open_remote
+    monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "3")        # more than first contact's 2, short backoff
+    server = _Endpoint(answer=1)
+    try:
+        remote = open_remote("s3://bucket/p", server.url)
+        assert remote.ref("ds", "branch", "main") is None        # the 404: the endpoint answered
+        with pytest.raises(RemoteError, match="cannot reach"):
+            remote.ref("ds", "branch", "main")
+    finally:
+        server.close()
+    assert server.connections == 1 + 3
+
+
+def test_first_contact_policy_decides_only_connection_failures_before_any_reply():
+    """A connect timeout has waited its full timeout already: not repeated at first contact;
+    a reply from the endpoint, or any other failure, leaves the decision to botocore."""
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+    from dsreg.store.s3 import _first_contact_policy
+    url = f"http://127.0.0.1:{_closed_port()}/policy"
+    policy = _first_contact_policy(url, 8)
+    refused, timed_out = EndpointConnectionError(endpoint_url=url), ConnectTimeoutError(endpoint_url=url)
+    assert policy(caught_exception=refused, attempts=1) is None
+    assert policy(caught_exception=refused, attempts=2) is False
+    assert policy(caught_exception=timed_out, attempts=1) is False
+    assert policy(caught_exception=ReadTimeoutError(endpoint_url=url), attempts=5) is None
+    assert _first_contact_policy(url, 1)(caught_exception=refused, attempts=1) is False   # DSREG_S3_MAX_ATTEMPTS=1
+    assert policy(response=(object(), {}), attempts=1) is None                          # it answered
+    assert policy(caught_exception=refused, attempts=2) is None and policy(caught_exception=timed_out) is None

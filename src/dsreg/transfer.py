@@ -7,11 +7,13 @@ Everything downloaded is verified against its id before it is written locally.
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from .errors import DsregError, UnknownDataset, UsageError
+from .errors import DsregError, ObjectMissing, UnknownDataset, UsageError
 from .faults import crashpoint
 from .ids import CommitId, ObjectId
 from .names import check_ref_name
@@ -100,7 +102,7 @@ def _ensure_cas(reg, name: str, remote: Remote) -> None:
 
 
 # -- what a commit needs --------------------------------------------------------
-def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int]]]:
+def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int | None]]]:
     """(metadata objects: the commit and its snapshots, data objects with sizes)."""
     from .porcelain import get_commit, get_snapshot
     c = get_commit(reg, commit_id)
@@ -112,10 +114,55 @@ def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[Obj
     return meta, data
 
 
-def _shard_objects(ref) -> list[tuple[ObjectId, int]]:
-    """A shard's objects with their (expected) sizes, for transfer planning and progress."""
+def _shard_objects(ref) -> list[tuple[ObjectId, int | None]]:
+    """A shard's objects with their sizes where the snapshot tells them (None: the chunk
+    index, whose size only its bytes tell), for transfer planning and progress."""
     sizes = {ref.id: ref.bytes, ref.fingerprints: fingerprints_size(ref.rows)}
-    return [(oid, sizes.get(oid, 0)) for oid in ref.objects()]
+    return [(oid, sizes.get(oid)) for oid in ref.objects()]
+
+
+def _in_parallel(groups: list[list[ObjectId]], move: Callable[[ObjectId], int], progress: Progress,
+                 label: str, unit: str, sizes: dict[ObjectId, int] | None = None) -> list[int]:
+    """move(oid) -> bytes moved, for every object, in parallel, one group after the other,
+    under one bar: in bytes when `sizes` (exact) are given, else counting objects in `unit`.
+    The bar ends exactly at its total; nothing is drawn when there is nothing to move."""
+    todo = [oid for group in groups for oid in group]
+    if not todo:
+        return []
+    progress.start(label, sum(sizes[o] for o in todo) if sizes is not None else len(todo), unit)
+    lock = threading.Lock()
+
+    def one(oid: ObjectId) -> int:
+        n = move(oid)
+        with lock:
+            progress.advance(n if sizes is not None else 1)
+        return n
+    moved: list[int] = []
+    try:
+        for group in groups:
+            with ThreadPoolExecutor(PARALLEL) as pool:
+                moved.extend(pool.map(one, group))
+    finally:
+        progress.finish()
+    return moved
+
+
+class _LazyBar:
+    """A bar with no total, started by the first thing that moves, so that a transfer
+    that finds nothing to do draws nothing."""
+
+    def __init__(self, progress: Progress, label: str, unit: str):
+        self.progress, self.label, self.unit, self.started = progress, label, unit, False
+
+    def advance(self, n: int) -> None:
+        if not self.started:
+            self.progress.start(self.label, None, self.unit)
+            self.started = True
+        self.progress.advance(n)
+
+    def finish(self) -> None:
+        if self.started:
+            self.progress.finish()
 
 
 def _ancestors(reg, commit_id: str, stop: set[str] | None = None) -> list[str]:
@@ -194,7 +241,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
         plans.append((ref, current))
     # objects first: everything the new commits reach that the remote may lack
     known_remote = {r.commit for r in reg.manifest.remote_refs(name)}
-    wanted: dict[ObjectId, int] = {}
+    wanted: dict[ObjectId, int | None] = {}
     for ref, current in plans:
         stop = set(known_remote)
         if current is not None:
@@ -204,7 +251,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
             for oid, size in data:
                 wanted[oid] = size
             for oid in meta:
-                wanted.setdefault(oid, 0)
+                wanted.setdefault(oid, None)
     _upload(reg, name, remote, wanted, result, progress)
     for ref, current in plans:
         check_gc_marker(name, remote, marker)       # right before the update: see remotemaint.py
@@ -221,7 +268,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     return result
 
 
-def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result: PushResult,
+def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], result: PushResult,
             progress: Progress) -> None:
     ids = sorted(wanted)
     known = reg.manifest.remote_has(name, ids)
@@ -233,10 +280,24 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result:
     missing = [o for o in unknown if o not in present]
     result.skipped_objects = len(ids) - len(missing)
     # commits last, so a remote never holds a commit whose data it lacks
-    missing.sort(key=lambda o: reg.manifest.commit(o) is not None)
     data_first = [o for o in missing if reg.manifest.commit(o) is None]
     commits = [o for o in missing if reg.manifest.commit(o) is not None]
-    progress.start("push", sum(wanted[o] for o in missing) or None, "bytes")
+    # exact sizes, so the bar ends at its total: shards and fingerprints as the snapshots
+    # record them, commits, snapshots and chunk indexes from the local store. A clone may
+    # lack a chunk index (data arrives on demand): then the bar counts objects instead.
+    sizes: dict[ObjectId, int] | None = {}
+    for oid in missing:
+        try:
+            sizes[oid] = wanted[oid] if wanted[oid] is not None else reg.store.size(oid)
+        except ObjectMissing:
+            sizes = None
+            break
+
+    # a clone gets data on demand: start fetching what is not here yet (this also opens
+    # the remotes in this thread, since the workers below cannot read the manifest)
+    prefetch = getattr(reg.store, "prefetch", None)
+    if prefetch is not None:
+        prefetch([oid for oid in missing if not reg.store.has(oid)])
 
     landed: list[ObjectId] = []
 
@@ -244,17 +305,14 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int], result:
         data = reg.store.get(oid)       # verified before it leaves
         remote.objects.put(data)
         landed.append(oid)
-        progress.advance(len(data))
         return len(data)
 
     try:
-        for group in (data_first, commits):
-            with ThreadPoolExecutor(PARALLEL) as pool:
-                sizes = list(pool.map(send, group))
-            result.uploaded_objects += len(group)
-            result.uploaded_bytes += sum(sizes)
+        moved = _in_parallel([data_first, commits], send, progress, "push",
+                             "bytes" if sizes is not None else "objects", sizes)
+        result.uploaded_objects = len(moved)
+        result.uploaded_bytes = sum(moved)
     finally:
-        progress.finish()
         # what landed is recorded even when the push stops halfway, so running it again
         # sends only the rest (without asking the remote about these)
         if landed:
@@ -299,8 +357,15 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     snaps: dict[ObjectId, object] = {}
     from .staging import publish, staged
     with staged(reg):   # what is downloaded enters the store only if all of it is good
-        for ref in refs:
-            _fetch_commits(reg, remote, ref.commit, new, snaps, result)
+        # how many commits there are is known only once the last one arrived: they are
+        # counted; the snapshots they name are then a bar of known length
+        bar = _LazyBar(progress, "fetch", "commits")
+        try:
+            for ref in refs:
+                _fetch_commits(reg, remote, ref.commit, new, result, bar)
+        finally:
+            bar.finish()
+        _fetch_snapshots(reg, remote, list(new.values()), snaps, result, progress)
         publish(reg)
     # One transaction adds the rows of what was fetched and the remote-tracking refs that
     # reach it: gc (which decides under the same lock) never sees the rows without a root.
@@ -317,11 +382,11 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     return result
 
 
-def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, snaps: dict, result: FetchResult) -> None:
-    """Download (verified) the commits `head` reaches that the manifest lacks, and their
-    snapshots, into `new` ({commit id: Commit}, children first) and `snaps`."""
+def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: FetchResult, bar: _LazyBar) -> None:
+    """Download (verified) the commits `head` reaches that the manifest lacks into `new`
+    ({commit id: Commit}, children first)."""
     m = reg.manifest
-    todo, found = [head], []
+    todo = [head]
     while todo:
         cid = todo.pop()
         if m.commit(cid) is not None or cid in new:
@@ -331,16 +396,29 @@ def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, snaps: dict, 
         result.downloaded_bytes += len(data)
         commit = decode_commit(data)
         new[cid] = commit
-        found.append(commit)
+        result.commits += 1
+        bar.advance(1)
         todo.extend(commit.parents)
-    for commit in found:
-        for sid in commit.splits.values():
-            if sid not in snaps and m.snapshot_info(sid) is None:
-                data = reg.store.get(sid) if reg.store.has(sid) else _download(reg, remote, sid)
-                result.downloaded_objects += 1
-                result.downloaded_bytes += len(data)
-                snaps[sid] = decode_snapshot(data)
-    result.commits += len(found)
+
+
+def _fetch_snapshots(reg, remote: Remote, commits: list, snaps: dict, result: FetchResult,
+                     progress: Progress) -> None:
+    """The snapshots of `commits` that the manifest lacks, into `snaps`: read from the
+    store where an earlier fetch left them, else downloaded (verified) in parallel."""
+    m = reg.manifest
+    wanted = list(dict.fromkeys(sid for c in commits for sid in c.splits.values()
+                                if m.snapshot_info(sid) is None))
+    local = {sid for sid in wanted if reg.store.has(sid)}
+    got: dict[ObjectId, bytes] = {sid: reg.store.get(sid) for sid in local}
+
+    def get(sid: ObjectId) -> int:
+        got[sid] = _download(reg, remote, sid)
+        return len(got[sid])
+    moved = _in_parallel([[s for s in wanted if s not in local]], get, progress, "fetch", "snapshots")
+    result.downloaded_objects += len(moved)
+    result.downloaded_bytes += sum(moved)
+    for sid in wanted:
+        snaps[sid] = decode_snapshot(got[sid])
 
 
 def _add_fetched(reg, name: str, new: dict, snaps: dict) -> None:
@@ -382,25 +460,23 @@ def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_P
     """Bring the shards and fingerprints of a commit into the local store."""
     from .porcelain import get_commit, get_snapshot
     c = get_commit(reg, commit_id)
-    wanted: dict[ObjectId, int] = {}
+    wanted: dict[ObjectId, int | None] = {}
     for split, sid in c.splits.items():
         if splits is not None and split not in splits:
             continue
         for ref in get_snapshot(reg, sid).shards:
             wanted.update(_shard_objects(ref))
     missing = [o for o in sorted(wanted) if not reg.store.has(o)]
-    progress.start("pull", sum(wanted[o] for o in missing) or None, "bytes")
 
-    def get(oid):
-        data = _download(reg, remote, oid)
-        progress.advance(len(data))
-        return len(data)
-    try:
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            sizes = list(pool.map(get, missing))
-    finally:
-        progress.finish()
-    return len(missing), sum(sizes)
+    def get(oid: ObjectId) -> int:
+        return len(_download(reg, remote, oid))
+    # chunk indexes (small; their sizes are not recorded anywhere) are counted first, then
+    # shards and fingerprints as bytes, so that each bar's total is exact
+    unsized = [o for o in missing if wanted[o] is None]
+    sized = [o for o in missing if wanted[o] is not None]
+    moved = _in_parallel([unsized], get, progress, "pull", "shard indexes")
+    moved += _in_parallel([sized], get, progress, "pull", "bytes", {o: wanted[o] for o in sized})
+    return len(moved), sum(moved)
 
 
 def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,

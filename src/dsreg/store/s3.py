@@ -25,13 +25,47 @@ MULTIPART_THRESHOLD = 64 << 20
 # A body that breaks off or arrives damaged is caught after the request succeeded, so
 # downloads retry it here, a few times, before giving up; bad bytes are never kept.
 DOWNLOAD_ATTEMPTS = 5
+# Until an endpoint has answered once in this process, failing to connect to it (refused,
+# unknown host, TLS failure, closed before any reply) is a wrong URL or a host that is
+# down, not a blip: give up after this many attempts, as git does, instead of backing off
+# for most of a minute; a connect timeout has waited long enough already and is not
+# repeated. Once the endpoint has answered, an outage gets the full retries.
+FIRST_CONTACT_ATTEMPTS = 2
+_answered: set[str | None] = set()      # endpoints (None: AWS S3) that sent this process a reply
 
 
-def _env_number(name: str, default: float) -> float:
+def _env_number(name: str, default: float, what: str = "a number of seconds") -> float:
     try:
         return float(os.environ.get(name, default))
     except ValueError:
-        raise UsageError(f"{name} must be a number of seconds") from None
+        raise UsageError(f"{name} must be {what}") from None
+
+
+def _max_attempts() -> int:
+    n = _env_number("DSREG_S3_MAX_ATTEMPTS", 8, "a whole number of attempts (1 or more)")
+    if n < 1 or n != int(n):
+        raise UsageError("DSREG_S3_MAX_ATTEMPTS must be a whole number of attempts (1 or more)")
+    return int(n)
+
+
+def _first_contact_policy(endpoint_url: str | None, max_attempts: int):
+    """A `needs-retry` handler, registered ahead of botocore's own, that ends the retries of
+    a connection failure while `endpoint_url` has never answered (see FIRST_CONTACT_ATTEMPTS)."""
+    from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    def needs_retry(response=None, caught_exception=None, attempts: int = 1, **_):
+        if response is not None:
+            _answered.add(endpoint_url)         # any HTTP reply, even an error, is an answer
+            return None
+        if endpoint_url in _answered or not isinstance(caught_exception, (BotoConnectionError,
+                                                                          ConnectionClosedError)):
+            return None         # botocore's standard policy decides
+        limit = 1 if isinstance(caught_exception, ConnectTimeoutError) else FIRST_CONTACT_ATTEMPTS
+        if attempts >= min(limit, max_attempts):
+            return False        # the first answer that is not None wins over botocore's delay
+        return None
+    return needs_retry
 
 
 class RemoteError(DsregError):
@@ -112,15 +146,16 @@ class S3Store(ObjectStore):
             if creds is not None:       # whatever source they came from, never printed
                 from ..redact import remember
                 remember(creds.access_key, creds.secret_key, creds.token)
+            max_attempts = _max_attempts()
             c = session.client(
                 "s3", endpoint_url=self.endpoint_url,
-                config=Config(retries={"max_attempts": int(_env_number("DSREG_S3_MAX_ATTEMPTS", 8)),
-                                       "mode": "standard"},
+                config=Config(retries={"total_max_attempts": max_attempts, "mode": "standard"},
                               connect_timeout=_env_number("DSREG_S3_CONNECT_TIMEOUT", 10),
                               read_timeout=_env_number("DSREG_S3_READ_TIMEOUT", 60),
                               max_pool_connections=PARALLEL * 2,
                               s3={"addressing_style": "path"} if self.endpoint_url else None),
             )
+            c.meta.events.register_first("needs-retry.s3", _first_contact_policy(self.endpoint_url, max_attempts))
             self._client = c
         return c
 
