@@ -298,3 +298,29 @@ def test_open_store_by_url(tmp_path):
     assert isinstance(open_store(str(tmp_path)), LocalStore)
     with pytest.raises(UsageError):
         open_store("ftp://example.com/x")
+
+
+def test_s3_writes_and_reads_are_tried_again_when_botocore_gives_up(tmp_path, request, monkeypatch):
+    """botocore stops retrying once its retry quota, shared by every thread, runs dry on a
+    bad link; an object write or read (idempotent) is then tried again by the store."""
+    from dsreg.store import s3
+    store = _make_s3(tmp_path, request)
+    monkeypatch.setattr(s3.time, "sleep", lambda _: None)
+    calls = {"put": 0, "get": 0}
+
+    def flaky(name, original):
+        def call(*a, **kw):
+            calls[name] += 1
+            if calls[name] <= s3.TRANSFER_ATTEMPTS - 2:
+                raise s3.TransferInterrupted(f"{name} broke off", "check your network")
+            return original(*a, **kw)
+        return call
+    monkeypatch.setattr(store, "_write_once", flaky("put", store._write_once))
+    oid, _ = store.put(b"some bytes")
+    assert calls["put"] == s3.TRANSFER_ATTEMPTS - 1
+    monkeypatch.setattr(store, "_read", flaky("get", store._read))
+    assert store.get(oid) == b"some bytes" and calls["get"] == s3.TRANSFER_ATTEMPTS - 1
+    calls["put"] = -10                                   # more failures than attempts: the error stands
+    with pytest.raises(s3.TransferInterrupted):
+        store.put(b"other bytes")
+    assert calls["put"] == -10 + s3.TRANSFER_ATTEMPTS

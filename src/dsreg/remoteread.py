@@ -83,19 +83,15 @@ class _VerifiedRanges(io.RawIOBase):
 
     def _chunk(self, start: int, length: int, digest: str) -> bytes:
         if start not in self.got:
-            from .store.s3 import DOWNLOAD_ATTEMPTS, TransferInterrupted
-            for attempt in range(DOWNLOAD_ATTEMPTS):      # a damaged or cut-off reply: ask again
-                try:
-                    data = self.store.read_range(self.oid, start, length)
-                except TransferInterrupted:
-                    if attempt == DOWNLOAD_ATTEMPTS - 1:
-                        raise
-                    continue
+            from .store.s3 import TransferInterrupted, again
+
+            def verified() -> bytes:          # a damaged or cut-off reply: ask again
+                data = self.store.read_range(self.oid, start, length)
                 got = hash_bytes(data)
-                if got == digest:
-                    break
-                if attempt == DOWNLOAD_ATTEMPTS - 1:
+                if got != digest:
                     raise ChecksumMismatch(self.oid, f"{got} (column chunk at byte {start})", self.store.where)
+                return data
+            data = again(verified, TransferInterrupted, ChecksumMismatch)
             self.got[start] = data
         return self.got[start]
 

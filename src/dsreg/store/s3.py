@@ -22,9 +22,23 @@ from .base import ObjectStore
 PARALLEL = 16
 MULTIPART_THRESHOLD = 64 << 20
 # Requests are retried by botocore (standard mode: 500/503/SlowDown, resets, timeouts).
-# A body that breaks off or arrives damaged is caught after the request succeeded, so
-# downloads retry it here, a few times, before giving up; bad bytes are never kept.
-DOWNLOAD_ATTEMPTS = 5
+# A body that breaks off or arrives damaged is caught after the request succeeded, and
+# botocore stops retrying at all once its retry quota (shared by every thread of a
+# transfer) runs dry on a bad link, so object reads and writes, which are idempotent, are
+# tried again here, a few times, before giving up; bad bytes are never kept.
+TRANSFER_ATTEMPTS = 5
+
+
+def again(fn, *retry_on: type[BaseException]):
+    """fn(), tried up to TRANSFER_ATTEMPTS times while it raises one of `retry_on`."""
+    for attempt in range(TRANSFER_ATTEMPTS):
+        try:
+            return fn()
+        except retry_on:
+            if attempt == TRANSFER_ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.05 * 2 ** attempt, 1.0))
+    raise AssertionError("unreachable")
 # Until an endpoint has answered once in this process, failing to connect to it (refused,
 # unknown host, TLS failure, closed before any reply) is a wrong URL or a host that is
 # down, not a blip: give up after this many attempts, as git does, instead of backing off
@@ -221,14 +235,7 @@ class S3Store(ObjectStore):
 
     def get(self, oid: ObjectId) -> bytes:
         """Verified bytes; a body that broke off or arrived damaged is fetched again."""
-        for attempt in range(DOWNLOAD_ATTEMPTS):
-            try:
-                return super().get(oid)
-            except (ChecksumMismatch, TransferInterrupted):
-                if attempt == DOWNLOAD_ATTEMPTS - 1:
-                    raise
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-        raise AssertionError("unreachable")
+        return again(lambda: super(S3Store, self).get(oid), ChecksumMismatch, TransferInterrupted)
 
     def _read(self, oid: ObjectId) -> bytes:
         try:
@@ -251,8 +258,11 @@ class S3Store(ObjectStore):
         return data
 
     def _write(self, oid: ObjectId, data: bytes) -> None:
-        key = self.object_key(oid)
+        again(lambda: self._write_once(oid, data), TransferInterrupted)
         self._count(up=len(data))
+
+    def _write_once(self, oid: ObjectId, data: bytes) -> None:
+        key = self.object_key(oid)
         if len(data) >= MULTIPART_THRESHOLD:
             import io
             from boto3.s3.transfer import TransferConfig
@@ -302,17 +312,13 @@ class S3Store(ObjectStore):
                 yield item["Key"], item.get("LastModified")
 
     def get_key(self, key: str) -> tuple[bytes, str] | None:
-        for attempt in range(DOWNLOAD_ATTEMPTS):
+        def once():
             try:
                 r = self._call("get ref", self.client.get_object, Bucket=self.bucket, Key=key)
                 return self._call("get ref", r["Body"].read), r["ETag"]
             except KeyError:
                 return None
-            except TransferInterrupted:
-                if attempt == DOWNLOAD_ATTEMPTS - 1:
-                    raise
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
-        raise AssertionError("unreachable")
+        return again(once, TransferInterrupted)
 
     def put_key_if(self, key: str, data: bytes, etag: str | None) -> str:
         """Write `key` only if its ETag is still `etag` (None: only if it does not exist)."""
