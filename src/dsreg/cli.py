@@ -434,14 +434,33 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
 @click.option("--repair", is_flag=True,
               help="Replace missing or corrupt objects by verified copies: local ones from the remotes "
                    "(origin first); with --remote, the remote's from the local store.")
+@click.option("--rebuild", is_flag=True,
+              help="Rebuild the manifest from the objects, keeping the old one as manifest.sqlite.bak-TIME, "
+                   "then check the result.")
 @json_option
 @pass_state
-def fsck(state: State, remote_name: str | None, repair: bool, as_json: bool) -> None:
+def fsck(state: State, remote_name: str | None, repair: bool, rebuild: bool, as_json: bool) -> None:
     """Verify every object and ref; exit 1 if anything is wrong.
 
     Each problem names the object and the versions it affects.
+
+    With --rebuild, the manifest (the index of datasets, commits, snapshots and shards) is
+    built anew from every object in the local store, each verified as it is read; corrupt
+    objects are reported and left out. Refs, the reflog and remotes are kept from the old
+    manifest if it still reads (a ref only if its commit is in the store); a dataset left
+    with no ref gets `main` on its newest head and, when it has several heads, a branch
+    `recovered-ID` on each.
     """
     from . import maintenance
+    if rebuild:
+        if remote_name is not None or repair:
+            raise UsageError("--rebuild rebuilds the local manifest; it cannot be combined with "
+                             f"{'--remote' if remote_name is not None else '--repair'}")
+        from .rebuild import rebuild_manifest
+        rebuilt = rebuild_manifest(state.open_registry(need_manifest=False), progress=state.progress())
+        _render_rebuild(rebuilt, as_json)
+        _fail_on_problems(rebuilt.check, "the rebuilt registry fails fsck: ")
+        return
     if remote_name is not None:
         from .remotemaint import fsck_remote
         result = fsck_remote(state.reg, remote_name, repair=repair, progress=state.progress())
@@ -452,15 +471,44 @@ def fsck(state: State, remote_name: str | None, repair: bool, as_json: bool) -> 
     else:
         for line in result.repaired or ():
             click.echo(f"repaired: {line}")
-        for problem in result.problems:
-            click.echo(f"problem: {problem}")
-        for note in getattr(result, "notes", ()):
-            click.echo(f"note: {note}")
-        click.echo(f"checked {result.checked_objects:,} objects ({format_size(result.checked_bytes)}): "
-                   + ("no problems found" if result.ok else f"{len(result.problems)} problem(s)"))
+        _render_check(result)
+    _fail_on_problems(result, "fsck found ")
+
+
+def _render_check(result) -> None:
+    for problem in result.problems:
+        click.echo(f"problem: {problem}")
+    for note in getattr(result, "notes", ()):
+        click.echo(f"note: {note}")
+    click.echo(f"checked {result.checked_objects:,} objects ({format_size(result.checked_bytes)}): "
+               + ("no problems found" if result.ok else f"{len(result.problems)} problem(s)"))
+
+
+def _fail_on_problems(result, prefix: str) -> None:
     if not result.ok:
         n = len(result.problems)
-        raise DsregError(f"fsck found {n} problem{'s' if n != 1 else ''}")
+        raise DsregError(f"{prefix}{n} problem{'s' if n != 1 else ''}")
+
+
+def _render_rebuild(r, as_json: bool) -> None:
+    if as_json:
+        emit_json(r.to_json())
+        return
+    click.echo(f"rebuilt the manifest from {r.objects_read:,} objects ({format_size(r.bytes_read)}): "
+               f"{r.commits:,} commits, {r.snapshots:,} snapshots, {r.shards:,} shards; refs: {r.refs_kept:,} kept, "
+               f"{len(r.recovered):,} recreated; {len(r.skipped):,} corrupt objects skipped")
+    for note in r.notes:
+        click.echo(f"note: {note}")
+    for line in r.skipped:
+        click.echo(f"skipped: {line}")
+    for line in r.dropped:
+        click.echo(f"dropped: ref {line}")
+    for rec in r.recovered:
+        of = f" (the newest of {rec.heads} heads)" if rec.branch == "main" and rec.heads > 1 else ""
+        click.echo(f"recovered: {rec.dataset}@{rec.branch} at {short_id(rec.commit)}{of}")
+    if r.backup:
+        click.echo(f"the old manifest is kept as {r.backup}")
+    _render_check(r.check)
 
 
 @cli.command()

@@ -71,6 +71,11 @@ class State:
 
     @property
     def reg(self):
+        return self.open_registry()
+
+    def open_registry(self, need_manifest: bool = True):
+        """The registry, opened on first use (need_manifest=False: also one whose manifest
+        is missing or unreadable, for `fsck --rebuild`)."""
         if self._reg is None:
             from .registry import DIRNAME, Registry
             if self.registry_dir is not None:
@@ -78,7 +83,7 @@ class State:
                 if not (os.path.isdir(os.path.join(self.registry_dir, DIRNAME))):
                     from .errors import RegistryNotFound
                     raise RegistryNotFound(self.registry_dir)
-            self._reg = Registry(self.registry_dir)
+            self._reg = Registry(self.registry_dir, need_manifest=need_manifest)
         return self._reg
 
     def progress(self) -> Progress:

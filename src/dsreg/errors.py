@@ -45,6 +45,25 @@ class RegistryExists(DsregError):
     pass
 
 
+REBUILD_HINT = "run 'dsreg fsck --rebuild' to rebuild it from the objects"
+
+
+class ManifestMissing(DsregError):
+    """A `.dsreg/` folder with an object store but no manifest."""
+
+    def __init__(self, path: str):
+        super().__init__(f"the registry's manifest {path} is missing", REBUILD_HINT)
+        self.path = path
+
+
+class ManifestUnreadable(DsregError):
+    """The manifest is not a readable SQLite database (garbage bytes, a torn copy)."""
+
+    def __init__(self, path: str, why: str):
+        super().__init__(f"the registry's manifest {path} cannot be read ({why})", REBUILD_HINT)
+        self.path = path
+
+
 class UnknownDataset(DsregError):
     def __init__(self, name: str):
         super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")

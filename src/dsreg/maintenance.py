@@ -32,6 +32,7 @@ from .store.base import check_object_id
 
 DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
 TEMP_PREFIX = ".tmp-"          # LocalStore's writes in progress
+REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
 _MAX_AFFECTED = 5              # versions named per problem
 
 
@@ -245,8 +246,8 @@ def _is_recent(store: ObjectStore, oid: ObjectId, cutoff: float) -> bool:
 
 
 def stray_temp_files(reg) -> list[Path]:
-    """Leftovers of interrupted writes: `.tmp-*` in the object fan-out folders and
-    anything in `.dsreg/tmp`."""
+    """Leftovers of interrupted writes: `.tmp-*` in the object fan-out folders, anything
+    in `.dsreg/tmp`, and the new manifest of an interrupted `fsck --rebuild`."""
     out: list[Path] = []
     root = reg.store.root if isinstance(reg.store, LocalStore) else None
     if root is not None and root.is_dir():
@@ -256,6 +257,7 @@ def stray_temp_files(reg) -> list[Path]:
     tmp = reg.dir / "tmp"
     if tmp.is_dir():
         out.extend(sorted(tmp.iterdir()))
+    out.extend(p for p in (reg.dir / (REBUILD_TEMP + s) for s in ("", "-wal", "-shm", "-journal")) if p.is_file())
     return out
 
 
@@ -671,5 +673,5 @@ def _size_or_none(store: ObjectStore, oid: ObjectId) -> int | None:
         return None
 
 
-__all__ = ["fsck", "gc", "FsckResult", "GcResult", "GcRefused", "Reachable", "Root", "reachable",
+__all__ = ["REBUILD_TEMP", "fsck", "gc", "FsckResult", "GcResult", "GcRefused", "Reachable", "Root", "reachable",
            "unreachable", "roots", "live_reflog", "read_local", "stray_temp_files", "DEFAULT_GRACE_SECONDS"]

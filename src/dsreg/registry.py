@@ -6,19 +6,26 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .errors import ChecksumMismatch, ObjectMissing, RegistryExists, RegistryNotFound
+from .errors import ChecksumMismatch, ManifestMissing, ManifestUnreadable, ObjectMissing, RegistryExists, \
+    RegistryNotFound
 from .ids import ObjectId, hash_bytes
 from .manifest import Manifest
 from .store import LocalStore
 
 DIRNAME = ".dsreg"
+MANIFEST = "manifest.sqlite"
 
 
-def find_registry(start: str | os.PathLike | None = None) -> Path:
-    """The project folder holding `.dsreg/`: DSREG_DIR, else walk up from `start` (or cwd)."""
+def find_registry(start: str | os.PathLike | None = None, need_manifest: bool = True) -> Path:
+    """The project folder holding `.dsreg/`: DSREG_DIR, else walk up from `start` (or cwd).
+
+    A `.dsreg/` whose manifest is gone but whose object store is there is still this
+    registry, not a reason to look further up: ManifestMissing, unless `need_manifest`
+    is False (`fsck --rebuild` makes a new one)."""
     if start is None and os.environ.get("DSREG_DIR"):
         start = os.environ["DSREG_DIR"]
         if not (Path(start) / DIRNAME).is_dir():
@@ -26,7 +33,11 @@ def find_registry(start: str | os.PathLike | None = None) -> Path:
         return Path(start).resolve()
     here = Path(start or os.getcwd()).resolve()
     for folder in [here, *here.parents]:
-        if (folder / DIRNAME / "manifest.sqlite").is_file():
+        if (folder / DIRNAME / MANIFEST).is_file():
+            return folder
+        if (folder / DIRNAME / "objects").is_dir():
+            if need_manifest:
+                raise ManifestMissing(str(folder / DIRNAME / MANIFEST))
             return folder
     raise RegistryNotFound(str(here))
 
@@ -34,13 +45,17 @@ def find_registry(start: str | os.PathLike | None = None) -> Path:
 class Registry:
     """An open registry. Use `Registry(path)` to open one, `Registry.init(path)` to create one."""
 
-    def __init__(self, path: str | os.PathLike | None = None, *, _discover: bool = True):
-        root = find_registry(path) if _discover else Path(path).resolve()  # type: ignore[arg-type]
+    def __init__(self, path: str | os.PathLike | None = None, *, need_manifest: bool = True,
+                 _discover: bool = True):
+        # need_manifest=False: open a registry whose manifest is missing or unreadable, to
+        # rebuild it (`rebuild_manifest`); its `manifest` still refuses until then
+        root = find_registry(path, need_manifest) if _discover else Path(path).resolve()  # type: ignore[arg-type]
         self.root = root
         self.dir = root / DIRNAME
         self.store = RegistryStore(self.dir / "objects", self._remotes)
         self._manifest: Manifest | None = None
         self._opened_remotes: list | None = None
+        self._create_manifest = False       # only `init` may create an empty one
 
     @classmethod
     def init(cls, path: str | os.PathLike = ".") -> "Registry":
@@ -54,13 +69,24 @@ class Registry:
         if not config.exists():
             config.write_text(json.dumps({"format": 1}, indent=2) + "\n")
         reg = cls(root, _discover=False)
+        reg._create_manifest = True
         reg.manifest  # creates and migrates the database
         return reg
 
     @property
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            self._manifest = Manifest(self.dir / "manifest.sqlite")
+            path = self.dir / MANIFEST
+            # SQLite would create an empty database in place of a lost one: a registry
+            # that silently forgot every ref
+            if not self._create_manifest and not path.is_file():
+                raise ManifestMissing(str(path))
+            try:
+                self._manifest = Manifest(path)
+            except sqlite3.DatabaseError as e:
+                if isinstance(e, sqlite3.OperationalError):     # locked, cannot open: not damage
+                    raise
+                raise ManifestUnreadable(str(path), str(e)) from None
         return self._manifest
 
     def close(self) -> None:
@@ -140,6 +166,10 @@ class Registry:
     def gc(self, dry_run: bool = False, **kw):
         from . import maintenance
         return maintenance.gc(self, dry_run=dry_run, **kw)
+
+    def rebuild_manifest(self, **kw):
+        from . import rebuild
+        return rebuild.rebuild_manifest(self, **kw)
 
 
 class RegistryStore(LocalStore):

@@ -21,6 +21,7 @@ COMMIT_FORMAT = "dsreg-commit-1"
 SNAPSHOT_FORMAT = "dsreg-snapshot-2"
 _SNAPSHOT_MAGIC = b"DSRGSNP2"
 _SNAPSHOT_V1 = ("dsreg-snapshot-1", b"DSRGSNP1")     # runs as JSON lists: still read
+SNAPSHOT_MAGICS = (_SNAPSHOT_MAGIC, _SNAPSHOT_V1[1])   # how a snapshot object starts (rebuild.py)
 
 
 class CorruptObject(DsregError):
@@ -195,6 +196,7 @@ def decode_commit(data: bytes) -> Commit:
 
 
 _FP_MAGIC = b"DSRGFP1\n"
+FINGERPRINTS_MAGIC = _FP_MAGIC                          # how a fingerprint object starts
 
 
 def encode_fingerprints(fps: np.ndarray) -> bytes:
