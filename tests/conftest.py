@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 
 import dsreg
+from dsreg.progress import Progress
 
 
 @pytest.fixture
@@ -183,3 +184,23 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("reliability figures")
         for fig in FIGURES:
             terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in fig.items()))
+
+
+class Recorder(Progress):
+    """A Progress that records every event, for tests of what a long operation reports."""
+
+    def __init__(self):
+        self.events = []
+
+    def start(self, label, total, unit="rows"):
+        self.events.append(("start", label, total, unit))
+
+    def advance(self, n):
+        self.events.append(("advance", n))
+
+    def finish(self):
+        self.events.append(("finish",))
+
+    @property
+    def advanced(self) -> int:
+        return sum(e[1] for e in self.events if e[0] == "advance")

@@ -8,34 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from conftest import edit_table, make_table
+from conftest import Recorder, edit_table, make_table
 from dsreg import maintenance
 from dsreg.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import CommitId, ObjectId
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.progress import Progress
 from dsreg.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
 
 DS = "reviews"
-
-
-class Recorder(Progress):
-    def __init__(self):
-        self.events = []
-
-    def start(self, label, total, unit="rows"):
-        self.events.append(("start", label, total, unit))
-
-    def advance(self, n):
-        self.events.append(("advance", n))
-
-    def finish(self):
-        self.events.append(("finish",))
-
-    @property
-    def advanced(self) -> int:
-        return sum(e[1] for e in self.events if e[0] == "advance")
 
 
 @pytest.fixture

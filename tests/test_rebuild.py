@@ -17,14 +17,13 @@ import dsreg
 import dsreg.compaction
 import dsreg.shards
 from clihelpers import fails, run
-from conftest import edit_table, make_table
+from conftest import Recorder, edit_table, make_table
 from dsreg import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
 from dsreg.maintenance import REBUILD_TEMP
 from dsreg.porcelain import get_commit
-from dsreg.progress import Progress
 from reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
 
 # what the manifest derives from objects, compared row for row before and after a rebuild
@@ -49,17 +48,6 @@ KEPT = {
 
 def rows(reg, queries: dict) -> dict:
     return {t: sorted(reg.manifest.conn.execute(q).fetchall(), key=repr) for t, q in queries.items()}
-
-
-class Recorder(Progress):
-    def __init__(self):
-        self.events = []
-
-    def start(self, label, total, unit="rows"):
-        self.events.append(("start", label, total, unit))
-
-    def advance(self, n):
-        self.events.append(("advance", n))
 
 
 @pytest.fixture

@@ -43,10 +43,11 @@ from .manifest import Manifest
 from .progress import NO_PROGRESS, Progress
 from .serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, CorruptObject, ShardRef, \
     decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
+from .shards import INDEX_FORMAT
+from .store.local import _fsync_dir
 
 SIDE_FILES = ("-wal", "-shm", "-journal")      # SQLite's companions of a database file
 RECOVERED = "recovered-"
-INDEX_FORMAT = "dsreg-shard-index-1"           # as shards.INDEX_FORMAT
 
 # what is kept from the old manifest: table -> columns (those it has are copied)
 KEPT = {
@@ -429,19 +430,6 @@ def _remove(db: Path) -> None:
 def _fsync(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 __all__ = ["rebuild_manifest", "RebuildResult", "Recovered", "object_kind"]
