@@ -326,11 +326,7 @@ def test_clone_needs_no_registry_and_a_folder_name(elsewhere):
 # -- progress on a terminal, and the docs --------------------------------------------------------
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
-    exe = shutil.which("dsreg", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("the dsreg console script is not installed")
-    env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
-    env["DSREG_AUTHOR"] = "Script <script@example.com>"
+    exe, env = _console_script()
     (tmp_path / "remote").mkdir()
     data = write(tmp_path / "v1.parquet", V1)
     for args in (["init"], ["commit", "reviews", data], ["remote", "add", "origin", f"file://{tmp_path / 'remote'}"]):
@@ -338,6 +334,16 @@ def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
     out, err = _on_a_terminal(exe, ["push"], tmp_path, env)
     assert re.search(r"\rpush \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", err), err
     assert out.startswith("reviews@main: (new branch) ")
+
+
+def _console_script() -> tuple[str, dict]:
+    """The installed `dsreg` and an environment for it (no DSREG_DIR, a fixed author)."""
+    exe = shutil.which("dsreg", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    if exe is None:
+        pytest.skip("the dsreg console script is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
+    env["DSREG_AUTHOR"] = "Script <script@example.com>"
+    return exe, env
 
 
 def _on_a_terminal(exe: str, args: list[str], cwd: Path, env: dict) -> tuple[str, str]:
@@ -370,11 +376,7 @@ def _last_frames(stderr: str) -> list[str]:
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_path):
-    exe = shutil.which("dsreg", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-    if exe is None:
-        pytest.skip("the dsreg console script is not installed")
-    env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
-    env["DSREG_AUTHOR"] = "Script <script@example.com>"
+    exe, env = _console_script()
     project, remote = tmp_path / "project", tmp_path / "remote"
     project.mkdir()
     remote.mkdir()
