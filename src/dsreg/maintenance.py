@@ -629,16 +629,7 @@ class _Fsck:
 
     # -- naming what a problem affects -----------------------------------------
     def affects(self, about: ObjectId, names: "_Names") -> str:
-        if about in self.snapshot_users:
-            commits = set(self.snapshot_users[about])
-        elif about in self.part_of:
-            commits = {c for s in self.part_of[about] for c in self.snapshot_users.get(s, ())}
-        else:
-            commits = {CommitId(about)}
-        groups = sorted((names.of(c), c) for c in commits)
-        shown = [f"{', '.join(n) + ' ' if n else ''}(commit {c[:12]})" for (_, n), c in groups[:_MAX_AFFECTED]]
-        more = len(groups) - len(shown)
-        return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
+        return affects(about, self.snapshot_users, self.part_of, names)
 
 
 class _Names:
@@ -671,6 +662,21 @@ def _size_or_none(store: ObjectStore, oid: ObjectId) -> int | None:
         return store.size(oid)
     except (ObjectMissing, OSError):
         return None
+
+
+def affects(about: ObjectId, snapshot_users: dict, part_of: dict, names: "_Names") -> str:
+    """'affects NAME@REF (commit ...); ...': the versions a problem with object `about`
+    touches, given which commits use each snapshot and which snapshots each object is part of."""
+    if about in snapshot_users:
+        commits = set(snapshot_users[about])
+    elif about in part_of:
+        commits = {c for s in part_of[about] for c in snapshot_users.get(s, ())}
+    else:
+        commits = {CommitId(about)}
+    groups = sorted((names.of(c), c) for c in commits)
+    shown = [f"{', '.join(n) + ' ' if n else ''}(commit {c[:12]})" for (_, n), c in groups[:_MAX_AFFECTED]]
+    more = len(groups) - len(shown)
+    return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
 
 
 __all__ = ["REBUILD_TEMP", "fsck", "gc", "FsckResult", "GcResult", "GcRefused", "Reachable", "Root", "reachable",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from .errors import ChecksumMismatch, DsregError, ObjectMissing
 from .ids import CommitId, ObjectId
-from .maintenance import GcRefused, Root, _Names
+from .maintenance import GcRefused, Root, _Names, affects
 from .progress import NO_PROGRESS, Progress
 from .serialize import CorruptObject, decode_commit, decode_snapshot
 
@@ -86,15 +86,8 @@ def walk_remote(remote_name: str, remote, verify_data: bool = True, progress: Pr
     snapshots: dict[ObjectId, None] = {}
     while queue:
         cid = queue.popleft()
-        data = _read(remote, walk, cid)
-        if data is None:
-            walk.problems.append((f"commit {cid} {walk.status[cid]}", cid))
-            continue
-        walk.checked_bytes += len(data)
-        try:
-            c = decode_commit(data)
-        except CorruptObject as e:
-            walk.problems.append((f"commit {cid} is malformed ({e.message})", cid))
+        c = _decoded(remote, walk, cid, "commit", decode_commit)
+        if c is None:
             continue
         if c.parents:
             walk.first_parent[cid] = c.parents[0]
@@ -107,15 +100,8 @@ def walk_remote(remote_name: str, remote, verify_data: bool = True, progress: Pr
             snapshots[sid] = None
     shard_objects: dict[ObjectId, None] = {}
     for sid in snapshots:
-        data = _read(remote, walk, sid)
-        if data is None:
-            walk.problems.append((f"snapshot {sid} {walk.status[sid]}", sid))
-            continue
-        walk.checked_bytes += len(data)
-        try:
-            snap = decode_snapshot(data)
-        except CorruptObject as e:
-            walk.problems.append((f"snapshot {sid} is malformed ({e.message})", sid))
+        snap = _decoded(remote, walk, sid, "snapshot", decode_snapshot)
+        if snap is None:
             continue
         for ref in snap.shards:
             for oid in ref.objects():
@@ -141,17 +127,18 @@ def walk_remote(remote_name: str, remote, verify_data: bool = True, progress: Pr
     return walk
 
 
-def _affects(walk: _Walk, about: ObjectId, names: _Names) -> str:
-    if about in walk.snapshot_users:
-        commits = set(walk.snapshot_users[about])
-    elif about in walk.part_of:
-        commits = {c for s in walk.part_of[about] for c in walk.snapshot_users.get(s, ())}
-    else:
-        commits = {CommitId(about)}
-    groups = sorted((names.of(c), c) for c in commits)
-    shown = [f"{', '.join(n) + ' ' if n else ''}(commit {c[:12]})" for (_, n), c in groups[:5]]
-    more = len(groups) - len(shown)
-    return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
+def _decoded(remote, walk: _Walk, oid: ObjectId, kind: str, decode):
+    """The decoded object, or None with the problem (missing, damaged, malformed) noted."""
+    data = _read(remote, walk, oid)
+    if data is None:
+        walk.problems.append((f"{kind} {oid} {walk.status[oid]}", oid))
+        return None
+    walk.checked_bytes += len(data)
+    try:
+        return decode(data)
+    except CorruptObject as e:
+        walk.problems.append((f"{kind} {oid} is malformed ({e.message})", oid))
+        return None
 
 
 # -- fsck --remote ------------------------------------------------------------
@@ -198,7 +185,7 @@ def fsck_remote(reg, remote_name: str | None, repair: bool = False,
                 break
             walk = walk_remote(name, remote)
     names = _Names(walk.roots, walk.first_parent)
-    problems = [f"{text} on {name}; {_affects(walk, about, names)}" for text, about in walk.problems]
+    problems = [f"{text} on {name}; {affects(about, walk.snapshot_users, walk.part_of, names)}" for text, about in walk.problems]
     checked = sum(1 for s in walk.status.values() if s is None or s.startswith("is corrupt"))
     return RemoteFsckResult(name, problems, checked, walk.checked_bytes, repaired)
 
