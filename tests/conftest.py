@@ -98,16 +98,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """Start `moto.server` in its own process; yield its endpoint URL."""
+def start_moto(env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`moto.server` in its own process on a free loopback port, once it accepts
+    connections: (process, endpoint URL)."""
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"})
-    os.environ.pop("AWS_PROFILE", None)
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 30
     while True:
         try:
@@ -118,6 +114,16 @@ def s3_endpoint():
                 proc.kill()
                 raise RuntimeError("moto server did not start")
             time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """Start `moto.server` in its own process; yield its endpoint URL."""
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"})
+    os.environ.pop("AWS_PROFILE", None)
+    proc, url = start_moto()
     yield url
     proc.terminate()
     try:

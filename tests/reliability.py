@@ -7,11 +7,9 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -112,32 +110,13 @@ def spread(n_items: int, k: int) -> list[int]:
 
 
 # -- S3 with real credential checks ----------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_auth_moto() -> dict:
     """moto's server with IAM authentication switched on after the setup requests."""
     import urllib.request
 
     import boto3
-    port = _free_port()
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="1000000")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start")
-            time.sleep(0.1)
+    from conftest import start_moto
+    proc, url = start_moto(dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="1000000"))
     kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")
     iam, s3 = boto3.client("iam", **kw), boto3.client("s3", **kw)
     s3.create_bucket(Bucket="authbucket")

@@ -20,7 +20,7 @@ from dsreg.porcelain import get_commit, get_snapshot
 from dsreg.remotemaint import fsck_remote
 
 from clihelpers import fails, run
-from conftest import edit_table, make_table, new_bucket
+from conftest import edit_table, make_table
 from reliability import assert_versions_load, record, versions
 
 DAMAGES = ("flip", "truncate")
@@ -172,16 +172,10 @@ def _remote_path_writer(kind, spec_url, endpoint, tmp_path):
     return rewrite
 
 
-@pytest.mark.parametrize("kind", ["file", "s3"])
-def test_remote_damage_is_found_named_refused_and_repaired(registry, history, tmp_path, kind, request, monkeypatch):
+def test_remote_damage_is_found_named_refused_and_repaired(registry, history, tmp_path, remote_spec, monkeypatch):
     monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
-    if kind == "file":
-        (tmp_path / "remote").mkdir()
-        url, endpoint = f"file://{tmp_path / 'remote'}", None
-    else:
-        endpoint = request.getfixturevalue("s3_endpoint")
-        url = f"s3://{new_bucket(endpoint)}/team"
+    kind, url, endpoint = remote_spec.kind, remote_spec.url, remote_spec.endpoint_url
     transfer.add_remote(registry, "origin", url, endpoint)
     transfer.push(registry)
     rewrite = _remote_path_writer(kind, url, endpoint, tmp_path)

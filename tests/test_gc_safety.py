@@ -17,7 +17,7 @@ from dsreg.porcelain import get_commit
 from dsreg.remotemaint import RemoteGcRan, fsck_remote, gc_remote
 
 from clihelpers import run
-from conftest import make_table, new_bucket
+from conftest import make_table
 from reliability import record, versions
 
 
@@ -119,16 +119,10 @@ def test_gc_leaves_a_long_running_commit_alone(registry):
 
 
 # -- on a remote --------------------------------------------------------------------
-@pytest.fixture(params=["file", "s3"])
-def shared(request, registry, tmp_path):
-    if request.param == "file":
-        (tmp_path / "remote").mkdir()
-        url, endpoint = f"file://{tmp_path / 'remote'}", None
-    else:
-        endpoint = request.getfixturevalue("s3_endpoint")
-        url = f"s3://{new_bucket(endpoint)}/team"
-    transfer.add_remote(registry, "origin", url, endpoint)
-    return url, endpoint, tmp_path / "remote" if request.param == "file" else None
+@pytest.fixture
+def shared(registry, remote_spec, tmp_path):
+    transfer.add_remote(registry, "origin", remote_spec.url, remote_spec.endpoint_url)
+    return remote_spec.url, remote_spec.endpoint_url, tmp_path / "remote" if remote_spec.kind == "file" else None
 
 
 def _orphan(registry, data: bytes):

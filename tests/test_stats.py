@@ -163,14 +163,20 @@ def test_missing_shard_stats_are_computed_and_cached(registry, small_blocks):
     assert all(json.loads(r[0]) for r in m.conn.execute("SELECT stats FROM shards"))
 
 
-def test_fetched_shards_get_stats_lazily(registry, small_blocks, tmp_path):
-    """A clone's manifest lists shards without statistics; the first card computes and keeps them."""
-    table = random_table(4_000, 7)
-    registry.commit("ds", {"train": table})
+def _pushed_and_cloned(registry, tmp_path):
+    """A clone (metadata only, data on demand) of `registry`'s ds, through a folder remote."""
     (tmp_path / "remote").mkdir()
     transfer.add_remote(registry, "origin", f"file://{tmp_path / 'remote'}")
     transfer.push(registry, "origin", "ds")
     clone, _ = transfer.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
+    return clone
+
+
+def test_fetched_shards_get_stats_lazily(registry, small_blocks, tmp_path):
+    """A clone's manifest lists shards without statistics; the first card computes and keeps them."""
+    table = random_table(4_000, 7)
+    registry.commit("ds", {"train": table})
+    clone = _pushed_and_cloned(registry, tmp_path)
     try:
         rows = clone.manifest.conn.execute("SELECT stats FROM shards").fetchall()
         assert rows and all(not json.loads(r[0] or "{}") for r in rows)
@@ -235,10 +241,7 @@ def test_a_commit_in_a_clone_fetches_no_data_for_statistics(registry, small_bloc
     """Committing primes card statistics only from local data: a clone keeps fetching on demand."""
     table = random_table(4_000, 10)
     registry.commit("ds", {"train": table})
-    (tmp_path / "remote").mkdir()
-    transfer.add_remote(registry, "origin", f"file://{tmp_path / 'remote'}")
-    transfer.push(registry, "origin", "ds")
-    clone, _ = transfer.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
+    clone = _pushed_and_cloned(registry, tmp_path)
     try:
         remote_shards = [r[0] for r in clone.manifest.conn.execute("SELECT id FROM shards")]
         more = random_table(100, 11, start=10**6)
