@@ -364,6 +364,37 @@ def test_tag_errors(registry, two_commits):
     fails("tag", "reviews", "a@{1}", code=2, says="invalid tag name 'a@{1}'")
 
 
+
+def test_a_branch_and_a_tag_never_share_a_name(registry, two_commits, data):
+    """NAME@REV looks at branches first: a branch named like a tag would silently change
+    what a pinned NAME@TAG reads, so neither may take the other's name."""
+    v1 = two_commits["v1"]
+    fails("branch", "reviews", "v1", "main", says="a tag named 'v1' already exists in dataset 'reviews'")
+    fails("branch", "reviews", "v1", "main", "--force", says="a tag named 'v1' already exists")
+    fails("commit", "reviews", data["v2"], "--branch", "v1", says="reviews@v1 is a tag, not a branch")
+    fails("tag", "reviews", "main", says="a branch named 'main' already exists in dataset 'reviews'")
+    assert registry.resolve("reviews@v1") == v1
+    assert run_json("branch", "reviews") == {"main": two_commits["v2"]}
+    assert run_json("tag", "reviews") == {"v1": v1}
+
+
+def test_ref_target_may_repeat_the_dataset_name(registry, two_commits):
+    assert run_json("tag", "reviews", "first", "reviews@main~1") == {"name": "first", "commit": two_commits["v1"]}
+    fails("tag", "reviews", "other", "elsewhere@main", code=2, says="cannot point into dataset 'elsewhere'")
+    assert "other" not in run_json("tag", "reviews")
+
+
+def test_commit_id_prefixes_are_case_insensitive(registry, two_commits):
+    v1 = two_commits["v1"]
+    assert run_json("show", f"reviews@{v1[:8].upper()}")["id"] == v1
+
+
+def test_file_system_errors_are_one_line_not_internal(elsewhere, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    line = fails("init", str(blocker / "proj"))
+    assert "internal error" not in line and str(blocker) in line
+
 # -- checkout ---------------------------------------------------------------------------
 def test_checkout(registry, two_commits, tmp_path):
     out = tmp_path / "out"

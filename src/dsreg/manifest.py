@@ -363,6 +363,13 @@ class Manifest(RemotesMixin):
         (None: only if it does not exist). Must run inside a transaction."""
         label = f"{dataset}@{name}"
         if expected is None:
+            other = "tag" if kind == "branch" else "branch"
+            if self.ref(dataset, other, name) is not None:
+                # NAME@rev resolves branches first: a second ref of the same name would
+                # hide a tag (a pinned version would silently change) or never be reached
+                raise RefExists(f"a {other} named {name!r} already exists in dataset {dataset!r}; "
+                                f"a {kind} of the same name would make {label} ambiguous",
+                                f"choose another name, or delete the {other} first")
             try:
                 self.conn.execute("INSERT INTO refs VALUES (?, ?, ?, ?)", (dataset, kind, name, new))
             except sqlite3.IntegrityError:

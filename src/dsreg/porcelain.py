@@ -118,6 +118,9 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
     m = reg.manifest
     exists = m.has_dataset(dataset)
     parent_id = m.ref(dataset, "branch", branch) if exists else None
+    if parent_id is None and exists and m.ref(dataset, "tag", branch) is not None:
+        raise RefExists(f"{dataset}@{branch} is a tag, not a branch: tags never move",
+                        f"commit to a branch, e.g. 'dsreg branch {dataset} NEW {branch}' then --branch NEW")
     if exists and parent_id is None and m.ref(dataset, "branch", "main") is not None and branch != "main":
         # a new branch starts from main, like `git checkout -b`
         parent_id = m.ref(dataset, "branch", "main")
@@ -383,6 +386,13 @@ def _ref_verb(reg, kind: str, dataset: str, new: str | None, rev: str | None, de
     if new is None:
         return {r.name: r.commit for r in m.refs(dataset, kind)}
     check_ref_name(new, kind)
+    if rev and "@" in rev:
+        # `dsreg tag ds v1 ds@main` is a natural slip: REV belongs to the same dataset
+        named, _, rest = rev.partition("@")
+        if named != dataset:
+            raise UsageError(f"{kind} {new!r} of dataset {dataset!r} cannot point into dataset {named!r}",
+                             f"give REV without NAME@ (a branch, tag or commit of {dataset!r})")
+        rev = rest
     target = resolve(reg, f"{dataset}@{rev}" if rev else dataset).commit_id
     with m.transaction():
         old = m.ref(dataset, kind, new)

@@ -45,8 +45,8 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
         raise UnknownDataset(name)
     branch = m.ref(name, "branch", rev)
     commit = branch or m.ref(name, "tag", rev)
-    if commit is None and _HEX.match(rev):
-        found = m.commits_with_prefix(name, rev)
+    if commit is None and _HEX.match(rev.lower()):
+        found = m.commits_with_prefix(name, rev.lower())      # ids are lower-case hex
         if len(found) > 1:
             raise AmbiguousRevision(spec, found)
         commit = found[0] if found else None
