@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import click
 
@@ -552,7 +553,21 @@ def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, 
 
 
 def main() -> None:
-    cli.main(prog_name="dsreg")
+    try:
+        cli.main(prog_name="dsreg")
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    # Leave without the interpreter's teardown: by now the registry is closed and every
+    # file written, and pyarrow's thread pools can abort a finished process while they
+    # are torn down ("terminate called without an active exception", apache/arrow#34314),
+    # which would turn a command that succeeded into exit code 134.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,11 @@ class DsregGroup(OrderedGroup):
             raise click.exceptions.Exit(1) from None
         except DsregError as e:
             raise state.fail(e, str(e), e.exit_code) from None
+        except OSError as e:
+            # the file system said no (a missing parent, no permission, a full disk): the
+            # user can act on that, so it is no internal error
+            where = f": {e.filename}" if e.filename else ""
+            raise state.fail(e, f"{e.strerror or type(e).__name__}{where}", 1) from None
         except Exception as e:  # noqa: BLE001 - the last line of defence
             raise state.fail(e, f"internal error: {type(e).__name__}: {e}; "
                                 "rerun with --debug for the traceback", 1) from None
