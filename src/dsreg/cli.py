@@ -407,7 +407,14 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
       dsreg card reviews@v1 --format html -o reviews-v1.html
       dsreg card reviews --set license=cc-by-4.0 --set description=@about.md
     """
+    from click.core import ParameterSource
     from . import card as card_mod
+    if assignments and out is None and \
+            click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+        raise UsageError("--set prints no card, so --format has nothing to format",
+                         "add -o FILE to write the card of the new commit too")
+    if out is not None:
+        card_mod.check_output(out)      # before anything is recorded
     if assignments:
         result = card_mod.set_fields(state.reg, spec, card_mod.parse_assignments(assignments))
         if result.unchanged:

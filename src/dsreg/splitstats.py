@@ -24,18 +24,23 @@ from .snapshots import conform
 from .stats import STATS_FORMAT, ColumnStats, TableStats, finalize, kind_of, table_stats, without_rows
 
 
+# finished statistics kept per snapshot; a new value recomputes what older dsregs kept (here:
+# quantiles in the column's terms, distinct-value registers of partly used blocks from the rows kept)
+SPLIT_STATS_FORMAT = "dsreg-split-stats-2"
+
+
 def split_stats(reg, snapshot_id: str, snap: Snapshot | None = None, progress: Progress = NO_PROGRESS,
                 local_only: bool = False) -> dict:
     """Finished statistics of a split version: {"rows", "bytes", "columns": {name: {...}}}.
     With `local_only`, raises `NotLocal` rather than fetch shard data from a remote."""
     m = reg.manifest
     cached = m.split_stats(snapshot_id)
-    if cached is not None and cached.get("format") == STATS_FORMAT:
+    if cached is not None and cached.get("format") == SPLIT_STATS_FORMAT:
         return cached
     snap = snap or decode_snapshot(reg.store.get(snapshot_id))
     merged = merge_split(reg, snap, progress, local_only)
     schema = snap.schema
-    out = {"format": STATS_FORMAT, "rows": merged.rows, "bytes": merged.nbytes,
+    out = {"format": SPLIT_STATS_FORMAT, "rows": merged.rows, "bytes": merged.nbytes,
            "columns": {f.name: finalize(merged.columns.get(f.name) or ColumnStats(kind_of(f.type)), f.type)
                        for f in schema}}
     quietly(m.set_split_stats, snapshot_id, out)
@@ -124,9 +129,9 @@ def _partly_used(data: bytes, blocks: list[dict], edges: np.ndarray, block: np.n
     """Statistics of the rows taken from blocks of one shard only in part: only their row groups are read.
 
     A block used mostly (and no row of it twice) gets its stored statistics less those of the
-    rows left out, which are few: exact all the same (see `stats.without_rows`), but its
-    distinct-value registers stay the whole block's (a distinct count is an estimate anyway).
-    Other blocks have the rows used counted directly."""
+    rows left out, which are few: exact all the same (see `stats.without_rows`); its
+    distinct-value registers, which cannot subtract, are made from the rows kept. Other blocks
+    have the rows used counted directly."""
     pf = pq.ParquetFile(pa.BufferReader(data))
     md = pf.metadata
     rg_edges = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
@@ -149,23 +154,15 @@ def _partly_used(data: bytes, blocks: list[dict], edges: np.ndarray, block: np.n
         b = int(of_block[idx[0]])
         used = rows[idx]
         start, size = int(edges[b]), int(edges[b + 1] - edges[b])
-        stored = TableStats.from_doc(blocks[b])
         if len(used) >= MOSTLY_USED * size:
             times = np.bincount(used - start, minlength=size)
-            if times.max() <= 1:
-                kept = at(start + np.flatnonzero(times))
-                left = without_rows(stored, table.take(at(start + np.flatnonzero(times == 0))),
-                                    lambda name: table.column(name).take(kept))
+            if times.max() <= 1:      # the block's rows lie together in `table`
+                block_rows = table.slice(int(at(np.array([start]))[0]), size)
+                left = without_rows(TableStats.from_doc(blocks[b]), block_rows, times > 0)
                 if left is not None:
                     out.merge(left)
                     continue
-        mostly = len(used) >= MOSTLY_USED * size
-        stats = table_stats(table.take(at(used)), hll=not mostly)
-        if mostly:
-            for name, c in stats.columns.items():
-                if name in stored.columns and c.error is None:
-                    c.hll = stored.columns[name].hll
-        out.merge(stats)
+        out.merge(table_stats(table.take(at(used))))
     return out
 
 
@@ -191,4 +188,5 @@ def quietly(fn, *args) -> None:
         pass
 
 
-__all__ = ["split_stats", "merge_split", "shard_stats_from_data", "storage_schema", "quietly", "prime"]
+__all__ = ["SPLIT_STATS_FORMAT", "split_stats", "merge_split", "shard_stats_from_data", "storage_schema", "quietly",
+           "prime"]

@@ -7,6 +7,7 @@ Layered on porcelain, diff and the column statistics; the command line only call
 from __future__ import annotations
 
 import json
+import os
 
 from .fields import KNOWN_FIELDS, parse_assignments, set_fields
 from .model import Card, build_card
@@ -27,9 +28,22 @@ def render(card: Card, fmt: str = "md") -> str:
     raise UsageError(f"unknown card format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
+def check_output(path: str) -> None:
+    """Refuse an output file that cannot be written, before anything is recorded or computed."""
+    from ..errors import DsregError
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise DsregError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(folder):
+        raise DsregError(f"cannot write {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise DsregError(f"cannot write {path}: permission denied")
+
+
 def card(reg, spec: str, fmt: str = "md", **kw) -> str:
     """The card of version `spec`, rendered."""
     return render(build_card(reg, spec, **kw), fmt)
 
 
-__all__ = ["Card", "build_card", "render", "card", "set_fields", "parse_assignments", "KNOWN_FIELDS", "FORMATS"]
+__all__ = ["Card", "build_card", "render", "card", "check_output", "set_fields", "parse_assignments", "KNOWN_FIELDS",
+           "FORMATS"]

@@ -127,12 +127,13 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
             fields.pop(key, None)
         else:
             fields[key] = value
-    if message is None:
-        set_ = [k for k, v in values.items() if v is not None]
-        unset = [k for k, v in values.items() if v is None]
+    if message is None:     # what changes, not what was asked: unsetting a field not set is no change
+        changed = [k for k in values if fields.get(k) != before.get(k)]
+        set_ = [k for k in changed if k in fields]
+        unset = [k for k in changed if k not in fields]
         message = "card: " + "; ".join(part for part in (
             f"set {', '.join(set_)}" if set_ else "", f"unset {', '.join(unset)}" if unset else "") if part)
-    # unchanged fields give no metadata change, so the commit comes back `unchanged`
+    # no field changed: no metadata change, so no commit (it comes back `unchanged`)
     return porcelain.commit(reg, dataset, {}, message=message, branch=rev,
                             metadata={"card": fields} if fields != before else {})
 

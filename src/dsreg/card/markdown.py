@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from . import text
 from .model import Card, format_date
@@ -9,10 +10,16 @@ from .yamltext import dump
 from ..stats import TOP_K
 
 
+# Markdown that could make a cell's text mean something else, backslash-escaped: table pipes,
+# code, emphasis (`_` only where it can delimit it: not in user_id), links, entities, and a `~`
+# that could close a strikethrough (so "~30 rows" stays as it is).
+_INLINE = re.compile(r"[\\`*|]|\](?=[(\[:])|_(?![^\W_])|(?<![^\W_])_|&(?=#?\w+;)|(?<=\S)~")
+
+
 def cell(s: str) -> str:
-    """Text safe inside a Markdown table cell."""
-    return (s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("\r", " ").replace("\n", " "))
+    """Text shown as it is inside a Markdown table cell: no table breaks, markup or HTML."""
+    s = _INLINE.sub(lambda m: "\\" + m[0], s)
+    return s.replace("<", "&lt;").replace(">", "&gt;").replace("\r", " ").replace("\n", " ")
 
 
 def _text(s: str) -> str:
@@ -21,7 +28,7 @@ def _text(s: str) -> str:
 
 
 def table(head: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
-    lines = ["| " + " | ".join(head) + " |",
+    lines = ["| " + " | ".join(cell(h) for h in head) + " |",
              "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
     lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -116,11 +116,13 @@ class Card:
 
     def load_lines(self) -> dict[str, Any]:
         split = next(iter(self.splits), "train")
-        remote = self.remote["name"] if self.remote else "origin"
-        out = {
-            "python": f'import dsreg\ntable = dsreg.load("{self.spec}", split="{split}")',
-            "cli": [f"dsreg pull {remote} {self.spec}", f"dsreg checkout {self.spec} -o {self.dataset.split('/')[-1]}"],
-        }
+        checkout = f"dsreg checkout {self.spec} -o {self.dataset.split('/')[-1]}"
+        if self.remote:
+            cli = [f"dsreg pull {self.remote['name']} {self.spec}", checkout]
+        else:       # no remote was set up when the card was made: say where one goes
+            cli = ["# REMOTE: the remote this dataset is shared through (dsreg clone URL sets it up as origin)",
+                   f"dsreg pull REMOTE {self.spec}", checkout]
+        out = {"python": f'import dsreg\ntable = dsreg.load("{self.spec}", split="{split}")', "cli": cli}
         if self.remote:
             out["python_remote"] = (f'import dsreg\ntable = dsreg.load("{self.spec}", split="{split}",\n'
                                     f'                   remote="{self.remote["url"]}")')

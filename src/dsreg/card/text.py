@@ -83,7 +83,7 @@ def summary(st: dict) -> list[str]:
         unit = {"string": "characters", "binary": "bytes"}.get(st["kind"], "items")
         span = num(ln["min"]) if ln["min"] == ln["max"] else f"{num(ln['min'])}–{num(ln['max'])}, mean {num(ln['mean'])}"
         parts.append(f"{unit} {span}")
-    if st.get("top") and (st["kind"] != "number" or len(st["top"]) <= 20):   # else a histogram says more
+    if st.get("top") and not st.get("histogram"):      # else the histogram says more
         nonnull = st["rows"] - st["nulls"]
         shown = ", ".join(f"{value(k, 24)} ({pct(c, nonnull)})" for k, c in st["top"][:TOP_SHOWN])
         parts.append("top: " + shown + (", …" if len(st["top"]) > TOP_SHOWN else ""))

@@ -13,7 +13,8 @@ combined across blocks, exactly or as a bounded estimate:
   1/(2*(SUMMARY_POINTS-1)) of the rank, i.e. half a percentile).
 
 Block statistics also subtract (`without_rows`): a block less a few of its rows, from those
-rows alone. Nothing here reads objects or the manifest: `splitstats` assembles a version.
+rows alone, except the distinct-value registers, made again from the rows left. Nothing here
+reads objects or the manifest: `splitstats` assembles a version.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..fingerprint import hash_array, offsets_of, row_nbytes
-from .distinct import hll_registers, pack, unpack
+from .distinct import HLL_M, hll_registers, pack, unpack
 from .numbers import NumberStats
 
 STATS_FORMAT = "dsreg-stats-1"
@@ -206,6 +206,27 @@ def _hll_of(arr: pa.Array) -> np.ndarray:
     return regs
 
 
+def distinct_registers(arr: pa.Array | pa.ChunkedArray, kind: str, keep: np.ndarray | None = None) -> np.ndarray:
+    """The HyperLogLog registers of a column's non-null values, as `column_stats` makes them:
+    of every row, or only of those `keep` marks (hashed in place: no copy of the rows kept)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    keyed = _keyed(arr, kind)[0]
+    if keep is None:
+        return _hll_of(pc.unique(keyed.drop_null() if keyed.null_count else keyed))
+    mask = np.asarray(keep, dtype=bool)
+    if arr.null_count:
+        mask = mask & arr.is_valid().to_numpy(zero_copy_only=False)
+    regs = np.zeros(HLL_M, dtype=np.uint8)
+    for start in range(0, len(keyed), _HASH_ROWS):
+        m = mask[start:start + _HASH_ROWS]
+        if m.any():
+            np.maximum(regs, hll_registers(hash_array(keyed.slice(start, _HASH_ROWS))[m]), out=regs)
+    return regs
+
+
 def _distinct_values(arr: pa.Array):
     """(values, counts) when `arr` has at most TOP_K distinct values, else None (found early
     on a prefix for most columns that have many)."""
@@ -266,18 +287,29 @@ class TableStats:
         return cls(d["rows"], d["bytes"], {k: ColumnStats.from_doc(c) for k, c in d["columns"].items()})
 
 
-def without_rows(block: TableStats, removed: pa.Table, kept) -> TableStats | None:
+def without_rows(block: TableStats, rows: pa.Table, keep: np.ndarray) -> TableStats | None:
     """A block's statistics less some of its rows, computed from those rows alone; None when
-    that cannot be exact (then count the rows left directly). Min and max that may have left
-    with the removed rows are recomputed from `kept(name)`, the rows left of one column.
-    Distinct-value registers stay the whole block's (an estimate either way)."""
+    that cannot be exact (then count the rows kept directly). `rows` are the block's rows and
+    `keep` marks those kept. Min and max that may have left with the removed rows are looked
+    up again among the rows kept, and so are the distinct-value registers of columns that need
+    them: registers do not subtract, and the whole block's would count values only the removed
+    rows hold."""
+    keep = np.asarray(keep, dtype=bool)
+    removed = rows.take(np.flatnonzero(~keep))
+    kept_rows = np.flatnonzero(keep)
+
+    def kept(name: str) -> pa.ChunkedArray:
+        return rows.column(name).take(kept_rows)
     gone = table_stats(removed, hll=False)
     out = TableStats(block.rows - gone.rows, block.nbytes - gone.nbytes)
     for name, c in block.columns.items():
         r = gone.columns.get(name)
         if r is None or c.error or r.error or (c.top is not None and r.top is None):
             return None
-        s = ColumnStats(c.kind, c.rows - r.rows, c.nulls - r.nulls, c.nan - r.nan, hll=c.hll)
+        s = ColumnStats(c.kind, c.rows - r.rows, c.nulls - r.nulls, c.nan - r.nan)
+        if c.hll is not None:       # a few values: hash each once; many: hash the rows kept in place
+            s.hll = distinct_registers(kept(name), c.kind) if c.top is not None else \
+                distinct_registers(rows.column(name), c.kind, keep)
         if c.top is not None:
             s.top = {k: n - r.top.get(k, 0) for k, n in c.top.items() if n - r.top.get(k, 0) > 0}
         else:

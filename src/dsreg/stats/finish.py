@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 from typing import Any
 
@@ -30,13 +31,18 @@ def finalize(s: ColumnStats, t: pa.DataType) -> dict:
         v = s.values
         exact_q = s.top is not None and s.kind in ("number", "temporal") and not v.decimal
         qs = _exact_quantiles(s.top, v.n) if exact_q else v.quantiles()
+        # quantiles are values of the column: decimals as exact strings (as min and max), dates as ISO
+        qfmt = _decimal_text(t) if v.decimal else fmt
         out.update({"min": fmt(v.min), "max": fmt(v.max), "mean": _mean_out(v, t, fmt),
                     "std": v.std() if s.kind == "number" else None,
-                    "quantiles": {_pct(q): fmt(x) for q, x in zip(QUANTILES, qs)}, "quantiles_exact": exact_q})
-        if s.kind == "number" and not (s.top is not None and len(s.top) <= HIST_BINS):
+                    "quantiles": {_pct(q): qfmt(x) for q, x in zip(QUANTILES, qs)}, "quantiles_exact": exact_q})
+        if s.kind in ("number", "temporal") and not (s.top is not None and len(s.top) <= HIST_BINS):
             hist = _exact_histogram(s.top) if exact_q else v.histogram()
-            if hist is not None:
-                out["histogram"] = {"edges": hist[0], "counts": hist[1], "exact": exact_q}
+            if hist is not None:     # bins over the stored numbers; dates and times label them in ISO
+                edges = hist[0]
+                if s.kind == "temporal":   # the ends exactly (float64 rounds nanoseconds)
+                    edges = [fmt(v.min)] + [fmt(e) for e in edges[1:-1]] + [fmt(v.max)]
+                out["histogram"] = {"edges": edges, "counts": hist[1], "exact": exact_q}
     if s.lengths is not None and s.lengths.n:
         ln = s.lengths
         out["lengths"] = {"min": ln.min, "max": ln.max, "mean": ln.mean(), "std": ln.std(),
@@ -100,17 +106,31 @@ def _formatter(t: pa.DataType):
         storage = pa.int64() if t.bit_width == 64 else pa.int32()
 
         def temporal(v):
-            if v is None or isinstance(v, float):
+            if v is None or (isinstance(v, float) and not math.isfinite(v)):
                 return v
-            try:
-                value = pa.scalar(int(v), storage).cast(t).as_py()
+            try:      # floats (estimates, histogram edges) to the nearest value the column can hold
+                value = pa.scalar(int(round(v)), storage).cast(t).as_py()
             except (pa.ArrowException, OverflowError, ValueError):
-                return int(v)
+                return int(round(v))
             return _iso(value)
         return temporal
     if pa.types.is_float16(t) or pa.types.is_floating(t):
         return lambda v: v if not isinstance(v, float) or math.isfinite(v) else repr(v)
     return lambda v: v
+
+
+def _decimal_text(t: pa.DataType):
+    """A decimal column's value estimated in float64, as a decimal string at the column's scale."""
+    exponent = decimal.Decimal(1).scaleb(-t.scale)
+
+    def text(v):
+        if not isinstance(v, float):
+            return v if v is None or isinstance(v, str) else str(v)
+        if not math.isfinite(v):
+            return repr(v)
+        return str(decimal.Decimal(v).quantize(exponent, rounding=decimal.ROUND_HALF_EVEN,
+                                               context=decimal.Context(prec=max(t.precision, 28) + 2)))
+    return text
 
 
 def _iso(value) -> Any:

@@ -105,8 +105,9 @@ class NumberStats:
             return math.nan
         return math.sqrt(max(self.m2, 0.0) / self.finite) if self.finite else None
 
-    def weighted_points(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every kept order statistic with the number of values it stands for, sorted."""
+    def weighted_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every kept order statistic (as float64) with the number of values it stands for,
+        sorted, and the order that sorts them (to find the kept values as they are)."""
         values, weights = [], []
         for n, pts, *ranked in self.points:
             k = len(pts)
@@ -119,10 +120,10 @@ class NumberStats:
             values.append(np.asarray(pts, dtype=np.float64))
             weights.append(w)
         if not values:
-            return np.zeros(0), np.zeros(0)
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.intp)
         v, w = np.concatenate(values), np.concatenate(weights)
         order = np.argsort(v, kind="stable")
-        return v[order], w[order]
+        return v[order], w[order], order
 
     def without(self, removed: np.ndarray, r: "NumberStats") -> "NumberStats":
         """These statistics less some of the values they count (`removed`, sorted; `r` their
@@ -148,15 +149,18 @@ class NumberStats:
                 out.points.append((n - r.n, pts, np.clip(ranks, 0, max(n - r.n - 1, 0)).tolist()))
         return out
 
-    def quantiles(self, qs=QUANTILES) -> list[float]:
-        v, w = self.weighted_points()
+    def quantiles(self, qs=QUANTILES) -> list:
+        """Estimated quantiles: kept values as they were counted (integers stay exact integers,
+        as temporal values need; float64 would round nanosecond timestamps)."""
+        v, w, order = self.weighted_points()
         if not len(v):
             return []
+        kept = [p for _, pts, *_ in self.points for p in pts]
         cum = np.cumsum(w)
         out = []
         for q in qs:
-            i = int(np.searchsorted(cum, q * (self.n - 1), side="right"))
-            out.append(float(v[min(i, len(v) - 1)]))
+            i = min(int(np.searchsorted(cum, q * (self.n - 1), side="right")), len(v) - 1)
+            out.append(kept[int(order[i])])
         return out
 
     def histogram(self, bins: int = HIST_BINS) -> tuple[list[float], list[int]] | None:
