@@ -183,12 +183,17 @@ def test_schema_changes_are_reported_and_rows_compared_on_common_columns(registr
     t = small()
     registry.commit("ds", t)
     e = edit_table(t, "edit")
+    # the retyped column also has edits: 5 in rows whose score changed, 5 in others
+    both, only = e.modified_ids[:5], [i for i in range(t.num_rows) if i not in e.modified_ids][:5]
+    count = t["count"].to_numpy().copy()
+    count[both + only] += 1
+    retyped = e.table.set_column(1, "count", pa.array(count).cast(pa.int32()))
     variants = {
         "add": (e.table.append_column("extra", pa.array(np.zeros(t.num_rows))),
                 {"added": [{"name": "extra", "type": "double"}], "removed": [], "changed": []}),
         "drop": (e.table.drop_columns(["label"]),
                  {"added": [], "removed": [{"name": "label", "type": "string"}], "changed": []}),
-        "retype": (e.table.set_column(1, "count", e.table["count"].cast(pa.int32())),
+        "retype": (retyped,
                    {"added": [], "removed": [], "changed": [{"name": "count", "from": "int64", "to": "int32"}]}),
         "reorder": (e.table.select(["score", "id", "count", "label", "text", "embedding"]),
                     {"added": [], "removed": [], "changed": []}),
@@ -199,36 +204,52 @@ def test_schema_changes_are_reported_and_rows_compared_on_common_columns(registr
         schema = result.to_json()["schema"]
         assert {k: schema[k] for k in expected} == expected, name
         assert schema["reordered"] == (name == "reorder")
+        assert schema["not_compared"] == []           # int64 -> int32 compares as int32 values
         assert result.splits["train"].schema.to_json() == schema
-        # the 1% edit shows through whatever the schema did
-        assert counts(result) == (20, 20, 0, 1980), name
+        # the 1% edit shows through whatever the schema did, and so do edits of a retyped column
+        extra = len(only) if name == "retype" else 0
+        assert counts(result) == (20 + extra, 20 + extra, 0, 1980 - extra), name
         keyed = registry.diff("ds@main", f"ds@{name}", keys=["id"], rows=True)
-        assert counts(keyed) == (0, 0, 20, 1980), name
-        assert ids_of(keyed, "modified") == sorted(e.modified_ids)
-        assert all(set(r.changes) == {"score"} for r in keyed.rows)
+        assert counts(keyed) == (0, 0, 20 + extra, 1980 - extra), name
+        assert ids_of(keyed, "modified") == sorted(e.modified_ids + (only if name == "retype" else []))
+        changed = {r.key["id"]: r.changes for r in keyed.rows}
+        for i, ch in changed.items():
+            cols = {"score"} if i in e.modified_ids else set()
+            if name == "retype" and i in both + only:
+                cols.add("count")
+                assert ch["count"] == (int(t["count"][i].as_py()), int(count[i]))
+            assert set(ch) == cols, (name, i)
     text = render(registry.diff("ds@main", "ds@retype"))
-    assert "~ column count: int64 -> int32" in text and "train: +20 -20 ~0 =1980" in text
+    assert "~ column count: int64 -> int32\n" in text and "train: +25 -25 ~0 =1975" in text
     assert "+ column extra: double" in render(registry.diff("ds@main", "ds@add"))
     assert "- column label" in render(registry.diff("ds@main", "ds@drop"), schema_only=True)
     # a schema change alone is a change, with every row unchanged
     registry.commit("ds", t.append_column("extra", pa.array(np.ones(t.num_rows))), branch="only-schema")
-    only = registry.diff("ds@main", "ds@only-schema")
-    assert bool(only) and counts(only) == (0, 0, 0, 2000)
+    only_schema = registry.diff("ds@main", "ds@only-schema")
+    assert bool(only_schema) and counts(only_schema) == (0, 0, 0, 2000)
+    # and so is a type change whose values all convert exactly
+    registry.commit("ds", t.set_column(1, "count", t["count"].cast(pa.int32())), branch="only-type")
+    assert counts(registry.diff("ds@main", "ds@only-type")) == (0, 0, 0, 2000)
 
 
 def test_schema_change_fingerprints_stream_not_load(registry, monkeypatch):
-    """With a type change, rows are fingerprinted again batch by batch, never read whole."""
+    """With a type change, rows are fingerprinted again batch by batch, never read whole,
+    and the retyped column's values are compared."""
     t = small(20_000)
     registry.commit("ds", t)
-    registry.commit("ds", t.set_column(1, "count", t["count"].cast(pa.int32())), branch="retype")
+    count = t["count"].to_numpy().copy()
+    count[[7, 15_000, 19_999]] = 5000
+    registry.commit("ds", t.set_column(1, "count", pa.array(count, pa.int32())), branch="retype")
     import dsreg.diff as diff_module
     real = diff_module.iter_snapshot
     sizes = []
     monkeypatch.setattr(diff_module, "iter_snapshot",
                         lambda *a, **kw: (sizes.append(x.num_rows) or x for x in real(*a, **kw)))
-    result = registry.diff("ds@main", "ds@retype", keys=("id",))
-    assert counts(result) == (0, 0, 0, 20_000)
+    result = registry.diff("ds@main", "ds@retype", keys=("id",), rows=True)
+    assert counts(result) == (0, 0, 3, 19_997)
+    assert [r.key["id"] for r in result.rows] == [7, 15_000, 19_999]
     assert sizes and max(sizes) <= 1 << 17
+    assert counts(registry.diff("ds@main", "ds@retype")) == (3, 3, 0, 19_997)
 
 
 def test_split_added_and_dropped(registry):
@@ -239,7 +260,7 @@ def test_split_added_and_dropped(registry):
     assert j["splits_added"] == ["valid"] and j["splits_removed"] == ["test"]
     assert j["splits"]["valid"]["added"] == 100 and j["splits"]["test"]["removed"] == 300
     assert j["splits"]["train"] == {**j["splits"]["train"], "added": 0, "removed": 0, "unchanged": 2000}
-    assert j["schema"] == {"added": [], "removed": [], "changed": [], "reordered": False}
+    assert j["schema"] == {"added": [], "removed": [], "changed": [], "reordered": False, "not_compared": []}
     assert len(j["rows"]) == 5 and {r["split"] for r in j["rows"]} == {"test"}
     assert [r["op"] for r in j["rows"]] == ["removed"] * 5
     text = render(result)

@@ -3,6 +3,9 @@ nulls) never changes a fingerprint, while every value difference `rows_equal` se
 (NaN payloads, the sign of zero, list boundaries) does."""
 from __future__ import annotations
 
+import datetime
+import decimal
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -226,6 +229,190 @@ def test_stored_fingerprints_match_the_rows(registry):
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
     reader = ShardReader(registry.store)
     for ref, start, count in snap.runs():
-        stored = reader.fingerprints(ref)[start:start + count]
+        stored = reader.fingerprints(ref, snap.schema)[start:start + count]
         rows = reader.table(ref.id).slice(start, count)
         assert (stored == row_fingerprints(rows)).all()
+
+
+# -- the scheme: pinned values, recorded in every fingerprint object, never mixed ------
+def golden_table() -> pa.Table:
+    """Three rows (one mostly null) of every type family the fingerprints handle."""
+    f64 = np.array([0x3FF8000000000000, 0x8000000000000000, 0x7FF8000000000001], dtype=np.uint64).view(np.float64)
+    return pa.table({
+        "null": pa.array([None] * 3, pa.null()),
+        "bool": pa.array([True, None, False]),
+        "int8": pa.array([-1, None, 127], pa.int8()),
+        "int16": pa.array([-2, None, 300], pa.int16()),
+        "int32": pa.array([-3, None, 70000], pa.int32()),
+        "int64": pa.array([-4, None, 2**62], pa.int64()),
+        "uint8": pa.array([1, None, 255], pa.uint8()),
+        "uint64": pa.array([1, None, 2**64 - 1], pa.uint64()),
+        "float16": pa.array(np.array([1.5, -0.0, np.inf], dtype=np.float16)),
+        "float32": pa.array(np.array([1.5, -0.0, np.nan], dtype=np.float32)),
+        "float64": pa.array(f64),
+        "decimal128": pa.array([decimal.Decimal("1.25"), None, decimal.Decimal("-3.50")], pa.decimal128(10, 2)),
+        "decimal256": pa.array([decimal.Decimal("1"), None, decimal.Decimal("-7")], pa.decimal256(40, 0)),
+        "date32": pa.array([datetime.date(2024, 2, 29), None, datetime.date(1969, 12, 31)]),
+        "date64": pa.array([86_400_000, None, 0], pa.date64()),
+        "time32": pa.array([1, None, 86399], pa.time32("s")),
+        "time64": pa.array([1, None, 86_399_999_999], pa.time64("us")),
+        "timestamp": pa.array([0, None, 1_700_000_000_000_000_000], pa.timestamp("ns", "UTC")),
+        "duration": pa.array([5, None, -5], pa.duration("ms")),
+        "string": pa.array(["", None, "héllo, wörld: more than eight bytes"]),
+        "large_string": pa.array(["a", None, "bc"], pa.large_string()),
+        "string_view": pa.array(["a", None, "bc"], pa.string_view()),
+        "binary": pa.array([b"\x00", None, b"\x01\x02\x03\x04\x05\x06\x07\x08\x09"]),
+        "large_binary": pa.array([b"", None, b"z"], pa.large_binary()),
+        "fixed_size_binary": pa.array([b"ab", None, b"\x00\x00"], pa.binary(2)),
+        "dictionary": pa.array(["pos", None, "neg"], pa.dictionary(pa.int8(), pa.string())),
+        "list_int": pa.array([[1, 2], None, [None, 3]], pa.list_(pa.int64())),
+        "list_string": pa.array([["a"], None, []], pa.list_(pa.string())),
+        "large_list": pa.array([[1.5], None, []], pa.large_list(pa.float64())),
+        "fixed_size_list": pa.array([[1.0, 2.0], None, [0.5, -0.5]], pa.list_(pa.float32(), 2)),
+        "list_view": pa.array([[1], None, [2, 3]], pa.list_view(pa.int32())),
+        "map": pa.array([[("a", 1)], None, []], pa.map_(pa.string(), pa.int64())),
+        "struct": pa.array([{"a": 1, "b": "x"}, None, {"a": None, "b": ""}],
+                           pa.struct([("a", pa.int32()), ("b", pa.string())])),
+        "list_of_struct": pa.array([[{"x": 1.5}], None, [None]], pa.list_(pa.struct([("x", pa.float64())]))),
+    })
+
+
+# Fingerprints of each column of golden_table() alone, and of the whole table, under
+# scheme rowfp-2. Registries hold these values: if one changes, so must SCHEME.
+GOLDEN = {
+    "null": ["5821cf538535ad44", "5821cf538535ad44", "5821cf538535ad44"],
+    "bool": ["ba66fcf750f301ba", "5821cf538535ad44", "212b4bac4a502778"],
+    "int8": ["5a43570f1c54bc5e", "5821cf538535ad44", "006154e6a2213aac"],
+    "int16": ["3ec9a02915c456f4", "5821cf538535ad44", "f7ea7441073699f5"],
+    "int32": ["88976f5a0334f985", "5821cf538535ad44", "915f4d3ca89b46b3"],
+    "int64": ["1afe2c121a691f52", "5821cf538535ad44", "e61c298e5b457980"],
+    "uint8": ["fce14eaf67d2a995", "5821cf538535ad44", "5a43570f1c54bc5e"],
+    "uint64": ["dcd7209b8672cc95", "5821cf538535ad44", "212b4bac4a502778"],
+    "float16": ["5b50f089e635fc5a", "dc5f15810306785b", "bec7c34064d55b8c"],
+    "float32": ["e1f21af0d9ec79c2", "cd4c28cc5cc49eef", "a074f9f9699f701d"],
+    "float64": ["6e5f1abe69e957dd", "f375657e5df756d9", "b89ce53a1b2f03ea"],
+    "decimal128": ["4d1c2fca39c1fe3a", "5821cf538535ad44", "c69e260fb6080964"],
+    "decimal256": ["d5d4e53fa68aba9c", "5821cf538535ad44", "667cdfb93ca74199"],
+    "date32": ["6bd630c557f98794", "5821cf538535ad44", "5af4eff7fcf94500"],
+    "date64": ["162da3c83badd05e", "5821cf538535ad44", "ba66fcf750f301ba"],
+    "time32": ["f8c6fde9d49f87af", "5821cf538535ad44", "4edd64c320fc63d5"],
+    "time64": ["dcd7209b8672cc95", "5821cf538535ad44", "78f03e9fad92b695"],
+    "timestamp": ["ba66fcf750f301ba", "5821cf538535ad44", "6fac69432f0e6576"],
+    "duration": ["4b97bf6385534983", "5821cf538535ad44", "6f78f113948b6e17"],
+    "string": ["2352f1f620e9d988", "5821cf538535ad44", "448e1dcff50db8c4"],
+    "large_string": ["2156e075696faf37", "5821cf538535ad44", "7c0e8987b471e41b"],
+    "string_view": ["2156e075696faf37", "5821cf538535ad44", "7c0e8987b471e41b"],
+    "binary": ["ce14cecdb5fef7fc", "5821cf538535ad44", "04bb8cf3c12b2132"],
+    "large_binary": ["2352f1f620e9d988", "5821cf538535ad44", "d61048d755304a9e"],
+    "fixed_size_binary": ["51cddc2e3c0d12fb", "5821cf538535ad44", "e1c48f1aaf96f13e"],
+    "dictionary": ["ae9bddfc53d1104e", "5821cf538535ad44", "73731ec6bce6ab0a"],
+    "list_int": ["e9f6630f12c37e27", "5821cf538535ad44", "bb07badffaf1e277"],
+    "list_string": ["afc8adf1b650db28", "5821cf538535ad44", "5f9d219e0ce21972"],
+    "large_list": ["900c2e02dfbb311d", "5821cf538535ad44", "2352f1f620e9d988"],
+    "fixed_size_list": ["e638cfdafcc8383e", "5821cf538535ad44", "9978e80208bc4507"],
+    "list_view": ["6f4b435efa5104a1", "5821cf538535ad44", "56261a73088e845b"],
+    "map": ["75874b8e706086a6", "5821cf538535ad44", "5f9d219e0ce21972"],
+    "struct": ["629d70af12329b95", "5821cf538535ad44", "cd14db8e16027062"],
+    "list_of_struct": ["fac17da9ead5376b", "5821cf538535ad44", "b76a2a09ad25801c"],
+}
+GOLDEN_TABLE = ["be677cd8bcf33c26", "c2cc21d734969e43", "f0feb58723eec398"]
+
+
+def hexes(fps: np.ndarray) -> list[str]:
+    return [f"{int(v):016x}" for v in fps]
+
+
+def test_golden_fingerprints_pin_the_scheme():
+    """An accidental change of the hash fails here; a deliberate one changes SCHEME too."""
+    from dsreg.fingerprint import SCHEME
+    t = golden_table()
+    assert SCHEME == "rowfp-2"
+    assert sorted(GOLDEN) == sorted(t.column_names)
+    got = {name: hexes(row_fingerprints(t.select([name]))) for name in t.column_names}
+    assert got == GOLDEN
+    assert hexes(row_fingerprints(t)) == GOLDEN_TABLE
+    sliced = pa.Table.from_batches(t.to_batches(max_chunksize=1))
+    assert hexes(row_fingerprints(sliced)) == GOLDEN_TABLE
+
+
+def test_fingerprint_objects_name_their_scheme():
+    from dsreg.rebuild import object_kind
+    from dsreg.serialize import CorruptObject, decode_fingerprint_object, decode_fingerprints, \
+        encode_fingerprints, fingerprints_size
+    fps = np.array([1, 2**64 - 1, 0], dtype=np.uint64)
+    data = encode_fingerprints(fps, "rowfp-2")
+    assert data[:16] == b"DSRGFP2\nrowfp-2\n" and len(data) == fingerprints_size(3)
+    scheme, got = decode_fingerprint_object(data)
+    assert scheme == "rowfp-2" and (got == fps).all()
+    assert decode_fingerprint_object(encode_fingerprints(fps, "fp-9"))[0] == "fp-9"
+    # objects written before the header named the scheme are rowfp-2, the only one there was
+    legacy = b"DSRGFP1\n" + fps.astype("<u8").tobytes()
+    scheme, got = decode_fingerprint_object(legacy)
+    assert scheme == "rowfp-2" and (got == fps).all() and (decode_fingerprints(legacy) == fps).all()
+    assert object_kind(data) == object_kind(legacy) == "fingerprints"
+    for bad in (b"DSRGFP2\nrowfp-2\n" + b"x" * 7, b"DSRGFP2\nrow fp\n\n" + bytes(8), b"DSRGFP3\nrowfp-2\n", b""):
+        with pytest.raises(CorruptObject):
+            decode_fingerprint_object(bad)
+    with pytest.raises(ValueError):
+        encode_fingerprints(fps, "much-too-long")
+
+
+def test_legacy_fingerprint_objects_are_trusted(registry):
+    """Existing registries keep working: old-header objects are read, not recomputed."""
+    from dsreg.serialize import ShardRef
+    from dsreg.shards import ShardReader
+    registry.commit("ds", pa.table({"a": [1, 2, 3]}))
+    ref, schema = _first_shard(registry)
+    marked = np.array([7, 8, 9], dtype=np.uint64)       # not the rows' fingerprints: shows they are read
+    fid, _ = registry.store.put(b"DSRGFP1\n" + marked.astype("<u8").tobytes())
+    legacy = ShardRef(ref.id, fid, ref.rows, ref.bytes, ref.index)
+    assert (ShardReader(registry.store).fingerprints(legacy, schema) == marked).all()
+
+
+def _first_shard(registry, spec: str = "ds"):
+    from dsreg.porcelain import get_commit, get_snapshot
+    snap = get_snapshot(registry, get_commit(registry, registry.resolve(spec)).splits["train"])
+    return snap.shards[0], snap.schema
+
+
+def test_fingerprints_of_another_scheme_are_computed_again_from_the_rows(registry):
+    """Stored fingerprints of another scheme are never trusted: what the reader hands out
+    is computed from the rows, and equals what this scheme stores, for every type."""
+    from dsreg.serialize import ShardRef, encode_fingerprints
+    from dsreg.shards import ShardReader
+    t = golden_table().drop_columns(["list_view"])      # Parquet cannot store list views
+    registry.commit("ds", t)
+    ref, schema = _first_shard(registry)
+    reader = ShardReader(registry.store)
+    stored = reader.fingerprints(ref, schema)
+    assert (stored == row_fingerprints(t)).all()
+    fid, _ = registry.store.put(encode_fingerprints(np.arange(3, dtype=np.uint64), "rowfp-1"))
+    foreign = ShardRef(ref.id, fid, ref.rows, ref.bytes, ref.index)
+    assert (ShardReader(registry.store).fingerprints(foreign, schema) == stored).all()
+
+
+def test_reuse_and_diff_never_compare_fingerprints_of_two_schemes(registry, monkeypatch):
+    """A version written under another scheme (simulated: another hash, another name):
+    committing on top of it still reuses its rows, and diff still matches them."""
+    import dsreg.shards
+    import dsreg.snapshots
+    from dsreg.fingerprint import mix
+    from dsreg.serialize import decode_fingerprint_object
+    from conftest import edit_table, make_table
+    t = make_table(3000)
+    with monkeypatch.context() as m:
+        m.setattr(dsreg.shards, "SCHEME", "rowfp-1")
+        m.setattr(dsreg.snapshots, "row_fingerprints", lambda table: mix(row_fingerprints(table) ^ np.uint64(99)))
+        registry.commit("ds", t)
+    ref, _ = _first_shard(registry)
+    assert decode_fingerprint_object(registry.store.get(ref.fingerprints))[0] == "rowfp-1"
+    e = edit_table(t, "edit")
+    result = registry.commit("ds", e.table)
+    assert result.splits["train"].reused_rows == 3000 - len(e.modified_ids)
+    diff = registry.diff("ds")
+    assert (diff.splits["train"].removed, diff.splits["train"].unchanged) == (30, 2970)
+    # the same rows in another order, in shards of their own: only fingerprints can match them
+    registry.commit("other", t.take(pa.array(np.arange(3000)[::-1])))
+    other = registry.diff("ds@main~1", "other@main")
+    assert (other.splits["train"].added, other.splits["train"].removed, other.splits["train"].unchanged) == \
+        (0, 0, 3000)

@@ -5,15 +5,19 @@ alone: a sweep over per-shard intervals pairs them without reading anything. The
 compared as multisets of stored row fingerprints; only rows left over (added, removed)
 are ever read, and then only their row groups and the columns needed. When a split's
 schema changed, stored fingerprints are not comparable, so the rows are fingerprinted
-again over the columns both sides share with equal types (dictionary encoding aside),
-batch by batch; a side whose columns are exactly those keeps its stored fingerprints.
+again over the columns both sides have, batch by batch: a column whose type changed is
+compared as the old values cast to the new type where that cast is exact (else the value
+differs from any new one); one whose old type cannot be cast to the new one at all is
+left out of the comparison, and the schema diff says so (`not_compared`). A side whose
+stored fingerprints cover exactly the compared columns, uncast, keeps them.
 
 Unchanged means equal fingerprints (64-bit), as git trusts equal hashes; `modified`
 pairs a removed and an added row that share a key (the `--key` columns, or the keys the
-commit was made with).
+commit was made with unless `default_keys=False`).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -24,8 +28,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import DsregError, UsageError
-from .fingerprint import hash_array, row_fingerprints
+from .errors import UsageError
+from .fingerprint import castable, combine_columns, hash_array, hash_as
 from .ingest import check_schema, open_source
 from .jsonvalues import to_jsonable
 from .names import check_split_name
@@ -56,17 +60,19 @@ class SchemaDiff:
     removed: tuple[tuple[str, str], ...] = ()
     changed: tuple[tuple[str, str, str], ...] = ()     # (column, old type, new type)
     reordered: bool = False                             # shared columns in another order
+    not_compared: tuple[str, ...] = ()                  # changed columns whose values cannot be compared
 
     @classmethod
     def between(cls, old: pa.Schema | None, new: pa.Schema | None) -> "SchemaDiff":
         o = {f.name: f for f in old} if old is not None else {}
         n = {f.name: f for f in new} if new is not None else {}
+        changed = [k for k, f in n.items() if k in o and not _same_type(o[k], f)]
         return cls(
             added=tuple((k, _type_name(f)) for k, f in n.items() if k not in o),
             removed=tuple((k, _type_name(f)) for k, f in o.items() if k not in n),
-            changed=tuple((k, _type_name(o[k]), _type_name(f)) for k, f in n.items()
-                          if k in o and not _same_type(o[k], f)),
-            reordered=[k for k in o if k in n] != [k for k in n if k in o])
+            changed=tuple((k, _type_name(o[k]), _type_name(n[k])) for k in changed),
+            reordered=[k for k in o if k in n] != [k for k in n if k in o],
+            not_compared=tuple(k for k in changed if not _comparable(o[k].type, n[k].type)))
 
     def __bool__(self) -> bool:
         return bool(self.added or self.removed or self.changed or self.reordered)
@@ -75,7 +81,7 @@ class SchemaDiff:
         return {"added": [{"name": k, "type": t} for k, t in self.added],
                 "removed": [{"name": k, "type": t} for k, t in self.removed],
                 "changed": [{"name": k, "from": a, "to": b} for k, a, b in self.changed],
-                "reordered": self.reordered}
+                "reordered": self.reordered, "not_compared": list(self.not_compared)}
 
 
 @dataclass(frozen=True)
@@ -125,14 +131,18 @@ class DiffResult:
     to_spec: str
     splits: dict[str, SplitDiff]
     rows: tuple[RowChange, ...] = ()
-    rows_truncated: bool = False  # more rows changed than were listed
+    rows_truncated: bool = False  # rows were asked for, and more changed than were listed
+    keys: tuple[str, ...] = ()    # the key columns in effect: given, or recorded at commit time
 
     @property
     def schema(self) -> SchemaDiff:
         """Column changes of the splits both sides have (new and dropped splits not counted)."""
         parts = [s.schema for s in self.splits.values() if s.status in ("changed", "unchanged")]
-        return SchemaDiff(*(tuple(dict.fromkeys(x for p in parts for x in getattr(p, kind)))
-                            for kind in ("added", "removed", "changed")), any(p.reordered for p in parts))
+
+        def union(kind):
+            return tuple(dict.fromkeys(x for p in parts for x in getattr(p, kind)))
+        return SchemaDiff(union("added"), union("removed"), union("changed"), any(p.reordered for p in parts),
+                          union("not_compared"))
 
     @property
     def splits_added(self) -> list[str]:
@@ -154,7 +164,7 @@ class DiffResult:
         return {"from": self.from_id, "to": self.to_id, "from_spec": self.from_spec, "to_spec": self.to_spec,
                 "schema": self.schema.to_json(),
                 "splits": {k: s.to_json() for k, s in self.splits.items()},
-                "splits_added": self.splits_added, "splits_removed": self.splits_removed,
+                "splits_added": self.splits_added, "splits_removed": self.splits_removed, "keys": list(self.keys),
                 "rows": [r.to_json() for r in self.rows], "rows_truncated": self.rows_truncated}
 
 
@@ -173,7 +183,11 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
     """Changes from `a` to `b` (as `git diff A B`); with `a` alone, from its first parent to
     it (as `git show`); with `paths` ({split: [path, ...]}), from `a` to those files, the
     splits not named keeping `a`'s content. `b` may be `@REV` for another revision of `a`'s
-    dataset. Rows are listed with `rows=True` or a `limit`."""
+    dataset. Rows are listed with `rows=True` or a `limit`.
+
+    Rows are paired as modified by `keys`; without them, by the keys the newer version
+    (else the older) was committed with, unless `default_keys=False`: then, without
+    `keys`, an edited row counts as one removed and one added."""
     keys = tuple(keys)
     if len(set(keys)) != len(keys):
         raise UsageError("a --key column is given twice")
@@ -205,7 +219,9 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
             old, new = side_a, _Side(b, rev_b.commit_id, dict(commit_b.splits),
                                      tuple(commit_b.metadata.get("keys") or ()))
             store = reg.store
-        return _diff_sides(reg, store, old, new, keys, default_keys, want, progress)
+        result = _diff_sides(reg, store, old, new, keys, default_keys, want, progress)
+        # rows not asked for are not "truncated" (a limit of 0 asks for them, and lists none)
+        return result if rows or limit is not None else dataclasses.replace(result, rows_truncated=False)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -255,6 +271,7 @@ def _diff_sides(reg, store, old: _Side, new: _Side, keys, default_keys, want, pr
                          side.splits[s] if isinstance(side.splits[s], Snapshot) else
                          get_snapshot(reg, side.splits[s]) for side in (old, new))
     split_keys = _split_keys(snaps, keys, (new.keys or old.keys) if default_keys else (), old, new)
+    in_effect = keys or tuple(dict.fromkeys(k for ks in split_keys.values() for k in ks))
     results: dict[str, SplitDiff] = {}
     listed: list[RowChange] = []
     truncated = False
@@ -264,16 +281,18 @@ def _diff_sides(reg, store, old: _Side, new: _Side, keys, default_keys, want, pr
         if a is None or b is None:
             results[s], rows, more = _whole_split(store, s, a, b, room)
         elif old.splits[s] == new.splits[s] and not isinstance(old.splits[s], Snapshot):
-            results[s], rows, more = SplitDiff("unchanged", 0, 0, 0, a.rows, SchemaDiff()), [], False
+            results[s], rows, more = SplitDiff("unchanged", 0, 0, 0, a.rows, SchemaDiff(), split_keys[s]), [], False
         else:
             results[s], rows, more = _SplitComparison(store, s, a, b, split_keys[s], progress).run(room)
         listed.extend(rows)
         truncated = truncated or more
-    return DiffResult(old.commit_id, new.commit_id, old.spec, new.spec or "", results, tuple(listed), truncated)
+    return DiffResult(old.commit_id, new.commit_id, old.spec, new.spec or "", results, tuple(listed), truncated,
+                      in_effect)
 
 
 def _split_keys(snaps, keys, defaults, old: _Side, new: _Side) -> dict[str, tuple[str, ...]]:
-    """Keys per split: explicit keys must exist on both sides; recorded ones apply where they do."""
+    """Keys per split: explicit keys must exist on both sides, comparable across a type
+    change; recorded ones apply where they are."""
     both = {s: ab for s, ab in snaps.items() if ab[0] is not None and ab[1] is not None}
     out = {s: () for s in snaps}
     if keys:
@@ -283,11 +302,42 @@ def _split_keys(snaps, keys, defaults, old: _Side, new: _Side) -> dict[str, tupl
                 if missing:
                     raise UsageError(f"--key column {missing[0]!r} is not in split {s!r} of {side.spec}",
                                      f"columns: {', '.join(snap.schema.names)}")
+            if s in both:
+                bad = _incomparable_keys(*ab, keys)
+                if bad:
+                    raise UsageError(f"--key column {bad[0]!r} of split {s!r} changed type, and its old "
+                                     f"values cannot be cast to the new type to be compared")
         return {s: (keys if s in both else ()) for s in snaps}
     for s, (a, b) in both.items():
-        if defaults and all(k in a.schema.names and k in b.schema.names for k in defaults):
+        if defaults and all(k in a.schema.names and k in b.schema.names for k in defaults) and \
+                not _incomparable_keys(a, b, defaults):
             out[s] = tuple(defaults)
     return out
+
+
+def _incomparable_keys(a: Snapshot, b: Snapshot, keys) -> list[str]:
+    sa, sb = a.schema, b.schema
+    return [k for k in keys if not _comparable(sa.field(k).type, sb.field(k).type)]
+
+
+def _comparable(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether values of a column retyped from `old` to `new` can be compared (as the
+    old values cast to the new type)."""
+    return _decoded(old).equals(_decoded(new)) or castable(storage_type(old), storage_type(new))
+
+
+def _compare_as(old: pa.DataType, new: pa.DataType) -> tuple[int, pa.DataType]:
+    """How values of a column retyped from `old` to `new` compare: (side to cast, to which
+    type). Old values as the new type, unless the old type is the more general of text
+    and bytes: then new values as the old type, since casting to text cannot fail, while
+    finding which text does not parse takes a cast per value. Either way an old and a new
+    value are equal when one casts exactly to the other, which exactness makes symmetric."""
+    def rank(t: pa.DataType) -> int:
+        return 2 if pa.types.is_binary(t) or pa.types.is_large_binary(t) else \
+            1 if pa.types.is_string(t) or pa.types.is_large_string(t) else 0
+    if rank(_decoded(old)) > rank(_decoded(new)) and castable(new, old):
+        return 1, old
+    return 0, new
 
 
 def _whole_split(store, split, a: Snapshot | None, b: Snapshot | None, room):
@@ -356,10 +406,15 @@ class _SplitComparison:
         self.schema_a, self.schema_b = a.schema, b.schema
         self.schema_diff = SchemaDiff.between(self.schema_a, self.schema_b)
         fb = {f.name: f for f in self.schema_b}
-        # columns whose values compare: in both, with equal types up to dictionary encoding
-        # (which fingerprints ignore), in the old order
+        # columns whose values compare: in both, in the old order, unless the old type
+        # cannot be cast to the new one (dictionary encoding aside, which fingerprints ignore)
         self.common = [f.name for f in self.schema_a
-                       if f.name in fb and _decoded(f.type).equals(_decoded(fb[f.name].type))]
+                       if f.name in fb and f.name not in self.schema_diff.not_compared]
+        # a retyped column: side -> the type (in storage form) its values are hashed as
+        self.cast: dict[str, tuple[int, pa.DataType]] = {}
+        for f in self.schema_a:
+            if f.name in self.common and not _decoded(f.type).equals(_decoded(fb[f.name].type)):
+                self.cast[f.name] = _compare_as(storage_type(f.type), storage_type(fb[f.name].type))
         self.fast = schemas_compatible(self.schema_a, self.schema_b)
         self.shards: list[ShardRef] = []
         index: dict[str, int] = {}
@@ -406,14 +461,14 @@ class _SplitComparison:
 
     def fingerprints(self, side: int, rows: _Rows) -> np.ndarray:
         """Comparable fingerprints of these rows: the stored ones when they cover exactly the
-        compared columns, else computed again over them for the whole split, streaming."""
+        compared columns, uncast, else computed again over them for the whole split, streaming."""
         schema = (self.schema_a, self.schema_b)[side]
-        if self.fast or schema.names == self.common:
+        if self.fast or (schema.names == self.common and all(s != side for s, _ in self.cast.values())):
             out = np.empty(len(rows), dtype=np.uint64)
             order = np.argsort(rows.g, kind="stable")
             gs = rows.g[order]
             for lo, hi in _groups(gs):
-                fps = self.reader.fingerprints(self.shards[int(gs[lo])])
+                fps = self.reader.fingerprints(self.shards[int(gs[lo])], schema)
                 out[order[lo:hi]] = fps[rows.row[order[lo:hi]]]
             return out
         snap = (self.a, self.b)[side]
@@ -422,7 +477,7 @@ class _SplitComparison:
         self.progress.start(f"fingerprint {self.split} ({'old' if side == 0 else 'new'})", snap.rows)
         reader = ShardReader(self.store, columns=self.common, cache_size=2)
         for t in iter_snapshot(self.store, snap, columns=self.common, reader=reader):
-            every[at:at + t.num_rows] = row_fingerprints(t.select(self.common))
+            every[at:at + t.num_rows] = self._row_fingerprints(side, t, self.common)
             at += t.num_rows
             self.progress.advance(t.num_rows)
         self.progress.finish()
@@ -444,8 +499,8 @@ class _SplitComparison:
         key_tables = None
         if self.keys and len(removed) and len(added):
             key_tables = (self.loader.take(removed, self._fields(0, self.keys)),
-                          self._new_keys(self.loader.take(added, self._fields(1, self.keys))))
-            pairs = _pair(row_fingerprints(key_tables[0]), row_fingerprints(key_tables[1]))
+                          self.loader.take(added, self._fields(1, self.keys)))
+            pairs = _pair(*(self._row_fingerprints(side, t, self.keys) for side, t in enumerate(key_tables)))
         modified = len(pairs[0])
         status = "changed" if self.schema_diff or len(removed) or len(added) else "unchanged"
         result = SplitDiff(status, len(added) - modified, len(removed) - modified, modified, shared,
@@ -462,16 +517,14 @@ class _SplitComparison:
         schema = (self.schema_a, self.schema_b)[side]
         return pa.schema([schema.field(n) for n in names])
 
-    def _new_keys(self, t: pa.Table) -> pa.Table:
-        """New-side keys in the old side's types, so that equal keys fingerprint equally."""
-        target = _storage(self._fields(0, self.keys))
-        if t.schema.equals(target):
-            return t
-        try:
-            return t.cast(target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-            raise DsregError(f"cannot compare key columns of split {self.split!r} across the type change: {e}") \
-                from None
+    def _hashes(self, side: int, name: str, column) -> np.ndarray:
+        """Hashes of a column's values; a retyped column's as values of the other side's type."""
+        cast = self.cast.get(name)
+        return hash_as(column, cast[1]) if cast is not None and cast[0] == side else hash_array(column)
+
+    def _row_fingerprints(self, side: int, t: pa.Table, names) -> np.ndarray:
+        """Fingerprints of rows over these columns, comparable between the two sides."""
+        return combine_columns((self._hashes(side, c, t[c]) for c in names), t.num_rows)
 
     def _list(self, removed: _Rows, added: _Rows, pairs, key_tables, room):
         ir, ia = pairs
@@ -483,12 +536,12 @@ class _SplitComparison:
         idx = np.concatenate([only_r, only_a, np.arange(len(ir))]).astype(np.int64)
         order = None
         if key_tables is not None:      # by key, like Dolt
-            keys_all = pa.concat_tables([key_tables[0].take(only_r), key_tables[1].take(only_a),
-                                         key_tables[1].take(ia)])
             try:
+                old_keys = key_tables[0].take(only_r).cast(key_tables[1].schema, safe=False)
+                keys_all = pa.concat_tables([old_keys, key_tables[1].take(only_a), key_tables[1].take(ia)])
                 order = pc.sort_indices(keys_all, sort_keys=[(k, "ascending") for k in self.keys]) \
                     .to_numpy()
-            except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 order = None
         if order is None:               # in row order, each removed row before the added at its place
             pos = np.concatenate([removed.pos[only_r], added.pos[only_a], added.pos[ia]])
@@ -522,7 +575,7 @@ class _SplitComparison:
         cols = list(dict.fromkeys([*self.keys, *self.common]))
         t_old = self.loader.take(old, self._fields(0, cols))
         t_new = self.loader.take(new, self._fields(1, cols))
-        differ = {c: hash_array(t_old[c]) != hash_array(t_new[c]) for c in self.common}
+        differ = {c: self._hashes(0, c, t_old[c]) != self._hashes(1, c, t_new[c]) for c in self.common}
         old_py, new_py = t_old.to_pylist(), t_new.to_pylist()
         out = []
         for i, (ro, rn) in enumerate(zip(old_py, new_py)):
@@ -613,7 +666,8 @@ def render(result: DiffResult, stat: bool = False, schema_only: bool = False) ->
             continue
         lines += [f"  + column {k}: {t}" for k, t in s.schema.added]
         lines += [f"  - column {k}" for k, _ in s.schema.removed]
-        lines += [f"  ~ column {k}: {a} -> {b}" for k, a, b in s.schema.changed]
+        lines += [f"  ~ column {k}: {a} -> {b}" + (" (values not compared)" if k in s.schema.not_compared else "")
+                  for k, a, b in s.schema.changed]
         if s.schema.reordered:
             lines.append("  ~ column order changed")
     if stat or schema_only or not result.rows:

@@ -7,6 +7,11 @@ bytes lie under them. Variable-length values (strings, binaries, lists) hash eac
 with its position and sum the results per value, which numpy does with one cumulative sum.
 Strings, binaries and lists of fixed-width numbers (embeddings) are hashed as their bytes,
 eight at a time. Fingerprints only propose reuse; `rows_equal` proves it.
+
+`SCHEME` names this function. Every fingerprint object records the scheme it was made
+with, and fingerprints of another scheme are computed again from the rows before any
+comparison, so changing anything here that changes a value must change `SCHEME` (the
+golden values in tests/test_fingerprint.py fail when a value changes).
 """
 from __future__ import annotations
 
@@ -240,11 +245,79 @@ def _is_fixed_width(t: pa.DataType) -> bool:
 
 def row_fingerprints(table: pa.Table | pa.RecordBatch) -> np.ndarray:
     """One uint64 fingerprint per row, combining every column in order."""
-    h = np.zeros(table.num_rows, dtype=_U)
+    return combine_columns((hash_array(column) for column in table.columns), table.num_rows)
+
+
+def combine_columns(hashes, rows: int) -> np.ndarray:
+    """Row fingerprints from the hashes of each column's values (an iterable of uint64
+    arrays, in column order): what `row_fingerprints` does with `hash_array`'s."""
+    h = np.zeros(rows, dtype=_U)
+    k = 0
     with np.errstate(over="ignore"):
-        for i, column in enumerate(table.columns):
-            h += mix(hash_array(column) ^ (_COL * _U(i + 1)))
-    return mix(h ^ _U(table.num_columns))
+        for k, column in enumerate(hashes, 1):
+            h += mix(column ^ (_COL * _U(k)))
+    return mix(h ^ _U(k))
+
+
+# -- values across a type change ----------------------------------------------------
+_CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
+_INEXACT = _U(0xA54FF53A5F1D36F1)
+
+
+def castable(old: pa.DataType, new: pa.DataType) -> bool:
+    """Whether Arrow can cast values of type `old` to `new` at all (values may still fail)."""
+    try:
+        pa.array([], old).cast(new)
+    except _CAST_ERRORS:
+        return False
+    return True
+
+
+def hash_as(arr: pa.Array | pa.ChunkedArray, t: pa.DataType) -> np.ndarray:
+    """One uint64 per slot of `arr`, as `hash_array` gives the equal value of type `t`:
+    where the value converts to `t` exactly (casting back gives it again; where Arrow
+    cannot cast back, its safe cast accepts it), the hash of the converted value;
+    elsewhere a hash that no value of type `t` has (but for a 2**-64 chance), since no
+    value of type `t` equals it."""
+    if isinstance(arr, pa.ChunkedArray):
+        return np.concatenate([hash_as(c, t) for c in arr.chunks]) if arr.num_chunks else np.zeros(0, _U)
+    h, exact = _hash_cast(arr, t)
+    if not exact.all():
+        h = np.where(exact, h, mix(hash_array(arr) ^ _INEXACT))
+    return h
+
+
+def _hash_cast(arr: pa.Array, t: pa.DataType) -> tuple[np.ndarray, np.ndarray]:
+    """(hash of each value cast to `t`, whether that cast is exact)."""
+    try:
+        cast, checked = arr.cast(t), True       # safe: refuses overflow, truncation, bad text
+    except _CAST_ERRORS:
+        cast, checked = None, False
+    try:
+        if cast is None:                        # some values are refused: let the way back tell
+            cast = arr.cast(t, safe=False)
+        back = cast.cast(arr.type, safe=False)
+        return hash_array(cast), hash_array(back) == hash_array(arr)
+    except _CAST_ERRORS:
+        if checked:                             # no way back: the safe cast has to do
+            return hash_array(cast), np.ones(len(arr), dtype=bool)
+    # some values do not convert at all: find them, among distinct values where Arrow can
+    if len(arr) <= 1:
+        return np.zeros(len(arr), dtype=_U), np.zeros(len(arr), dtype=bool)
+    try:
+        encoded = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
+    except _CAST_ERRORS:
+        encoded = None
+    if encoded is not None and (encoded is arr or 0 < len(encoded.dictionary) < len(arr)):
+        h, exact = _hash_cast(encoded.dictionary, t)
+        if not len(h):                          # every slot null
+            return np.full(len(arr), _NULL, dtype=_U), np.ones(len(arr), dtype=bool)
+        idx = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        valid = _valid(arr)
+        return np.where(valid, h[idx], _NULL), np.where(valid, exact[idx], True)
+    half = len(arr) // 2
+    (h1, e1), (h2, e2) = _hash_cast(arr.slice(0, half), t), _hash_cast(arr.slice(half), t)
+    return np.concatenate([h1, h2]), np.concatenate([e1, e2])
 
 
 def row_nbytes(table: pa.Table | pa.RecordBatch) -> np.ndarray:

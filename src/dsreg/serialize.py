@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,19 +196,41 @@ def decode_commit(data: bytes) -> Commit:
         raise CorruptObject(f"commit object is malformed: {e}") from None
 
 
-_FP_MAGIC = b"DSRGFP1\n"
-FINGERPRINTS_MAGIC = _FP_MAGIC                          # how a fingerprint object starts
+# A fingerprint object: a 16-byte header naming the fingerprint scheme, then one
+# little-endian uint64 per row. Objects written before the header named it start with
+# `DSRGFP1\n` (8 bytes) and are all of scheme rowfp-2, the only scheme dsreg had then.
+_FP_MAGIC = b"DSRGFP2\n"
+_FP_HEADER = re.compile(rb"DSRGFP2\n([A-Za-z0-9._-]{1,7}) *\n")    # the scheme padded to 16 bytes in all
+_FP_V1 = (b"DSRGFP1\n", "rowfp-2")
+FINGERPRINTS_MAGIC = (_FP_MAGIC, _FP_V1[0])              # how a fingerprint object starts (rebuild.py)
 
 
-def encode_fingerprints(fps: np.ndarray) -> bytes:
-    return _FP_MAGIC + np.ascontiguousarray(fps, dtype="<u8").tobytes()
+def encode_fingerprints(fps: np.ndarray, scheme: str) -> bytes:
+    header = _FP_MAGIC + scheme.encode("ascii").ljust(7) + b"\n"
+    if len(header) != 16 or not _FP_HEADER.fullmatch(header):
+        raise ValueError(f"fingerprint scheme name {scheme!r} does not fit the header")
+    return header + np.ascontiguousarray(fps, dtype="<u8").tobytes()
 
 
 def fingerprints_size(rows: int) -> int:
-    return len(_FP_MAGIC) + 8 * rows
+    """Bytes of a fingerprint object of `rows` rows as this release writes it."""
+    return 16 + 8 * rows
+
+
+def decode_fingerprint_object(data: bytes) -> tuple[str, np.ndarray]:
+    """(scheme, one uint64 per row)."""
+    if data.startswith(_FP_V1[0]):
+        scheme, start = _FP_V1[1], len(_FP_V1[0])
+    else:
+        m = _FP_HEADER.match(data[:16])
+        if m is None or m.end() != 16:
+            raise CorruptObject("fingerprint object is malformed")
+        scheme, start = m.group(1).decode("ascii"), 16
+    if (len(data) - start) % 8:
+        raise CorruptObject("fingerprint object is malformed")
+    return scheme, np.frombuffer(data, dtype="<u8", offset=start).astype(np.uint64)
 
 
 def decode_fingerprints(data: bytes) -> np.ndarray:
-    if not data.startswith(_FP_MAGIC) or (len(data) - len(_FP_MAGIC)) % 8:
-        raise CorruptObject("fingerprint object is malformed")
-    return np.frombuffer(data, dtype="<u8", offset=len(_FP_MAGIC)).astype(np.uint64)
+    """The fingerprints, whatever their scheme (what fsck and rebuild need: their number)."""
+    return decode_fingerprint_object(data)[1]

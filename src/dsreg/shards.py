@@ -20,9 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .errors import BadInput, UnsupportedType
-from .fingerprint import mix
+from .fingerprint import SCHEME, mix, row_fingerprints
 from .ids import ObjectId, ShardId
-from .serialize import ShardRef, decode_fingerprints, encode_fingerprints
+from .serialize import ShardRef, decode_fingerprint_object, encode_fingerprints
 from .stats import shard_stats
 from .store import ObjectStore
 
@@ -164,7 +164,7 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     data = buf.getvalue()
     stats = shard_stats(table, rg_rows)    # column statistics, once, per row group
     sid, new = store.put(data)
-    fp_data = encode_fingerprints(fps)
+    fp_data = encode_fingerprints(fps, SCHEME)
     fid, fp_new = store.put(fp_data)
     index_data = chunk_index(data)
     xid, x_new = store.put(index_data)
@@ -319,9 +319,18 @@ class ShardReader:
         self._cache[shard] = got
         return got
 
-    def fingerprints(self, ref: ShardRef) -> np.ndarray:
+    def fingerprints(self, ref: ShardRef, schema: pa.Schema) -> np.ndarray:
+        """The shard's row fingerprints under the current scheme: the stored ones, or, when
+        they were stored under another scheme, computed again from its rows, which are read
+        as `schema` (the committed schema of a snapshot that reads the shard) in storage
+        form, exactly as they were fingerprinted when written. Fingerprints of two schemes
+        are never compared."""
         got = self._fp_cache.get(ref.fingerprints)
         if got is None:
-            got = decode_fingerprints(self.store.get(ref.fingerprints))
+            scheme, got = decode_fingerprint_object(self.store.get(ref.fingerprints))
+            if scheme != SCHEME:
+                from .snapshots import conform
+                table = pq.ParquetFile(pa.BufferReader(self.store.get(ref.id))).read()
+                got = row_fingerprints(conform(table.select(schema.names), storage_schema(schema)))
             self._fp_cache[ref.fingerprints] = got
         return got

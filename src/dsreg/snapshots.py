@@ -26,7 +26,8 @@ _COMPACT_RUN_ROWS = 1 << 16   # a loaded table of shorter runs on average is cop
 
 
 class BaseIndex:
-    """Every row of the base snapshots, findable by fingerprint."""
+    """Every row of the base snapshots, findable by fingerprint (of the current scheme:
+    stored ones of another scheme are computed again, see `ShardReader.fingerprints`)."""
 
     def __init__(self, reader: ShardReader, snapshots: Iterable[Snapshot]):
         self.reader = reader
@@ -34,11 +35,12 @@ class BaseIndex:
         index: dict[str, int] = {}
         fps, shard_of, row_of = [], [], []
         for snap in snapshots:
+            schema = snap.schema
             for ref, start, count in snap.runs():
                 if ref.id not in index:
                     index[ref.id] = len(self.shards)
                     self.shards.append(ref)
-                fps.append(reader.fingerprints(ref)[start:start + count])
+                fps.append(reader.fingerprints(ref, schema)[start:start + count])
                 shard_of.append(np.full(count, index[ref.id], dtype=np.int32))
                 row_of.append(np.arange(start, start + count, dtype=np.int64))
         self.fps = np.concatenate(fps) if fps else np.zeros(0, np.uint64)
