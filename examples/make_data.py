@@ -25,7 +25,8 @@ def reviews(n: int, start: int, seed: int) -> pa.Table:
     return pa.table({
         "id": pa.array(np.arange(start, start + n, dtype=np.int64)),
         "text": pa.array(text),
-        "stars": pa.array(rng.integers(1, 6, n).astype(np.int8)),
+        # int64, as test.csv reads back: both splits share one schema, so one Hub config
+        "stars": pa.array(rng.integers(1, 6, n).astype(np.int64)),
         "label": pa.array(np.where(rng.random(n) < 0.5, "pos", "neg")),
     })
 

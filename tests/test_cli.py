@@ -614,6 +614,10 @@ def test_diff_two_versions(registry, two_commits):
     lines = out.splitlines()
     assert lines[:2] == [f"--- reviews@v1 ({v1[:12]})", f"+++ reviews@main ({v2[:12]})"]
     assert "train: +1 -0 ~1 =2" in lines            # keys recorded by the first commit apply
+    plain = run_json("diff", "reviews@v1", "reviews@main", "--no-key")
+    assert plain["keys"] == [] and plain["splits"]["train"]["modified"] == 0
+    assert (plain["splits"]["train"]["added"], plain["splits"]["train"]["removed"]) == (2, 1)
+    assert run_json("diff", "reviews@v1", "reviews@main")["keys"] == ["id"]
     doc = run_json("diff", "reviews@v1", "reviews@main", "--key", "id")
     assert {"schema", "splits", "rows"} <= set(doc)
     assert doc["from"] == v1 and doc["to"] == v2

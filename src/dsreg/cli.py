@@ -250,6 +250,8 @@ def _is_path(reg, arg: str) -> bool:
 @click.argument("others", nargs=-1, metavar="[NAME@B | [SPLIT=]PATH...]")
 @click.option("--key", "keys", multiple=True, metavar="COL",
               help="Match rows by COL (repeatable), so edited rows count as modified.")
+@click.option("--no-key", "no_key", is_flag=True,
+              help="Ignore the keys recorded by commit --key: an edited row counts as removed and added.")
 @click.option("--stat", is_flag=True, help="Show only the counts of added, removed and modified rows.")
 @click.option("--schema", "schema_only", is_flag=True, help="Show only the schema changes.")
 @click.option("--rows", is_flag=True, help="Also list the changed rows.")
@@ -257,8 +259,8 @@ def _is_path(reg, arg: str) -> bool:
               help="List at most N changed rows in all (implies --rows).")
 @json_option
 @pass_state
-def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], stat: bool, schema_only: bool,
-         rows: bool, limit: int | None, as_json: bool) -> None:
+def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], no_key: bool, stat: bool,
+         schema_only: bool, rows: bool, limit: int | None, as_json: bool) -> None:
     """Show the changes between two versions, or between a version and files.
 
     \b
@@ -275,12 +277,13 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], s
     write NAME@main to mean the dataset.
 
     Rows are matched by the --key columns, else by the keys the versions were committed
-    with (commit --key); without keys an edited row counts as one removed and one added.
+    with (commit --key; --no-key ignores those); without keys an edited row counts as one
+    removed and one added.
     """
     from . import diff as diff_mod
     b, paths = _diff_target(state.reg, others)
     result = diff_mod.diff(state.reg, a, b, paths=paths, keys=keys, rows=rows, limit=limit,
-                           progress=state.progress())
+                           default_keys=not no_key, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
         return
