@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dsreg.cli import cli
+from dsreg.store import LocalStore
 
 from clihelpers import fails, misuse, run, run_json, write
 from conftest import new_bucket
@@ -207,6 +208,45 @@ def test_fetch_then_pull_fast_forward(registry, origin, pushed, data, tmp_path):
     assert pq.read_table(tmp_path / "out" / "train" / "part-00000.parquet").equals(V2)
 
 
+def test_pull_of_a_commit_id_brings_that_version_and_moves_no_branch(registry, origin, pushed, data, tmp_path,
+                                                                     monkeypatch):
+    """What a dataset card prints, `dsreg pull origin NAME@<full commit id>`, works; so do a
+    6+ character prefix and REV~N. The data arrives; no local branch moves."""
+    run("commit", "reviews", data["v2"], "-m", "second")
+    run("push")
+    v1, v2 = pushed, registry.resolve("reviews")
+    b = tmp_path / "b"
+    run("init", str(b))
+    in_(b, "remote", "add", "origin", origin.url, *endpoint(origin))
+    lines = in_(b, "pull", "origin", f"reviews@{v1}").stdout.splitlines()
+    assert lines[0] == (f"reviews@{v1[:12]}: data downloaded from origin; no local branch moves for a commit: "
+                        f"read it as reviews@{v1}")
+    assert re.fullmatch(r"downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
+    assert json.loads(in_(b, "branch", "reviews", "--json").stdout) == {}       # no branch made or moved
+    local = LocalStore(b / ".dsreg" / "objects")            # the data is here, not fetched on demand
+    from dsreg.porcelain import get_commit, get_snapshot
+    wanted = [o for sid in get_commit(registry, v1).splits.values()
+              for ref in get_snapshot(registry, sid).shards for o in ref.objects()]
+    assert wanted and all(local.has(o) for o in wanted)
+    for spec, want in ((f"reviews@{v2[:6]}", v2), ("reviews@main~1", v1), (f"reviews@{v2[:10].upper()}~1", v1)):
+        doc = json.loads(in_(b, "pull", spec, "--json").stdout)
+        assert (doc["status"], doc["commit"], doc["ref"]) == ("pinned", want, None), spec
+    in_(b, "checkout", f"reviews@{v1}", "-o", str(tmp_path / "out"))
+    assert pq.read_table(tmp_path / "out" / "train" / "part-00000.parquet").equals(V1)
+    # ids the remote's refs do not reach, ambiguous prefixes, history too short: one line, exit 1
+    in_(b, "commit", "reviews", data["test"], "-m", "only here")
+    local_only = json.loads(in_(b, "log", "reviews", "--json").stdout)[0]["id"]
+    for rev in ("abcdef", local_only, local_only[:8]):
+        assert in_(b, "pull", f"reviews@{rev}", code=1).stderr == \
+            f"Error: remote origin has no branch, tag or commit {rev!r} in 'reviews'; give a branch, a tag, " \
+            "or a commit id (6+ hex characters) that one of origin's branches or tags reaches\n"
+    fails("pull", "reviews@main~5", says="unknown revision 'reviews@main~5': history has only 1 commit(s) before main")
+    from dsreg import transfer
+    twins = [v1[:6] + "0" * 26, v1[:6] + "1" * 26]
+    monkeypatch.setattr(transfer, "_ancestors", lambda reg, tip, stop=None: twins)
+    fails("pull", f"reviews@{v1[:6]}", says=f"ambiguous revision 'reviews@{v1[:6]}': matches {twins[0][:12]}, ")
+
+
 def test_diverged_push_and_pull_then_rebase(registry, origin, data, tmp_path):
     run("commit", "ds", data["v1"], "-m", "base")
     run("push")
@@ -247,7 +287,6 @@ def test_pull_argument_errors(registry, origin, data):
     fails("pull", "origin", code=2,
           says="pull needs the dataset to pull, after the remote: dsreg pull origin NAME[@REV]")
     fails("pull", "origin", "ds@nope", code=2, says="remote origin has no branch or tag 'nope' in 'ds'")
-    fails("pull", "ds@main~1", code=2, says="not REV~N")
 
 
 def test_unknown_remote_exits_2(registry, data):
@@ -332,7 +371,7 @@ def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
     for args in (["init"], ["commit", "reviews", data], ["remote", "add", "origin", f"file://{tmp_path / 'remote'}"]):
         subprocess.run([exe, *args], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
     out, err = _on_a_terminal(exe, ["push"], tmp_path, env)
-    assert re.search(r"\rpush \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", err), err
+    assert re.search(r"\rpush \[#{30}\] 100% (\d+)/\1 objects, ([\d.]+)/\2 (B|KiB)", err), err
     assert out.startswith("reviews@main: (new branch) ")
 
 
@@ -394,28 +433,62 @@ def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_
     piped("push")
     piped("commit", "reviews", v2)
     out, err = shown("push")
-    uploaded = re.search(r"uploaded \d+ objects \((.*)\)", out).group(1)
-    frames = _last_frames(err)
-    bar = re.fullmatch(r"push \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", frames[0]) if len(frames) == 1 else None
-    assert bar and f"{bar.group(1)} {bar.group(2)}" == uploaded, (frames, uploaded)    # every byte counted
-    drawn = [f.replace("\x1b[K", "") for f in err.split("\r") if f.strip()]
+    count, uploaded = re.search(r"uploaded (\d+) objects \((.*)\)", out).groups()
     number, unit = uploaded.split()
-    assert all(f.endswith(f"/{number} {unit}") for f in drawn), drawn    # the total, from the first frame on
+    frames = _last_frames(err)        # every object and byte counted:
+    assert frames == [f"push [{'#' * 30}] 100% {count}/{count} objects, {number}/{number} {unit}"], (frames, out)
+    drawn = [f.replace("\x1b[K", "") for f in err.split("\r") if f.strip()]
+    # both totals, from the first frame on
+    assert all(re.search(rf"\d+/{count} objects, [\d.]+/{number} {unit}$", f) for f in drawn), drawn
     assert shown("push") == ("origin is up to date\nuploaded 0 objects (0 B), skipped 0\n", "")  # no "push: 0 B"
 
     assert piped("clone", f"file://{remote}", str(tmp_path / "quiet"), cwd=tmp_path).startswith("cloned ")
     out, err = shown("clone", f"file://{remote}", str(tmp_path / "clone"), cwd=tmp_path)
     assert "fetched 2 commits (4 objects, " in out
-    assert _last_frames(err) == ["fetch: 2 commits", f"fetch [{'#' * 30}] 100% 2 snapshots"]
+    frames = _last_frames(err)
+    # how many commits there are is known only at the end, and snapshot sizes only on arrival
+    assert len(frames) == 2 and re.fullmatch(r"fetch: 2 commits, \d+ B", frames[0]), frames
+    assert re.fullmatch(rf"fetch \[#{{30}}\] 100% 2/2 snapshots, [\d.]+ (B|KiB)", frames[1]), frames
     clone = tmp_path / "clone"
     out, err = shown("pull", "reviews", cwd=clone)
     frames = _last_frames(err)
-    assert len(frames) == 2 and frames[0] == f"pull [{'#' * 30}] 100% 2 shard indexes", frames
-    assert re.fullmatch(r"pull \[#{30}\] 100% ([\d.]+)/\1 (B|KiB)", frames[1]), frames
+    assert len(frames) == 2 and re.fullmatch(rf"pull \[#{{30}}\] 100% 2/2 shard indexes, [\d.]+ (B|KiB)", frames[0]), \
+        frames
+    assert re.fullmatch(r"pull \[#{30}\] 100% 4/4 objects, ([\d.]+)/\1 (B|KiB)", frames[1]), frames
     out, err = shown("pull", "reviews", cwd=clone)
     assert "already up to date" in out and err == ""        # nothing to download: no "pull: 0 B"
     piped("fetch", cwd=tmp_path / "quiet")
     piped("pull", "reviews", cwd=tmp_path / "quiet")
+
+
+def test_a_transfer_line_shows_objects_and_bytes_done_of_total():
+    import io
+    from dsreg.cliutil import TerminalProgress
+    stream = io.StringIO()
+    p = TerminalProgress(stream)
+    p.start_transfer("push", 4, 8 << 20)
+    p.advance_transfer(1, 2 << 20)
+    p.finish()
+    p.start_transfer("fetch", 3, None, "snapshots")       # sizes unknown: the bar follows the count
+    p.advance_transfer(1, 700)
+    p.finish()
+    p.start_transfer("fetch", None, None, "commits")      # nothing known ahead: counted
+    p.advance_transfer(2, 1500)
+    p.finish()
+    lines = [line.split("\r")[-1].replace("\x1b[K", "") for line in stream.getvalue().split("\n")[:-1]]
+    assert lines == [f"push [{'#' * 7}{' ' * 23}]  25% 1/4 objects, 2.0/8.0 MiB",
+                     f"fetch [{'#' * 10}{' ' * 20}]  33% 1/3 snapshots, 700 B",
+                     "fetch: 2 commits, 1.5 KiB"]
+
+
+@folder_only
+def test_an_object_missing_from_a_folder_remote_is_named_so(registry, origin, pushed, tmp_path):
+    from dsreg.porcelain import get_commit, get_snapshot
+    shard = get_snapshot(registry, get_commit(registry, pushed).splits["train"]).shards[0].id
+    (Path(origin.url[len("file://"):]) / "objects" / shard[:2] / shard[2:]).unlink()
+    other = clone_to(origin, tmp_path / "other")
+    line = fails("--registry", str(other), "pull", "reviews")
+    assert line.startswith(f"Error: object {shard} is missing from {origin.url}; run 'dsreg fsck --remote"), line
 
 
 def test_every_command_in_the_remotes_doc_is_valid(monkeypatch):

@@ -156,8 +156,58 @@ def test_missing_object(store):
     with pytest.raises(ObjectMissing) as e:
         store.get(absent)
     assert e.value.object_id == absent
+    assert e.value.message == f"object {absent} is missing from {store.where or 'the local store'}"
     with pytest.raises(ObjectMissing):
         store.size(absent)
+
+
+def test_an_object_missing_from_a_folder_remote_names_the_remote(tmp_path):
+    from dsreg.remote import open_remote
+    (tmp_path / "remote").mkdir()
+    remote = open_remote(f"file://{tmp_path / 'remote'}")
+    absent = hash_bytes(b"never stored")
+    for read in (remote.objects.get, remote.objects.size):
+        with pytest.raises(ObjectMissing) as e:
+            read(absent)
+        assert e.value.message == f"object {absent} is missing from file://{tmp_path / 'remote'}"
+        assert "fsck --remote" in e.value.hint
+
+
+def test_put_missing_stores_without_asking_and_never_damages_a_copy(store, backend):
+    """What push uses for objects has_many just reported absent: no existence check first."""
+    asked = []
+    real_has = store.has
+    store.has = lambda oid: asked.append(oid) or real_has(oid)
+    data = os.urandom(5000)
+    oid = store.put_missing(data)
+    assert oid == hash_bytes(data) and asked == []
+    assert store.get(oid) == data
+    assert store.put_missing(data) == oid           # there already (a racing pusher): still good
+    assert store.get(oid) == data and list(store.iter()) == [oid]
+    assert backend.leftovers(store) == []
+
+
+def test_s3_multipart_upload_round_trips_and_never_overwrites(tmp_path, request, monkeypatch):
+    """Objects over DSREG_S3_MULTIPART_THRESHOLD go up in parts, completed with
+    If-None-Match: * so that an object already there is never replaced."""
+    import time
+    monkeypatch.setenv("DSREG_S3_MULTIPART_THRESHOLD", str(1 << 20))
+    monkeypatch.setenv("DSREG_S3_PART_SIZE", str(5 << 20))
+    store = _make_s3(tmp_path, request)
+    data = os.urandom((11 << 20) + 123)
+    oid, new = store.put(data)
+    assert new and oid == hash_bytes(data)
+    head = store.client.head_object(Bucket=store.bucket, Key=store.object_key(oid))
+    assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == len(data)     # three parts
+    assert store.get(oid) == data                                                           # verified
+    time.sleep(1.1)                         # LastModified has whole seconds
+    assert store.put_missing(data) == oid   # asks nothing first; the conditional completion refuses
+    again = store.client.head_object(Bucket=store.bucket, Key=store.object_key(oid))
+    assert again["LastModified"] == head["LastModified"]
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []  # none left open
+    _flip_s3_bit(store, oid)
+    with pytest.raises(ChecksumMismatch):
+        store.get(oid)
 
 
 def test_corrupt_bytes_raise_and_are_never_returned(store, backend):

@@ -210,6 +210,7 @@ PULL_STATUS = {
     "up-to-date": "already up to date at {now}",
     "ahead": "ahead of {remote} at {now}; 'dsreg push {remote} {label}' shares your commits",
     "rebased": "rebased your commits onto {remote}'s: {was}...{now}",
+    "pinned": "data downloaded from {remote}; no local branch moves for a commit: read it as {dataset}@{full}",
 }
 
 
@@ -224,13 +225,20 @@ def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, 
     """Bring a version and its data, and update the local branch.
 
     Fetch, download the data of NAME@REV, and fast-forward the local branch (or create
-    it, or the tag). REV is a branch or tag of the remote (default: main); REMOTE
-    defaults to origin, or to the only remote. If both sides have new commits, pull stops
-    and changes nothing; --rebase replays your commits on top of the remote's (both sides
-    changing the same split is a conflict, and nothing moves).
+    it, or the tag). REV is a branch or tag of the remote (default: main). It may also be
+    a commit id, or a unique prefix of one (6+ hex characters), that the remote's branches
+    or tags reach, or any REV followed by ~N: then that version's data arrives and no
+    local branch moves. REMOTE defaults to origin, or to the only remote. If both sides
+    have new commits, pull stops and changes nothing; --rebase replays your commits on top
+    of the remote's (both sides changing the same split is a conflict, and nothing moves).
 
     The status is one of created, fast-forward, up-to-date, ahead (you have commits the
-    remote has not: push them) or rebased.
+    remote has not: push them), rebased, or pinned (a commit id or REV~N: data only).
+
+    \b
+    Examples:
+      dsreg pull origin reviews                 main, fast-forwarded
+      dsreg pull origin reviews@7704c1e9        one pinned version's data
     """
     from . import transfer
     from .revisions import split_spec
@@ -250,9 +258,10 @@ def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, 
     if as_json:
         emit_json(doc)
         return
-    label = f"{result.dataset}@{result.ref}"
+    label = f"{result.dataset}@{result.ref or short_id(result.commit)}"
     click.echo(f"{label}: " + PULL_STATUS[result.status].format(
-        was=short_id(was), now=short_id(result.commit), remote=doc["remote"], label=label))
+        was=short_id(was), now=short_id(result.commit), remote=doc["remote"], label=label,
+        dataset=result.dataset, full=result.commit))
     click.echo(f"downloaded {plural(doc['downloaded_objects'], 'object')} ({format_size(doc['downloaded_bytes'])})")
 
 

@@ -116,7 +116,8 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 
 
 class TerminalProgress(Progress):
-    """One status line on a terminal, redrawn at most ten times a second."""
+    """One status line on a terminal, redrawn at most ten times a second. A transfer's
+    line shows objects and bytes, each as done/total where the total is known."""
 
     WIDTH = 30
 
@@ -125,10 +126,20 @@ class TerminalProgress(Progress):
         self.label: str | None = None
         self.total: int | None = None
         self.unit, self.done, self._drawn_at = "rows", 0, 0.0
+        self.nbytes: int | None = None      # a transfer's bytes: total (None: not known), and done
+        self.bytes_done = 0
+        self.transfer = False
 
     def start(self, label: str, total: int | None, unit: str = "rows") -> None:
         self.abandon()
         self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.transfer, self.nbytes, self.bytes_done = False, None, 0
+        self._draw(force=True)
+
+    def start_transfer(self, label: str, objects: int | None, nbytes: int | None, unit: str = "objects") -> None:
+        self.abandon()
+        self.label, self.total, self.unit, self.done = label, objects, unit, 0
+        self.transfer, self.nbytes, self.bytes_done = True, nbytes, 0
         self._draw(force=True)
 
     def advance(self, n: int) -> None:
@@ -137,6 +148,13 @@ class TerminalProgress(Progress):
             if self.total is not None and self.done > self.total:
                 self.total = self.done      # the total was an estimate, and too low
             self._draw()
+
+    def advance_transfer(self, objects: int, nbytes: int) -> None:
+        if self.label is not None:
+            self.bytes_done += nbytes
+            if self.nbytes is not None and self.bytes_done > self.nbytes:
+                self.nbytes = self.bytes_done
+            self.advance(objects)
 
     def finish(self) -> None:
         if self.label is not None:
@@ -155,12 +173,19 @@ class TerminalProgress(Progress):
         if not force and now - self._drawn_at < 0.1:
             return
         self._drawn_at = now
-        if self.unit == "bytes":
+        done, total = self.done, self.total
+        if self.transfer:
+            count = f"{self.done:,}/{self.total:,} {self.unit}" if self.total is not None else \
+                f"{self.done:,} {self.unit}"
+            count += ", " + (format_sizes(self.bytes_done, self.nbytes) if self.nbytes else format_size(self.bytes_done))
+            if self.nbytes:         # the bar follows the bytes where their total is known
+                done, total = self.bytes_done, self.nbytes
+        elif self.unit == "bytes":
             count = format_sizes(self.done, self.total) if self.total else format_size(self.done)
         else:
             count = f"{self.done:,} {self.unit}"
-        if self.total:
-            frac = min(self.done / self.total, 1.0)
+        if total:
+            frac = min(done / total, 1.0)
             bar = "#" * int(frac * self.WIDTH)
             text = f"{self.label} [{bar:<{self.WIDTH}}] {frac:4.0%} {count}"
         else:

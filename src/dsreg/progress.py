@@ -14,5 +14,14 @@ class Progress:
     def finish(self) -> None:
         pass
 
+    # A transfer (push, fetch, pull) counts two things at once: the objects it moves (or
+    # commits, snapshots, ...: `unit`) and their bytes. Either total is None where it is
+    # not known in advance. By default a transfer is reported as a count of its objects.
+    def start_transfer(self, label: str, objects: int | None, nbytes: int | None, unit: str = "objects") -> None:
+        self.start(label, objects, unit)
+
+    def advance_transfer(self, objects: int, nbytes: int) -> None:
+        self.advance(objects)
+
 
 NO_PROGRESS = Progress()

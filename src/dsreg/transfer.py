@@ -7,13 +7,14 @@ Everything downloaded is verified against its id before it is written locally.
 """
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import DsregError, ObjectMissing, UnknownDataset, UsageError
+from .errors import AmbiguousRevision, DsregError, ObjectMissing, UnknownDataset, UnknownRevision, UsageError
 from .faults import crashpoint
 from .ids import CommitId, ObjectId
 from .names import check_ref_name
@@ -122,20 +123,21 @@ def _shard_objects(ref) -> list[tuple[ObjectId, int | None]]:
 
 
 def _in_parallel(groups: list[list[ObjectId]], move: Callable[[ObjectId], int], progress: Progress,
-                 label: str, unit: str, sizes: dict[ObjectId, int] | None = None) -> list[int]:
+                 label: str, unit: str = "objects", sizes: dict[ObjectId, int] | None = None) -> list[int]:
     """move(oid) -> bytes moved, for every object, in parallel, one group after the other,
-    under one bar: in bytes when `sizes` (exact) are given, else counting objects in `unit`.
-    The bar ends exactly at its total; nothing is drawn when there is nothing to move."""
+    under one bar counting objects (in `unit`) and bytes, the bytes against a total when
+    `sizes` (exact) are given. The bar ends exactly at its totals; nothing is drawn when
+    there is nothing to move."""
     todo = [oid for group in groups for oid in group]
     if not todo:
         return []
-    progress.start(label, sum(sizes[o] for o in todo) if sizes is not None else len(todo), unit)
+    progress.start_transfer(label, len(todo), sum(sizes[o] for o in todo) if sizes is not None else None, unit)
     lock = threading.Lock()
 
     def one(oid: ObjectId) -> int:
         n = move(oid)
         with lock:
-            progress.advance(n if sizes is not None else 1)
+            progress.advance_transfer(1, n)
         return n
     moved: list[int] = []
     try:
@@ -148,17 +150,17 @@ def _in_parallel(groups: list[list[ObjectId]], move: Callable[[ObjectId], int], 
 
 
 class _LazyBar:
-    """A bar with no total, started by the first thing that moves, so that a transfer
-    that finds nothing to do draws nothing."""
+    """A transfer bar with no totals, started by the first thing that moves, so that a
+    transfer that finds nothing to do draws nothing."""
 
     def __init__(self, progress: Progress, label: str, unit: str):
         self.progress, self.label, self.unit, self.started = progress, label, unit, False
 
-    def advance(self, n: int) -> None:
+    def advance(self, n: int, nbytes: int) -> None:
         if not self.started:
-            self.progress.start(self.label, None, self.unit)
+            self.progress.start_transfer(self.label, None, None, self.unit)
             self.started = True
-        self.progress.advance(n)
+        self.progress.advance_transfer(n, nbytes)
 
     def finish(self) -> None:
         if self.started:
@@ -240,10 +242,10 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
                 raise NonFastForward(name, ref.dataset, ref.name, ref.kind)
         plans.append((ref, current))
     # objects first: everything the new commits reach that the remote may lack
-    known_remote = {r.commit for r in reg.manifest.remote_refs(name)}
+    held = _held_tips(reg, name, remote, {ref.dataset for ref, _ in plans})
     wanted: dict[ObjectId, int | None] = {}
     for ref, current in plans:
-        stop = set(known_remote)
+        stop = set(held)
         if current is not None:
             stop.add(current.commit)
         for c in _ancestors(reg, ref.commit, stop):
@@ -268,6 +270,23 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     return result
 
 
+def _held_tips(reg, name: str, remote: Remote, datasets: set[str]) -> set[str]:
+    """Commits whose whole history the remote surely holds, where push's walk of what to
+    upload may stop. A remote-tracking ref says where a ref was when we last looked, but a
+    `gc --remote` since then may have collected it (a force-push left it unreachable), so
+    a tip counts only while the manifest still knows the remote holds it: every gc makes
+    it forget all it knew. Where a tip was forgotten, the remote's live refs of those
+    datasets stand in (gc keeps all that a live ref reaches), read once, in one listing."""
+    tips = {r.commit for d in datasets for r in reg.manifest.remote_refs(name, d)}
+    held = reg.manifest.remote_has(name, sorted(tips))
+    if held != tips:
+        live = {r.commit for d in datasets for r in remote.refs(d)}
+        with reg.manifest.transaction():     # so the next push trusts these without listing
+            reg.manifest.mark_remote_has(name, [c for c in live if reg.manifest.commit(c) is not None])
+        held |= live
+    return held
+
+
 def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], result: PushResult,
             progress: Progress) -> None:
     ids = sorted(wanted)
@@ -284,7 +303,7 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
     commits = [o for o in missing if reg.manifest.commit(o) is not None]
     # exact sizes, so the bar ends at its total: shards and fingerprints as the snapshots
     # record them, commits, snapshots and chunk indexes from the local store. A clone may
-    # lack a chunk index (data arrives on demand): then the bar counts objects instead.
+    # lack a chunk index (data arrives on demand): then only the objects have a total.
     sizes: dict[ObjectId, int] | None = {}
     for oid in missing:
         try:
@@ -303,13 +322,12 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
 
     def send(oid: ObjectId) -> int:
         data = reg.store.get(oid)       # verified before it leaves
-        remote.objects.put(data)
+        remote.objects.put_missing(data)    # has_many just said so: no second HEAD
         landed.append(oid)
         return len(data)
 
     try:
-        moved = _in_parallel([data_first, commits], send, progress, "push",
-                             "bytes" if sizes is not None else "objects", sizes)
+        moved = _in_parallel([data_first, commits], send, progress, "push", "objects", sizes)
         result.uploaded_objects = len(moved)
         result.uploaded_bytes = sum(moved)
     finally:
@@ -376,6 +394,8 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
         for old in reg.manifest.remote_refs(name, dataset):
             if (old.dataset, old.kind, old.name) not in seen:
                 reg.manifest.set_remote_ref(name, old.dataset, old.kind, old.name, None)
+        # a live ref's commit is there, with all it reaches (gc keeps that): push may stop at it
+        reg.manifest.mark_remote_has(name, {r.commit for r in refs})
         for ref in refs:
             reg.manifest.set_remote_ref(name, ref.dataset, ref.kind, ref.name, ref.commit)
             result.refs.append({"dataset": ref.dataset, "kind": ref.kind, "name": ref.name, "commit": ref.commit})
@@ -397,7 +417,7 @@ def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: Fetch
         commit = decode_commit(data)
         new[cid] = commit
         result.commits += 1
-        bar.advance(1)
+        bar.advance(1, len(data))
         todo.extend(commit.parents)
 
 
@@ -443,9 +463,9 @@ def _add_fetched(reg, name: str, new: dict, snaps: dict) -> None:
 class PullResult:
     fetch: FetchResult
     dataset: str
-    ref: str
+    ref: str | None         # the local branch or tag updated (None: a pinned commit)
     commit: CommitId
-    status: str            # "created", "fast-forward", "up-to-date", "ahead", "rebased"
+    status: str            # "created", "fast-forward", "up-to-date", "ahead", "rebased", "pinned"
     downloaded_objects: int = 0
     downloaded_bytes: int = 0
 
@@ -475,22 +495,26 @@ def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_P
     unsized = [o for o in missing if wanted[o] is None]
     sized = [o for o in missing if wanted[o] is not None]
     moved = _in_parallel([unsized], get, progress, "pull", "shard indexes")
-    moved += _in_parallel([sized], get, progress, "pull", "bytes", {o: wanted[o] for o in sized})
+    moved += _in_parallel([sized], get, progress, "pull", "objects", {o: wanted[o] for o in sized})
     return len(moved), sum(moved)
 
 
 def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
          progress: Progress = NO_PROGRESS) -> PullResult:
+    """Fetch, download the data of NAME@REV, and update the local branch or tag of that
+    name. REV may also be a commit id (or a unique prefix of one) that the remote's refs
+    reach, or REV~N: then the data arrives and no local ref moves (status "pinned")."""
     from .rebase import rebase_onto
     dataset, rev, back = split_spec(spec)
-    if back:
-        raise UsageError("pull takes a branch or tag of the remote, not REV~N")
     name, remote = get_remote(reg, remote_name)
-    fetched = fetch(reg, name, dataset, progress=progress, require=rev)
+    # a name that cannot be a commit id must be a branch or tag there: checked before fetching
+    fetched = fetch(reg, name, dataset, progress=progress, require=None if _COMMIT_PREFIX.match(rev) else rev)
     remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
     kind = "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
-    if kind is None:
-        raise UsageError(f"remote {name} has no branch or tag {rev!r} in {dataset!r}")
+    if kind is None or back:
+        target = _resolve_on_remote(reg, name, dataset, rev, back, remote_refs)
+        n, size = download_data(reg, remote, target, progress)
+        return PullResult(fetched, dataset, None, target, "pinned", n, size)
     target = remote_refs[(kind, rev)]
     n, size = download_data(reg, remote, target, progress)
     m = reg.manifest
@@ -516,6 +540,36 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
         else:
             raise DivergedBranches(dataset, rev, local, target)
     return PullResult(fetched, dataset, rev, CommitId(final), status, n, size)
+
+
+_COMMIT_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}\Z")
+
+
+def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
+                       remote_refs: dict[tuple[str, str], CommitId]) -> CommitId:
+    """REV~N among the commits the remote's refs reach (as just fetched): REV a branch or
+    tag of the remote, or a commit id or unique prefix of one."""
+    spec = f"{dataset}@{rev}" + (f"~{back}" if back else "")
+    commit = remote_refs.get(("branch", rev)) or remote_refs.get(("tag", rev))
+    if commit is None:
+        reachable: set[str] = set()
+        for tip in remote_refs.values():
+            reachable.update(_ancestors(reg, tip, reachable))
+        found = sorted(c for c in reachable if c.startswith(rev.lower()))
+        if len(found) > 1:
+            raise AmbiguousRevision(spec, found)
+        if not found:
+            raise DsregError(f"remote {name} has no branch, tag or commit {rev!r} in {dataset!r}",
+                             f"give a branch, a tag, or a commit id (6+ hex characters) that one of "
+                             f"{name}'s branches or tags reaches")
+        commit = found[0]
+    from .porcelain import get_commit
+    for step in range(back):
+        parents = get_commit(reg, commit).parents
+        if not parents:
+            raise UnknownRevision(spec, f"history has only {step} commit(s) before {rev}")
+        commit = parents[0]
+    return CommitId(commit)
 
 
 # -- clone ----------------------------------------------------------------------

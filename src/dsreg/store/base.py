@@ -60,6 +60,15 @@ class ObjectStore(abc.ABC):
         self._write(oid, data)
         return oid, True
 
+    def put_missing(self, data: bytes) -> ObjectId:
+        """Store bytes the caller has just been told the store lacks (a push, after its
+        batched `has_many`), without asking again. Still never overwrites where the store
+        can refuse (S3: `If-None-Match: *`); a folder writes temp-then-rename, so a racing
+        writer of the same object at worst replaces it with the same verified bytes."""
+        oid = hash_bytes(data)
+        self._write(oid, data)
+        return oid
+
     def _freshen(self, oid: ObjectId) -> bool:
         """Mark an existing object as just written, so that gc's grace period spares an
         object a concurrent commit is about to make reachable again (git does the same).
@@ -67,4 +76,8 @@ class ObjectStore(abc.ABC):
         return True
 
     def missing(self, oid: ObjectId) -> ObjectMissing:
-        return ObjectMissing(oid)
+        if not self.where:
+            return ObjectMissing(oid)
+        e = ObjectMissing(oid, self.where)
+        e.hint = "run 'dsreg fsck --remote NAME' (with --repair to restore it from a registry that has it)"
+        return e

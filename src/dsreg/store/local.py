@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import ObjectMissing
 from ..faults import crashpoint
 from ..ids import ObjectId, hash_bytes, is_object_id
 from .base import ObjectStore, check_object_id
@@ -31,7 +30,7 @@ class LocalStore(ObjectStore):
         try:
             return self.path(oid).read_bytes()
         except FileNotFoundError:
-            raise ObjectMissing(oid) from None
+            raise self.missing(oid) from None
 
     def _freshen(self, oid: ObjectId) -> bool:
         # The caller holds good bytes: if the copy here is damaged (truncated, flipped
@@ -101,7 +100,7 @@ class LocalStore(ObjectStore):
         try:
             return self.path(oid).stat().st_size
         except FileNotFoundError:
-            raise ObjectMissing(oid) from None
+            raise self.missing(oid) from None
 
 
 def _fsync_dir(path: Path) -> None:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..errors import ObjectMissing
 from ..ids import ObjectId
 from .base import ObjectStore, check_object_id
 
@@ -19,7 +18,7 @@ class MemoryStore(ObjectStore):
         try:
             return self.objects[check_object_id(oid)]
         except KeyError:
-            raise ObjectMissing(oid) from None
+            raise self.missing(oid) from None
 
     def _write(self, oid: ObjectId, data: bytes) -> None:
         self.objects[oid] = bytes(data)
@@ -32,5 +31,5 @@ class MemoryStore(ObjectStore):
 
     def size(self, oid: ObjectId) -> int:
         if check_object_id(oid) not in self.objects:
-            raise ObjectMissing(oid)
+            raise self.missing(oid)
         return len(self.objects[oid])

@@ -14,13 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from ..errors import ChecksumMismatch, DsregError, ObjectMissing, UsageError
+from ..errors import ChecksumMismatch, DsregError, UsageError
 from ..faults import crashpoint
 from ..ids import ObjectId, is_object_id
 from .base import ObjectStore
 
 PARALLEL = 16
+# Objects this large or larger go up in parts (DSREG_S3_MULTIPART_THRESHOLD, in bytes), each
+# part DSREG_S3_PART_SIZE bytes (S3 wants 5 MiB or more for every part but the last).
 MULTIPART_THRESHOLD = 64 << 20
+PART_SIZE = 16 << 20
 # Requests are retried by botocore (standard mode: 500/503/SlowDown, resets, timeouts).
 # A body that breaks off or arrives damaged is caught after the request succeeded, and
 # botocore stops retrying at all once its retry quota (shared by every thread of a
@@ -53,6 +56,17 @@ def _env_number(name: str, default: float, what: str = "a number of seconds") ->
         return float(os.environ.get(name, default))
     except ValueError:
         raise UsageError(f"{name} must be {what}") from None
+
+
+def multipart_threshold() -> int:
+    return int(_env_number("DSREG_S3_MULTIPART_THRESHOLD", MULTIPART_THRESHOLD, "a number of bytes"))
+
+
+def part_size() -> int:
+    n = int(_env_number("DSREG_S3_PART_SIZE", PART_SIZE, "a number of bytes"))
+    if n < 1:
+        raise UsageError("DSREG_S3_PART_SIZE must be a number of bytes (1 or more)")
+    return n
 
 
 def _max_attempts() -> int:
@@ -242,7 +256,7 @@ class S3Store(ObjectStore):
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid))
             data = self._call("get", r["Body"].read)
         except KeyError:
-            raise ObjectMissing(oid, self.url) from None
+            raise self.missing(oid) from None
         self._count(down=len(data))
         return data
 
@@ -253,7 +267,7 @@ class S3Store(ObjectStore):
                            Range=f"bytes={start}-{start + length - 1}")
             data = self._call("get", r["Body"].read)
         except KeyError:
-            raise ObjectMissing(oid, self.url) from None
+            raise self.missing(oid) from None
         self._count(down=len(data))
         return data
 
@@ -263,20 +277,37 @@ class S3Store(ObjectStore):
 
     def _write_once(self, oid: ObjectId, data: bytes) -> None:
         key = self.object_key(oid)
-        if len(data) >= MULTIPART_THRESHOLD:
-            import io
-            from boto3.s3.transfer import TransferConfig
-            cfg = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=16 << 20,
-                                 max_concurrency=4)
-            self._call("upload", self.client.upload_fileobj, io.BytesIO(data), self.bucket, key, Config=cfg)
-            crashpoint("remote.object.write")
-            return
         try:
             # never overwrite: an object that is already there holds the same bytes anyway
-            self._call("put", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+            if len(data) >= multipart_threshold():
+                self._write_parts(key, data)
+            else:
+                self._call("put", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
         except PreconditionFailed:
             pass
         crashpoint("remote.object.write")
+
+    def _write_parts(self, key: str, data: bytes) -> None:
+        """A multipart upload, completed with `If-None-Match: *` (boto3's managed upload
+        cannot send it), and aborted if anything fails so no parts are left to bill."""
+        size = part_size()
+        upload = self._call("upload", self.client.create_multipart_upload, Bucket=self.bucket, Key=key)["UploadId"]
+        try:
+            def part(i: int) -> dict:
+                r = self._call("upload", self.client.upload_part, Bucket=self.bucket, Key=key, UploadId=upload,
+                               PartNumber=i + 1, Body=data[i * size:(i + 1) * size])
+                return {"PartNumber": i + 1, "ETag": r["ETag"]}
+            with ThreadPoolExecutor(4) as pool:
+                parts = list(pool.map(part, range(max(1, -(-len(data) // size)))))
+            self._call("upload", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
+                       UploadId=upload, MultipartUpload={"Parts": parts}, IfNoneMatch="*")
+        except BaseException:
+            try:
+                self._call("abort upload", self.client.abort_multipart_upload, Bucket=self.bucket, Key=key,
+                           UploadId=upload)
+            except (RemoteError, KeyError, PreconditionFailed):
+                pass
+            raise
 
     def restore(self, oid: ObjectId, data: bytes) -> None:
         """Overwrite a damaged object with verified good bytes (fsck --repair only)."""
@@ -300,7 +331,7 @@ class S3Store(ObjectStore):
         try:
             r = self._call("head", self.client.head_object, Bucket=self.bucket, Key=self.object_key(oid))
         except KeyError:
-            raise ObjectMissing(oid, self.url) from None
+            raise self.missing(oid) from None
         return int(r["ContentLength"])
 
     # -- named keys (refs), with compare-and-swap -----------------------------
