@@ -14,7 +14,7 @@ from dsreg import maintenance, transfer
 from dsreg.equality import tables_equal
 from dsreg.maintenance import GcRefused
 from dsreg.porcelain import get_commit
-from dsreg.remotemaint import RemoteGcRan, fsck_remote, gc_remote
+from dsreg.remotemaint import RemoteGcRan, RemoteGcRunning, fsck_remote, gc_remote
 
 from clihelpers import run
 from conftest import make_table
@@ -195,6 +195,54 @@ def test_remote_gc_cannot_race_a_push_in_flight(registry, shared, tmp_path, monk
     assert tables_equal(clone.load("ds", split="test"), make_table(300, seed=5))
     clone.close()
 
+
+
+def test_a_push_that_starts_while_a_gc_deletes_is_refused(registry, shared, tmp_path, monkeypatch):
+    """The gc chose what to delete before the push began; a push that found those objects
+    still there and reused them would make its ref reach objects the gc then deletes. So a
+    push refuses to start while a gc runs, and goes through once it has finished."""
+    url, endpoint, _ = shared
+    registry.commit("ds", {"train": make_table(300)}, message="v1")
+    x = registry.commit("ds", {"exp": make_table(400, seed=2)}, message="x", branch="exp").id
+    transfer.push(registry)
+    registry.branch("ds", "exp", "main", force=True)
+    transfer.push(registry, force=True)                  # x is unreachable on the remote now
+    registry.branch("ds", "again", x)                    # ... and someone pushes it again
+    from dsreg import faults
+    real_crashpoint, refused = faults.crashpoint, []
+
+    def push_mid_gc(label):
+        if label == "gc.delete" and not refused:
+            with dsreg.Registry(registry.root) as other:
+                with pytest.raises(RemoteGcRunning, match="a gc is running on remote origin") as e:
+                    transfer.push(other, "origin", "ds@again")
+                refused.append(e.value)
+        real_crashpoint(label)
+    monkeypatch.setattr(faults, "crashpoint", push_mid_gc)
+    assert gc_remote(registry, "origin", grace_seconds=0).deleted_objects > 0
+    monkeypatch.setattr(faults, "crashpoint", real_crashpoint)
+    assert refused and "run 'dsreg gc --remote origin' to finish it" in str(refused[0])
+    transfer.push(registry, "origin", "ds@again")        # the gc has finished: uploads what it took
+    assert fsck_remote(registry, "origin").ok
+    clone, _ = transfer.clone(url, tmp_path / "clone", endpoint)
+    assert tables_equal(clone.load("ds@again", split="exp"), make_table(400, seed=2))
+    clone.close()
+
+
+def test_a_gc_killed_midway_blocks_pushes_until_a_gc_finishes(registry, shared):
+    registry.commit("ds", {"train": make_table(200)}, message="v1")
+    transfer.push(registry)
+    _, remote = transfer.get_remote(registry, "origin")
+    remote.set_gc_marker({"id": "dead", "started": time.time() - 60})     # what a killed gc leaves
+    registry.commit("ds", {"train": make_table(250)}, message="v2")
+    before = remote.ref("ds", "branch", "main").commit
+    with pytest.raises(RemoteGcRunning, match="nothing was pushed"):
+        transfer.push(registry)
+    assert remote.ref("ds", "branch", "main").commit == before
+    gc_remote(registry, "origin")                        # finishes the marker
+    assert remote.gc_marker()["finished"] is not None
+    transfer.push(registry)
+    assert remote.ref("ds", "branch", "main").commit == registry.resolve("ds")
 
 def test_remote_gc_refuses_when_it_cannot_see_what_is_reachable(registry, tmp_path):
     (tmp_path / "remote").mkdir()

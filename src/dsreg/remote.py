@@ -104,7 +104,7 @@ class Remote:
 
     # -- for remote gc (see remotemaint.py) -------------------------------------
     def gc_marker(self) -> dict | None:
-        """What the last `gc --remote` wrote when it started ({"id", "started"}), if any."""
+        """What the last `gc --remote` wrote ({"id", "started"}, and "finished" once it ended), if any."""
         raise NotImplementedError
 
     def set_gc_marker(self, doc: dict) -> None:
@@ -118,7 +118,10 @@ class Remote:
 def _decode_marker(data: bytes) -> dict | None:
     try:
         doc = json.loads(data)
-        return {"id": str(doc["id"]), "started": float(doc["started"])}
+        out = {"id": str(doc["id"]), "started": float(doc["started"])}
+        if doc.get("finished") is not None:
+            out["finished"] = float(doc["finished"])
+        return out
     except (ValueError, KeyError, TypeError):
         return {"id": "malformed", "started": 0.0}
 

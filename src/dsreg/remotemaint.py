@@ -13,7 +13,10 @@ gc writes `gc/started` first, then waits SETTLE seconds before it reads the refs
 reads the marker at its start and again right before each ref update, and stops (to be
 run again) if a gc started in between. So a ref update gc cannot see is one whose request
 took longer than SETTLE after that check; pushes forget what they believed the remote
-holds whenever the marker changed, and ask again.
+holds whenever the marker changed, and ask again. A push that starts while a gc runs
+(its marker has no `finished` yet) is refused: the gc chose what to delete before the
+push could make it reachable. A gc writes `finished` however it ends, except when it is
+killed; then the next gc (or `gc --remote` run again) finishes the marker.
 """
 from __future__ import annotations
 
@@ -37,6 +40,22 @@ PARALLEL = 8
 def settle_seconds() -> float:
     """How long gc waits between writing its marker and reading the refs."""
     return float(os.environ.get("DSREG_REMOTE_GC_SETTLE", "60"))
+
+
+class RemoteGcRunning(DsregError):
+    def __init__(self, remote: str, started: float):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+        super().__init__(f"a gc is running on remote {remote} (started {when}); nothing was pushed",
+                         f"push again when it has finished; if it was interrupted, run "
+                         f"'dsreg gc --remote {remote}' to finish it")
+        self.remote, self.started = remote, started
+
+
+def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
+    """Refuse to start a push while a gc deletes: what the push finds on the remote now
+    may be on the gc's list already."""
+    if marker is not None and marker.get("finished") is None:
+        raise RemoteGcRunning(remote_name, float(marker.get("started") or 0))
 
 
 class RemoteGcRan(DsregError):
@@ -211,13 +230,23 @@ def gc_remote(reg, remote_name: str | None, dry_run: bool = False,
 
     Refuses (deleting nothing) if any commit or snapshot a ref reaches cannot be read:
     then it cannot know everything that is reachable."""
-    from .faults import crashpoint
     from .transfer import get_remote
     name, remote = get_remote(reg, remote_name)
     marker = {"id": secrets.token_hex(8), "started": time.time()}
-    if not dry_run:
-        remote.set_gc_marker(marker)
+    if dry_run:
+        return _collect(reg, name, remote, marker, True, grace_seconds, progress)
+    remote.set_gc_marker(marker)
+    try:
         time.sleep(settle_seconds())        # pushes that checked the marker before it changed land now
+        return _collect(reg, name, remote, marker, False, grace_seconds, progress)
+    finally:
+        # however it ended, no more deletes come from this gc: pushes may go on
+        remote.set_gc_marker({**marker, "finished": time.time()})
+
+
+def _collect(reg, name: str, remote, marker: dict, dry_run: bool, grace_seconds: float,
+             progress: Progress) -> RemoteGcResult:
+    from .faults import crashpoint
     started = time.time()
     walk = walk_remote(name, remote, verify_data=False)
     if walk.problems:
@@ -266,4 +295,4 @@ def check_gc_marker(remote_name: str, remote, seen: dict | None) -> None:
 
 
 __all__ = ["fsck_remote", "gc_remote", "walk_remote", "RemoteFsckResult", "RemoteGcResult", "RemoteGcRan",
-           "DEFAULT_REMOTE_GRACE_SECONDS", "check_gc_marker"]
+           "RemoteGcRunning", "DEFAULT_REMOTE_GRACE_SECONDS", "check_gc_marker", "check_no_gc_running"]

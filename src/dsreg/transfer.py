@@ -224,8 +224,9 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
-    from .remotemaint import check_gc_marker
+    from .remotemaint import check_gc_marker, check_no_gc_running
     marker = remote.gc_marker()
+    check_no_gc_running(name, marker)
     marker_id = marker["id"] if marker else None
     if marker_id != reg.manifest.gc_seen(name):
         # a gc ran there since we last looked: what we believe it holds may be gone
