@@ -10,6 +10,7 @@ At a set rate (from a seeded random generator, so runs repeat) a request gets on
                 timeout), then the connection is closed
     truncate    a GET of an object gets its headers and half its body, then a reset
     corrupt     a GET of an object gets its body with one bit flipped (same length)
+    409         (by `rule` only) ConditionalRequestConflict, before the request reaches S3
 
 `down` makes every request fail with a reset (an outage); `deny_writes` answers every
 PUT, POST and DELETE with 403 AccessDenied, as S3 does for read-only credentials; `log`
@@ -73,6 +74,10 @@ class FaultProxy:
                     code, msg = ("InternalError", "We encountered an internal error. Please try again.") \
                         if fault == "500" else ("SlowDown", "Please reduce your request rate.")
                     return self._reply(int(fault), _XML.format(code=code, msg=msg).encode(),
+                                       [("Content-Type", "application/xml")], fault)
+                if fault == "409":      # only by a rule: another conditional write of the key in progress
+                    return self._reply(409, _XML.format(code="ConditionalRequestConflict",
+                                                        msg="A conflicting operation occurred.").encode(),
                                        [("Content-Type", "application/xml")], fault)
                 if fault == "reset":
                     return self._reset(fault)

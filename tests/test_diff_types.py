@@ -58,6 +58,9 @@ def test_string_to_large_string_compares_text(registry):
     (pa.array([1.5, 2.0, float("nan")]), pa.array([1, 2, None]), [0, 2]),
     (pa.array([1, 2, 3], pa.timestamp("ns")), pa.array([0, 0, 0], pa.timestamp("s")), [0, 1, 2]),
     (pa.array([{"a": 1}, {"a": None}]), pa.array([{"b": None}, {"b": None}], pa.struct([("b", pa.int64())])), [0]),
+    # lists convert value by value (linear in the values, however many fail)
+    (pa.array([["1", "2"], ["x"], None, [], ["3", None]]), pa.array([[1, 2], [0], None, [], [3, None]]), [1]),
+    (pa.array([["a", str(i)] for i in range(3000)]), pa.array([[0, i] for i in range(3000)]), list(range(3000))),
     # and those that do compare equal
     (pa.array(["pos", "neg", "pos"]).dictionary_encode(), pa.array(["pos", "neg", "neg"], pa.large_string()), [2]),
     (pa.array([1, 2, None], pa.int8()), pa.array(["1", "2", None]), []),

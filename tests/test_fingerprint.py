@@ -340,13 +340,14 @@ def test_fingerprint_objects_name_their_scheme():
     from dsreg.serialize import CorruptObject, decode_fingerprint_object, decode_fingerprints, \
         encode_fingerprints, fingerprints_size
     fps = np.array([1, 2**64 - 1, 0], dtype=np.uint64)
-    data = encode_fingerprints(fps, "rowfp-2")
-    assert data[:16] == b"DSRGFP2\nrowfp-2\n" and len(data) == fingerprints_size(3)
+    data = encode_fingerprints(fps, "fp-9")
+    assert data[:16] == b"DSRGFP2\nfp-9   \n" and len(data) == fingerprints_size(3, "fp-9") == 16 + 24
     scheme, got = decode_fingerprint_object(data)
-    assert scheme == "rowfp-2" and (got == fps).all()
-    assert decode_fingerprint_object(encode_fingerprints(fps, "fp-9"))[0] == "fp-9"
-    # objects written before the header named the scheme are rowfp-2, the only one there was
-    legacy = b"DSRGFP1\n" + fps.astype("<u8").tobytes()
+    assert scheme == "fp-9" and (got == fps).all()
+    # rowfp-2 keeps the header its objects always had: byte-identical to what older dsregs
+    # wrote and read, so the same shard keeps the same fingerprint object id
+    legacy = encode_fingerprints(fps, "rowfp-2")
+    assert legacy == b"DSRGFP1\n" + fps.astype("<u8").tobytes() and len(legacy) == fingerprints_size(3)
     scheme, got = decode_fingerprint_object(legacy)
     assert scheme == "rowfp-2" and (got == fps).all() and (decode_fingerprints(legacy) == fps).all()
     assert object_kind(data) == object_kind(legacy) == "fingerprints"

@@ -233,14 +233,17 @@ def test_a_gc_killed_midway_blocks_pushes_until_a_gc_finishes(registry, shared):
     registry.commit("ds", {"train": make_table(200)}, message="v1")
     transfer.push(registry)
     _, remote = transfer.get_remote(registry, "origin")
-    remote.set_gc_marker({"id": "dead", "started": time.time() - 60})     # what a killed gc leaves
+    remote.set_gc_marker({"id": "old", "started": time.time() - 60})       # an older dsreg's gc: not known running
+    registry.commit("ds", {"train": make_table(220)}, message="v1.5")
+    transfer.push(registry)
+    remote.set_gc_marker({"id": "dead", "started": time.time() - 60, "running": True})    # what a killed gc leaves
     registry.commit("ds", {"train": make_table(250)}, message="v2")
     before = remote.ref("ds", "branch", "main").commit
     with pytest.raises(RemoteGcRunning, match="nothing was pushed"):
         transfer.push(registry)
     assert remote.ref("ds", "branch", "main").commit == before
     gc_remote(registry, "origin")                        # finishes the marker
-    assert remote.gc_marker()["finished"] is not None
+    assert remote.gc_marker()["finished"] is not None and "running" not in remote.gc_marker()
     transfer.push(registry)
     assert remote.ref("ds", "branch", "main").commit == registry.resolve("ds")
 
@@ -268,3 +271,23 @@ def test_remote_gc_from_the_command_line(registry, tmp_path):
         "deleted 0 objects on origin", "kept 1 unreachable object(s) younger than the grace period"]
     assert run("gc", "--remote", "origin", "--grace", "0s").stdout == "deleted 1 object on origin\n"
     assert run("fsck", "--remote", "origin").stdout.endswith("no problems found\n")
+
+
+def test_a_gc_never_finishes_another_gcs_marker(registry, shared, monkeypatch):
+    registry.commit("ds", {"train": make_table(200)}, message="v1")
+    transfer.push(registry)
+    _orphan(registry, b"something to delete")
+    _, remote = transfer.get_remote(registry, "origin")
+    from dsreg import faults
+    real_crashpoint = faults.crashpoint
+    second = {"id": "second", "started": time.time(), "running": True}
+
+    def another_gc_starts(label):
+        if label == "gc.delete":
+            remote.set_gc_marker(second)
+        real_crashpoint(label)
+    monkeypatch.setattr(faults, "crashpoint", another_gc_starts)
+    assert gc_remote(registry, "origin", grace_seconds=0).deleted_objects == 1
+    assert remote.gc_marker() == second          # still running as far as pushes can tell
+    with pytest.raises(RemoteGcRunning):
+        transfer.push(registry)

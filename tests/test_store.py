@@ -374,3 +374,25 @@ def test_s3_writes_and_reads_are_tried_again_when_botocore_gives_up(tmp_path, re
     with pytest.raises(s3.TransferInterrupted):
         store.put(b"other bytes")
     assert calls["put"] == -10 + s3.TRANSFER_ATTEMPTS
+
+
+def test_s3_object_write_that_meets_a_conflicting_write_is_tried_again(tmp_path, request):
+    """409 ConditionalRequestConflict on an object PUT says another write of the key was in
+    progress, not that the object exists: the store writes it again rather than assume so."""
+    from conftest import new_bucket
+    from dsreg.store.s3 import S3Store
+    from faultproxy import FaultProxy
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = new_bucket(endpoint)
+    with FaultProxy(endpoint) as proxy:
+        conflicts = []
+
+        def once(method, path):
+            if method == "PUT" and "/objects/" in path and not conflicts:
+                conflicts.append(path)
+                return "409"
+            return None
+        proxy.rule = once
+        oid, _ = S3Store(f"s3://{bucket}/p", proxy.url).put(b"written despite the conflict")
+    assert conflicts
+    assert S3Store(f"s3://{bucket}/p", endpoint).get(oid) == b"written despite the conflict"

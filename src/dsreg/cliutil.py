@@ -60,7 +60,7 @@ class DsregGroup(OrderedGroup):
             # the file system said no (a missing parent, no permission, a full disk): the
             # user can act on that, so it is no internal error
             where = f": {e.filename}" if e.filename else ""
-            raise state.fail(e, f"{e.strerror or type(e).__name__}{where}", 1) from None
+            raise state.fail(e, f"{e.strerror or str(e) or type(e).__name__}{where}", 1) from None
         except Exception as e:  # noqa: BLE001 - the last line of defence
             raise state.fail(e, f"internal error: {type(e).__name__}: {e}; "
                                 "rerun with --debug for the traceback", 1) from None

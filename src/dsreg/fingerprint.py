@@ -304,6 +304,8 @@ def _hash_cast(arr: pa.Array, t: pa.DataType) -> tuple[np.ndarray, np.ndarray]:
     # some values do not convert at all: find them, among distinct values where Arrow can
     if len(arr) <= 1:
         return np.zeros(len(arr), dtype=_U), np.zeros(len(arr), dtype=bool)
+    if _is_list(arr.type) and _is_list(t):
+        return _hash_cast_lists(arr, t)
     try:
         encoded = arr if pa.types.is_dictionary(arr.type) else arr.dictionary_encode()
     except _CAST_ERRORS:
@@ -316,8 +318,35 @@ def _hash_cast(arr: pa.Array, t: pa.DataType) -> tuple[np.ndarray, np.ndarray]:
         valid = _valid(arr)
         return np.where(valid, h[idx], _NULL), np.where(valid, exact[idx], True)
     half = len(arr) // 2
-    (h1, e1), (h2, e2) = _hash_cast(arr.slice(0, half), t), _hash_cast(arr.slice(half), t)
+    # halves copied out: a slice of a nested array keeps all of its children, which a
+    # cast would convert whole each time (quadratic)
+    (h1, e1), (h2, e2) = (_hash_cast(pa.concat_arrays([arr.slice(0, half)]), t),
+                          _hash_cast(pa.concat_arrays([arr.slice(half)]), t))
     return np.concatenate([h1, h2]), np.concatenate([e1, e2])
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def _hash_cast_lists(arr: pa.Array, t: pa.DataType) -> tuple[np.ndarray, np.ndarray]:
+    """`_hash_cast` of lists, from their values: a list converts exactly when each of its
+    values does; those lists are then cast together (linear, where halving the array
+    until the failing values are found costs a cast per value)."""
+    values = arr.flatten()                  # the values of the lists in `arr`, in order
+    _, value_exact = _hash_cast(values, t.value_type)
+    parents = pc.list_parent_indices(arr).to_numpy(zero_copy_only=False).astype(np.int64)
+    exact = np.bincount(parents[~value_exact], minlength=len(arr)) == 0
+    h = np.zeros(len(arr), dtype=_U)
+    rows = np.flatnonzero(exact)
+    if len(rows):
+        some = arr.take(pa.array(rows))
+        try:
+            cast = some.cast(t)
+        except _CAST_ERRORS:
+            cast = some.cast(t, safe=False)
+        h[rows] = hash_array(cast)
+    return h, exact
 
 
 def row_nbytes(table: pa.Table | pa.RecordBatch) -> np.ndarray:

@@ -358,11 +358,13 @@ class Manifest(RemotesMixin):
         return CommitId(row[0]) if row else None
 
     def set_ref(self, dataset: str, kind: str, name: str, new: CommitId, expected: CommitId | None,
-                message: str) -> None:
+                message: str, exclusive: bool = True) -> None:
         """Compare-and-swap: move the ref to `new` only if it still points at `expected`
-        (None: only if it does not exist). Must run inside a transaction."""
+        (None: only if it does not exist). Must run inside a transaction. A new ref may not
+        take the name of a ref of the other kind, unless not `exclusive` (a clone mirrors
+        a remote that older dsregs let have both)."""
         label = f"{dataset}@{name}"
-        if expected is None:
+        if expected is None and exclusive:
             other = "tag" if kind == "branch" else "branch"
             if self.ref(dataset, other, name) is not None:
                 # NAME@rev resolves branches first: a second ref of the same name would
@@ -370,6 +372,7 @@ class Manifest(RemotesMixin):
                 raise RefExists(f"a {other} named {name!r} already exists in dataset {dataset!r}; "
                                 f"a {kind} of the same name would make {label} ambiguous",
                                 f"choose another name, or delete the {other} first")
+        if expected is None:
             try:
                 self.conn.execute("INSERT INTO refs VALUES (?, ?, ?, ?)", (dataset, kind, name, new))
             except sqlite3.IntegrityError:

@@ -104,7 +104,8 @@ class Remote:
 
     # -- for remote gc (see remotemaint.py) -------------------------------------
     def gc_marker(self) -> dict | None:
-        """What the last `gc --remote` wrote ({"id", "started"}, and "finished" once it ended), if any."""
+        """What the last `gc --remote` wrote ({"id", "started"}, with "running" while it deletes
+        and "finished" once it ended), if any."""
         raise NotImplementedError
 
     def set_gc_marker(self, doc: dict) -> None:
@@ -119,6 +120,8 @@ def _decode_marker(data: bytes) -> dict | None:
     try:
         doc = json.loads(data)
         out = {"id": str(doc["id"]), "started": float(doc["started"])}
+        if doc.get("running"):              # a gc deleting now (markers of older dsregs: not known)
+            out["running"] = True
         if doc.get("finished") is not None:
             out["finished"] = float(doc["finished"])
         return out

@@ -14,9 +14,9 @@ reads the marker at its start and again right before each ref update, and stops 
 run again) if a gc started in between. So a ref update gc cannot see is one whose request
 took longer than SETTLE after that check; pushes forget what they believed the remote
 holds whenever the marker changed, and ask again. A push that starts while a gc runs
-(its marker has no `finished` yet) is refused: the gc chose what to delete before the
-push could make it reachable. A gc writes `finished` however it ends, except when it is
-killed; then the next gc (or `gc --remote` run again) finishes the marker.
+(its marker says `running`) is refused: the gc chose what to delete before the push
+could make it reachable. A gc replaces `running` by `finished` however it ends (if the
+marker is still its own), except when it is killed; then the next gc finishes the marker.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class RemoteGcRunning(DsregError):
 def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
     """Refuse to start a push while a gc deletes: what the push finds on the remote now
     may be on the gc's list already."""
-    if marker is not None and marker.get("finished") is None:
+    if marker is not None and marker.get("running"):
         raise RemoteGcRunning(remote_name, float(marker.get("started") or 0))
 
 
@@ -235,13 +235,16 @@ def gc_remote(reg, remote_name: str | None, dry_run: bool = False,
     marker = {"id": secrets.token_hex(8), "started": time.time()}
     if dry_run:
         return _collect(reg, name, remote, marker, True, grace_seconds, progress)
-    remote.set_gc_marker(marker)
+    remote.set_gc_marker({**marker, "running": True})
     try:
         time.sleep(settle_seconds())        # pushes that checked the marker before it changed land now
         return _collect(reg, name, remote, marker, False, grace_seconds, progress)
     finally:
-        # however it ended, no more deletes come from this gc: pushes may go on
-        remote.set_gc_marker({**marker, "finished": time.time()})
+        # however it ended, no more deletes come from this gc: pushes may go on, unless
+        # another gc has started since (its marker is not ours to finish)
+        now = remote.gc_marker()
+        if now is not None and now["id"] == marker["id"]:
+            remote.set_gc_marker({**marker, "finished": time.time()})
 
 
 def _collect(reg, name: str, remote, marker: dict, dry_run: bool, grace_seconds: float,

@@ -196,25 +196,32 @@ def decode_commit(data: bytes) -> Commit:
         raise CorruptObject(f"commit object is malformed: {e}") from None
 
 
-# A fingerprint object: a 16-byte header naming the fingerprint scheme, then one
-# little-endian uint64 per row. Objects written before the header named it start with
-# `DSRGFP1\n` (8 bytes) and are all of scheme rowfp-2, the only scheme dsreg had then.
+# A fingerprint object: a header naming the fingerprint scheme, then one little-endian
+# uint64 per row. Scheme rowfp-2 keeps the 8-byte header `DSRGFP1\n` it has always had,
+# so its objects stay byte-identical (same ids, readable by older dsregs); any other
+# scheme is named in a 16-byte header `DSRGFP2\n<scheme padded to 7>\n`.
 _FP_MAGIC = b"DSRGFP2\n"
 _FP_HEADER = re.compile(rb"DSRGFP2\n([A-Za-z0-9._-]{1,7}) *\n")    # the scheme padded to 16 bytes in all
 _FP_V1 = (b"DSRGFP1\n", "rowfp-2")
 FINGERPRINTS_MAGIC = (_FP_MAGIC, _FP_V1[0])              # how a fingerprint object starts (rebuild.py)
 
 
-def encode_fingerprints(fps: np.ndarray, scheme: str) -> bytes:
+def _fp_header(scheme: str) -> bytes:
+    if scheme == _FP_V1[1]:
+        return _FP_V1[0]
     header = _FP_MAGIC + scheme.encode("ascii").ljust(7) + b"\n"
     if len(header) != 16 or not _FP_HEADER.fullmatch(header):
         raise ValueError(f"fingerprint scheme name {scheme!r} does not fit the header")
-    return header + np.ascontiguousarray(fps, dtype="<u8").tobytes()
+    return header
 
 
-def fingerprints_size(rows: int) -> int:
-    """Bytes of a fingerprint object of `rows` rows as this release writes it."""
-    return 16 + 8 * rows
+def encode_fingerprints(fps: np.ndarray, scheme: str) -> bytes:
+    return _fp_header(scheme) + np.ascontiguousarray(fps, dtype="<u8").tobytes()
+
+
+def fingerprints_size(rows: int, scheme: str = _FP_V1[1]) -> int:
+    """Bytes of a fingerprint object of `rows` rows (scheme rowfp-2, the current one, by default)."""
+    return len(_fp_header(scheme)) + 8 * rows
 
 
 def decode_fingerprint_object(data: bytes) -> tuple[str, np.ndarray]:

@@ -603,7 +603,8 @@ def clone(url: str, directory: str | Path, endpoint_url: str | None = None, *,
             for ref in reg.manifest.remote_refs("origin"):
                 reg.manifest.add_dataset(ref.dataset)
                 if reg.manifest.ref(ref.dataset, ref.kind, ref.name) is None:
-                    reg.manifest.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}")
+                    reg.manifest.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}",
+                                         exclusive=False)
     except BaseException:
         if reg is not None:
             reg.close()

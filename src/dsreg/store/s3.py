@@ -112,6 +112,11 @@ class PreconditionFailed(Exception):
     """A conditional write lost: the key changed (or exists) since it was read."""
 
 
+class ConditionalConflict(PreconditionFailed):
+    """409: another conditional write of the same key was in progress. For a ref, the race
+    is lost all the same; for an object, nothing says it exists yet: write it again."""
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
@@ -212,7 +217,9 @@ class S3Store(ObjectStore):
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
             status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+            if code == "ConditionalRequestConflict" or status == 409:
+                raise ConditionalConflict(code) from None
+            if code == "PreconditionFailed" or status == 412:
                 raise PreconditionFailed(code) from None
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise KeyError(what) from None
@@ -283,8 +290,12 @@ class S3Store(ObjectStore):
                 self._write_parts(key, data)
             else:
                 self._call("put", self.client.put_object, Bucket=self.bucket, Key=key, Body=data, IfNoneMatch="*")
+        except ConditionalConflict:
+            # someone else is writing these same bytes; theirs may still fail: try again
+            raise TransferInterrupted(f"writing object {oid} to {self._where()} met another write of it",
+                                      "run the command again") from None
         except PreconditionFailed:
-            pass
+            pass        # 412: it is there
         crashpoint("remote.object.write")
 
     def _write_parts(self, key: str, data: bytes) -> None:
