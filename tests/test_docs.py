@@ -52,6 +52,16 @@ def test_readme_tour_is_the_demo(tour):
                 assert part in demo, f"README tour command not in examples/demo.sh: {part}"
 
 
+def test_readme_tour_numbers_are_what_the_demo_prints(tour):
+    """The README's account of the tour's second commit and diff is what the demo shows."""
+    _, proc = tour
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "stored only the 200 rows that are new" in readme
+    assert "train: 10,050 rows (200 new, 9,850 reused)" in proc.stdout
+    assert "100 relabelled rows as modified (`--key id`), 50 removed and 100 added" in readme
+    assert "train: +100 -50 ~100 =9850" in proc.stdout
+
+
 def test_readme_python_examples_run_after_the_tour(tour, monkeypatch):
     work, _ = tour
     monkeypatch.chdir(work / "project")
