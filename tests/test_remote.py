@@ -83,15 +83,21 @@ def test_second_push_of_a_one_percent_edit_uploads_under_five_percent(registry, 
     assert ratio <= 0.05
 
 
-def test_push_refuses_to_lose_remote_commits_and_force_replaces(registry, remote_spec, tmp_path):
-    t = make_table(1000)
+def _two_people(registry, remote_spec, tmp_path, rows: int):
+    """v1 pushed; a second registry cloned from it commits 'theirs', this one 'ours'."""
+    t = make_table(rows)
     registry.commit("ds", t, message="v1")
     _add_origin(registry, remote_spec)
     transfer.push(registry)
     other, _ = transfer.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
     other.commit("ds", {"test": t.slice(0, 10)}, message="theirs")
-    transfer.push(other)
     registry.commit("ds", {"val": t.slice(0, 20)}, message="ours")
+    return other, t
+
+
+def test_push_refuses_to_lose_remote_commits_and_force_replaces(registry, remote_spec, tmp_path):
+    other, t = _two_people(registry, remote_spec, tmp_path, 1000)
+    transfer.push(other)
     with pytest.raises(NonFastForward) as e:
         transfer.push(registry)
     assert "remote main has commits you do not have; run 'dsreg pull" in str(e.value)
@@ -264,13 +270,7 @@ def test_a_store_ignoring_either_condition_is_refused_at_the_first_ref_update(re
 def test_a_forced_push_that_loses_the_compare_and_swap_race_is_refused(registry, remote_spec, tmp_path, monkeypatch):
     """--force replaces what it saw; if the ref moved between its read and its update, the
     other push wins and this one gets the non-fast-forward error."""
-    t = make_table(500)
-    registry.commit("ds", t, message="v1")
-    _add_origin(registry, remote_spec)
-    transfer.push(registry)
-    other, _ = transfer.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
-    other.commit("ds", {"test": t.slice(0, 5)}, message="theirs")
-    registry.commit("ds", {"val": t.slice(0, 5)}, message="ours")
+    other, _ = _two_people(registry, remote_spec, tmp_path, 500)
     raced = []
 
     def race(label):        # right before our compare-and-swap: the other push lands first
