@@ -38,6 +38,21 @@ def split_spec(spec: str) -> tuple[str, str, int]:
     return name, rev, back
 
 
+def is_commit_prefix(rev: str) -> bool:
+    """Whether REV could be a commit id or a unique prefix of one (6+ hex digits, any case)."""
+    return bool(_HEX.match(rev.lower()))
+
+
+def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
+    """The `back`-th first parent of `commit` (REV~N), from the manifest's commits."""
+    for step in range(back):
+        c = m.commit(commit)
+        if c is None or not c.parents:
+            raise UnknownRevision(spec, f"history has only {step} commit(s) before {rev}")
+        commit = c.parents[0]
+    return CommitId(commit)
+
+
 def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
     name, rev, back = split_spec(spec)
     m = reg.manifest
@@ -45,7 +60,7 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
         raise UnknownDataset(name)
     branch = m.ref(name, "branch", rev)
     commit = branch or m.ref(name, "tag", rev)
-    if commit is None and _HEX.match(rev.lower()):
+    if commit is None and is_commit_prefix(rev):
         found = m.commits_with_prefix(name, rev.lower())      # ids are lower-case hex
         if len(found) > 1:
             raise AmbiguousRevision(spec, found)
@@ -56,9 +71,5 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
         except UsageError as e:
             raise UsageError(f"invalid revision {spec!r}: {e.message.split(': ', 1)[-1]}") from None
         raise UnknownRevision(spec)
-    for step in range(back):
-        c = m.commit(commit)
-        if c is None or not c.parents:
-            raise UnknownRevision(spec, f"history has only {step} commit(s) before {rev}")
-        commit = c.parents[0]
-    return Revision(name, rev, back, CommitId(commit), rev if branch and back == 0 else None)
+    commit = first_parents(m, commit, back, spec, rev)
+    return Revision(name, rev, back, commit, rev if branch and back == 0 else None)

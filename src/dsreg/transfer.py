@@ -7,20 +7,19 @@ Everything downloaded is verified against its id before it is written locally.
 """
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import AmbiguousRevision, DsregError, ObjectMissing, UnknownDataset, UnknownRevision, UsageError
+from .errors import AmbiguousRevision, DsregError, ObjectMissing, UnknownDataset, UsageError
 from .faults import crashpoint
 from .ids import CommitId, ObjectId
 from .names import check_ref_name
 from .progress import NO_PROGRESS, Progress
 from .remote import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
-from .revisions import split_spec
+from .revisions import first_parents, is_commit_prefix, split_spec
 from .store.s3 import AccessDenied
 from .serialize import decode_commit, decode_snapshot, fingerprints_size
 
@@ -509,7 +508,7 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     dataset, rev, back = split_spec(spec)
     name, remote = get_remote(reg, remote_name)
     # a name that cannot be a commit id must be a branch or tag there: checked before fetching
-    fetched = fetch(reg, name, dataset, progress=progress, require=None if _COMMIT_PREFIX.match(rev) else rev)
+    fetched = fetch(reg, name, dataset, progress=progress, require=None if is_commit_prefix(rev) else rev)
     remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
     kind = "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
     if kind is None or back:
@@ -543,9 +542,6 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     return PullResult(fetched, dataset, rev, CommitId(final), status, n, size)
 
 
-_COMMIT_PREFIX = re.compile(r"[0-9a-fA-F]{6,32}\Z")
-
-
 def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
                        remote_refs: dict[tuple[str, str], CommitId]) -> CommitId:
     """REV~N among the commits the remote's refs reach (as just fetched): REV a branch or
@@ -564,13 +560,7 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
                              f"give a branch, a tag, or a commit id (6+ hex characters) that one of "
                              f"{name}'s branches or tags reaches")
         commit = found[0]
-    from .porcelain import get_commit
-    for step in range(back):
-        parents = get_commit(reg, commit).parents
-        if not parents:
-            raise UnknownRevision(spec, f"history has only {step} commit(s) before {rev}")
-        commit = parents[0]
-    return CommitId(commit)
+    return first_parents(reg.manifest, commit, back, spec, rev)      # fetched: in the manifest
 
 
 # -- clone ----------------------------------------------------------------------
