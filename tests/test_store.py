@@ -199,6 +199,8 @@ def test_s3_multipart_upload_round_trips_and_never_overwrites(tmp_path, request,
     assert new and oid == hash_bytes(data)
     head = store.client.head_object(Bucket=store.bucket, Key=store.object_key(oid))
     assert head["ETag"].strip('"').endswith("-3") and head["ContentLength"] == len(data)     # three parts
+    checked = store.client.head_object(Bucket=store.bucket, Key=store.object_key(oid), ChecksumMode="ENABLED")
+    assert checked.get("ChecksumCRC32"), checked     # sent per part and named at completion, as AWS wants
     assert store.get(oid) == data                                                           # verified
     time.sleep(1.1)                         # LastModified has whole seconds
     assert store.put_missing(data) == oid   # asks nothing first; the conditional completion refuses

@@ -300,14 +300,20 @@ class S3Store(ObjectStore):
 
     def _write_parts(self, key: str, data: bytes) -> None:
         """A multipart upload, completed with `If-None-Match: *` (boto3's managed upload
-        cannot send it), and aborted if anything fails so no parts are left to bill."""
+        cannot send it), and aborted if anything fails so no parts are left to bill.
+        Checksums as boto3's managed upload sends them: CRC32 per part, named again at
+        completion (AWS refuses a completion that leaves out part checksums it was sent)."""
         size = part_size()
-        upload = self._call("upload", self.client.create_multipart_upload, Bucket=self.bucket, Key=key)["UploadId"]
+        upload = self._call("upload", self.client.create_multipart_upload, Bucket=self.bucket, Key=key,
+                            ChecksumAlgorithm="CRC32")["UploadId"]
         try:
             def part(i: int) -> dict:
                 r = self._call("upload", self.client.upload_part, Bucket=self.bucket, Key=key, UploadId=upload,
-                               PartNumber=i + 1, Body=data[i * size:(i + 1) * size])
-                return {"PartNumber": i + 1, "ETag": r["ETag"]}
+                               PartNumber=i + 1, Body=data[i * size:(i + 1) * size], ChecksumAlgorithm="CRC32")
+                done = {"PartNumber": i + 1, "ETag": r["ETag"]}
+                if r.get("ChecksumCRC32"):
+                    done["ChecksumCRC32"] = r["ChecksumCRC32"]
+                return done
             with ThreadPoolExecutor(4) as pool:
                 parts = list(pool.map(part, range(max(1, -(-len(data) // size)))))
             self._call("upload", self.client.complete_multipart_upload, Bucket=self.bucket, Key=key,
