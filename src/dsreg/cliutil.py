@@ -131,15 +131,15 @@ class TerminalProgress(Progress):
         self.transfer = False
 
     def start(self, label: str, total: int | None, unit: str = "rows") -> None:
-        self.abandon()
-        self.label, self.total, self.unit, self.done = label, total, unit, 0
-        self.transfer, self.nbytes, self.bytes_done = False, None, 0
-        self._draw(force=True)
+        self._begin(label, total, unit, transfer=False, nbytes=None)
 
     def start_transfer(self, label: str, objects: int | None, nbytes: int | None, unit: str = "objects") -> None:
+        self._begin(label, objects, unit, transfer=True, nbytes=nbytes)
+
+    def _begin(self, label: str, total: int | None, unit: str, transfer: bool, nbytes: int | None) -> None:
         self.abandon()
-        self.label, self.total, self.unit, self.done = label, objects, unit, 0
-        self.transfer, self.nbytes, self.bytes_done = True, nbytes, 0
+        self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.transfer, self.nbytes, self.bytes_done = transfer, nbytes, 0
         self._draw(force=True)
 
     def advance(self, n: int) -> None:
