@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 import dsreg
-from dsreg import splitstats
+from dsreg.stats import split as splitstats
 from dsreg.card import build_card, render
 
 WORDS = np.array("the a of data model label train test good bad great slow fast review movie book".split())

@@ -68,7 +68,7 @@ def versions(reg) -> dict[tuple[str, str, str], pa.Table]:
 def assert_versions_load(reg, expected: dict) -> int:
     """Each version in `expected` reads back exactly as it did; returns how many did not
     (always 0 when the assertion passes: that is the 'lost' figure)."""
-    from dsreg.equality import tables_equal
+    from dsreg.rows.equality import tables_equal
     lost = []
     for (ds, cid, split), table in expected.items():
         got = reg.load(f"{ds}@{cid}", split=split)

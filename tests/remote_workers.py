@@ -11,8 +11,9 @@ def push_rounds(args) -> dict:
     import os
     import time
 
-    from dsreg import Registry, transfer
-    from dsreg.transfer import NonFastForward
+    from dsreg import Registry
+    from dsreg.remote import transfer
+    from dsreg.remote.transfer import NonFastForward
     reg = Registry(path)
     reg.commit("shared", {split: pa.table({"who": [split] * 3, "n": [1, 2, 3]})}, message=f"add {split}")
     outcomes = []

@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg import transfer
+from dsreg.remote import transfer
 from dsreg.cli import cli
 
 from conftest import make_table

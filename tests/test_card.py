@@ -273,7 +273,7 @@ def test_markdown_body(reviews):
 
 
 def test_pull_line_names_the_registrys_remote(reviews, tmp_path):
-    from dsreg import transfer
+    from dsreg.remote import transfer
     registry, _ = reviews
     full = registry.resolve("reviews")
     for name in ("team", "origin", "backup"):
@@ -453,7 +453,7 @@ def test_card_of_two_million_rows_reads_no_rows_but_its_samples(registry, monkey
     """Why a card costs a fraction of a read (timed in bench/card_timing.py): the commit primed
     the version's statistics, so the card computes none and reads only the shard holding its
     sample rows, where a load reads every shard."""
-    import dsreg.splitstats
+    import dsreg.stats.split
     from dsreg.porcelain import get_commit, get_snapshot
     registry.commit("big", {"train": make_table(2_000_000)})
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("big")).splits["train"])
@@ -464,7 +464,7 @@ def test_card_of_two_million_rows_reads_no_rows_but_its_samples(registry, monkey
 
     def no_merge(*args, **kw):
         raise AssertionError("the card merged statistics the commit should have primed")
-    monkeypatch.setattr(dsreg.splitstats, "merge_split", no_merge)
+    monkeypatch.setattr(dsreg.stats.split, "merge_split", no_merge)
     render(build_card(registry, "big"), "md")
     first = snap.shards[int(snap.run_shard[0])].id
     assert [oid for oid in read if oid in shards] == [first]

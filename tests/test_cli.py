@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
-from dsreg import cli as cli_mod
-from dsreg import cliutil
+from dsreg.cli import commands as cli_mod
+from dsreg.cli import util as cliutil
 
 from clihelpers import fails, misuse, run, run_json, write
 
@@ -267,7 +267,7 @@ def test_log_errors(registry, two_commits, monkeypatch):
     fails("log", "reviews@", code=2, says="has nothing after '@'")
     misuse("log", "reviews", "-n", "-1", says="-n")
     # two commits sharing a prefix are rare, so pretend
-    from dsreg.manifest import Manifest
+    from dsreg.manifest.database import Manifest
     monkeypatch.setattr(Manifest, "commits_with_prefix",
                         lambda self, ds, prefix: [prefix + "0" * 26, prefix + "1" * 26])
     line = fails("log", "reviews@abcdef", says="ambiguous revision 'reviews@abcdef': matches abcdef000000, abcdef111111")
@@ -443,7 +443,7 @@ def test_checkout_checks_every_split_folder_before_writing(registry, two_commits
 
 
 def test_failed_checkout_leaves_nothing(registry, two_commits, tmp_path, monkeypatch):
-    from dsreg import export
+    from dsreg.rows import export
 
     real, calls = export.write_split, []
 
@@ -576,7 +576,7 @@ def test_console_script_draws_progress_on_a_terminal(tmp_path):
     assert b"commit train" not in proc.stdout
 
 
-# -- diff / fsck / gc (against dsreg.diff and dsreg.maintenance) ----------------------------
+# -- diff / fsck / gc (against dsreg.diff.compare and dsreg.maintenance.fsck) ----------------------------
 class _FakeManifest:
     def has_dataset(self, name):
         return name in {"reviews", "org/reviews"}

@@ -241,7 +241,7 @@ def test_pull_of_a_commit_id_brings_that_version_and_moves_no_branch(registry, o
             f"Error: remote origin has no branch, tag or commit {rev!r} in 'reviews'; give a branch, a tag, " \
             "or a commit id (6+ hex characters) that one of origin's branches or tags reaches\n"
     fails("pull", "reviews@main~5", says="unknown revision 'reviews@main~5': history has only 1 commit(s) before main")
-    from dsreg import transfer
+    from dsreg.remote import transfer
     twins = [v1[:6] + "0" * 26, v1[:6] + "1" * 26]
     monkeypatch.setattr(transfer, "_ancestors", lambda reg, tip, stop=None: twins)
     fails("pull", f"reviews@{v1[:6]}", says=f"ambiguous revision 'reviews@{v1[:6]}': matches {twins[0][:12]}, ")
@@ -463,7 +463,7 @@ def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_
 
 def test_a_transfer_line_shows_objects_and_bytes_done_of_total():
     import io
-    from dsreg.cliutil import TerminalProgress
+    from dsreg.cli.util import TerminalProgress
     stream = io.StringIO()
     p = TerminalProgress(stream)
     p.start_transfer("push", 4, 8 << 20)

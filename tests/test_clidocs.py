@@ -6,11 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dsreg import clidocs
+from dsreg.cli import docs as clidocs
 from dsreg.cli import cli
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
-REGENERATE = "regenerate it with: python -m dsreg.clidocs > docs/cli.md"
+REGENERATE = "regenerate it with: python -m dsreg.cli.docs > docs/cli.md"
 
 
 def test_cli_reference_is_up_to_date():
@@ -30,6 +30,6 @@ def test_every_command_has_a_section_with_its_help():
 
 def test_generation_ignores_the_terminal_width():
     env = {**os.environ, "COLUMNS": "40", "LINES": "10"}
-    out = subprocess.run([sys.executable, "-m", "dsreg.clidocs"], env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "dsreg.cli.docs"], env=env, capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out == clidocs.generate()

@@ -16,8 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
-from dsreg import maintenance, transfer
-from dsreg.remotemaint import fsck_remote
+from dsreg.maintenance import fsck as maintenance
+from dsreg.remote import transfer
+from dsreg.maintenance.remote import fsck_remote
 
 from conftest import make_table, new_bucket
 from reliability import assert_versions_load, record, versions

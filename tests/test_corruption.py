@@ -12,12 +12,12 @@ import boto3
 import pytest
 
 import dsreg
-from dsreg import transfer
-from dsreg.equality import tables_equal
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import hash_bytes
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.remotemaint import fsck_remote
+from dsreg.maintenance.remote import fsck_remote
 
 from clihelpers import fails, run
 from conftest import edit_table, make_table

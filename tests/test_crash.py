@@ -31,11 +31,11 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg import transfer
+from dsreg.remote import transfer
 from dsreg.cli import cli
-from dsreg.equality import tables_equal
-from dsreg.maintenance import unreachable
-from dsreg.remotemaint import fsck_remote
+from dsreg.rows.equality import tables_equal
+from dsreg.maintenance.fsck import unreachable
+from dsreg.maintenance.remote import fsck_remote
 
 from conftest import edit_table, make_table, new_bucket
 from reliability import assert_versions_load, dsreg_cmd, record, run_dsreg, run_killed_after, spread, versions

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dsreg
-from dsreg.diff import DiffResult, render
+from dsreg.diff.compare import DiffResult, render
 from dsreg.errors import UnknownDataset, UnknownRevision, UsageError
 from dsreg.porcelain import get_commit, get_snapshot
 
@@ -240,7 +240,7 @@ def test_schema_change_fingerprints_stream_not_load(registry, monkeypatch):
     count = t["count"].to_numpy().copy()
     count[[7, 15_000, 19_999]] = 5000
     registry.commit("ds", t.set_column(1, "count", pa.array(count, pa.int32())), branch="retype")
-    import dsreg.diff as diff_module
+    import dsreg.diff.compare as diff_module
     real = diff_module.iter_snapshot
     sizes = []
     monkeypatch.setattr(diff_module, "iter_snapshot",

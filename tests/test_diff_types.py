@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from dsreg.diff import render
+from dsreg.diff.compare import render
 from dsreg.errors import UsageError
 
 from clihelpers import run, run_json

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg import transfer
+from dsreg.remote import transfer
 from dsreg.cli import cli
-from dsreg.equality import tables_equal
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import DsregError
 from dsreg.ids import hash_bytes
-from dsreg.remotemaint import fsck_remote
+from dsreg.maintenance.remote import fsck_remote
 
 from conftest import edit_table, make_table, new_bucket
 from faultproxy import FaultProxy

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsreg.fingerprint import hash_array, row_fingerprints
+from dsreg.rows.fingerprint import hash_array, row_fingerprints
 
 F64 = lambda *bits: pa.array(np.array(bits, dtype=np.uint64).view(np.float64))  # noqa: E731
 NAN, NAN1, NEG_NAN, NEG_ZERO, ZERO = 0x7FF8000000000000, 0x7FF8000000000001, 0xFFF8000000000000, 1 << 63, 0
@@ -221,7 +221,7 @@ def test_layout_never_changes_fingerprints(values, strings, cuts, start):
 
 def test_stored_fingerprints_match_the_rows(registry):
     from dsreg.porcelain import get_commit, get_snapshot
-    from dsreg.shards import ShardReader
+    from dsreg.rows.shards import ShardReader
     t = pa.table({"a": pa.array(range(5000)), "s": pa.array([str(i % 7) for i in range(5000)])})
     registry.commit("ds", t, message="m")
     t2 = t.slice(100).append_column("x", pa.array([1] * 4900))
@@ -324,7 +324,7 @@ def hexes(fps: np.ndarray) -> list[str]:
 
 def test_golden_fingerprints_pin_the_scheme():
     """An accidental change of the hash fails here; a deliberate one changes SCHEME too."""
-    from dsreg.fingerprint import SCHEME
+    from dsreg.rows.fingerprint import SCHEME
     t = golden_table()
     assert SCHEME == "rowfp-2"
     assert sorted(GOLDEN) == sorted(t.column_names)
@@ -336,8 +336,8 @@ def test_golden_fingerprints_pin_the_scheme():
 
 
 def test_fingerprint_objects_name_their_scheme():
-    from dsreg.rebuild import object_kind
-    from dsreg.serialize import CorruptObject, decode_fingerprint_object, decode_fingerprints, \
+    from dsreg.maintenance.rebuild import object_kind
+    from dsreg.model.serialize import CorruptObject, decode_fingerprint_object, decode_fingerprints, \
         encode_fingerprints, fingerprints_size
     fps = np.array([1, 2**64 - 1, 0], dtype=np.uint64)
     data = encode_fingerprints(fps, "fp-9")
@@ -360,8 +360,8 @@ def test_fingerprint_objects_name_their_scheme():
 
 def test_legacy_fingerprint_objects_are_trusted(registry):
     """Existing registries keep working: old-header objects are read, not recomputed."""
-    from dsreg.serialize import ShardRef
-    from dsreg.shards import ShardReader
+    from dsreg.model.serialize import ShardRef
+    from dsreg.rows.shards import ShardReader
     registry.commit("ds", pa.table({"a": [1, 2, 3]}))
     ref, schema = _first_shard(registry)
     marked = np.array([7, 8, 9], dtype=np.uint64)       # not the rows' fingerprints: shows they are read
@@ -379,8 +379,8 @@ def _first_shard(registry, spec: str = "ds"):
 def test_fingerprints_of_another_scheme_are_computed_again_from_the_rows(registry):
     """Stored fingerprints of another scheme are never trusted: what the reader hands out
     is computed from the rows, and equals what this scheme stores, for every type."""
-    from dsreg.serialize import ShardRef, encode_fingerprints
-    from dsreg.shards import ShardReader
+    from dsreg.model.serialize import ShardRef, encode_fingerprints
+    from dsreg.rows.shards import ShardReader
     t = golden_table().drop_columns(["list_view"])      # Parquet cannot store list views
     registry.commit("ds", t)
     ref, schema = _first_shard(registry)
@@ -395,15 +395,15 @@ def test_fingerprints_of_another_scheme_are_computed_again_from_the_rows(registr
 def test_reuse_and_diff_never_compare_fingerprints_of_two_schemes(registry, monkeypatch):
     """A version written under another scheme (simulated: another hash, another name):
     committing on top of it still reuses its rows, and diff still matches them."""
-    import dsreg.shards
-    import dsreg.snapshots
-    from dsreg.fingerprint import mix
-    from dsreg.serialize import decode_fingerprint_object
+    import dsreg.rows.shards
+    import dsreg.rows.snapshots
+    from dsreg.rows.fingerprint import mix
+    from dsreg.model.serialize import decode_fingerprint_object
     from conftest import edit_table, make_table
     t = make_table(3000)
     with monkeypatch.context() as m:
-        m.setattr(dsreg.shards, "SCHEME", "rowfp-1")
-        m.setattr(dsreg.snapshots, "row_fingerprints", lambda table: mix(row_fingerprints(table) ^ np.uint64(99)))
+        m.setattr(dsreg.rows.shards, "SCHEME", "rowfp-1")
+        m.setattr(dsreg.rows.snapshots, "row_fingerprints", lambda table: mix(row_fingerprints(table) ^ np.uint64(99)))
         registry.commit("ds", t)
     ref, _ = _first_shard(registry)
     assert decode_fingerprint_object(registry.store.get(ref.fingerprints))[0] == "rowfp-1"

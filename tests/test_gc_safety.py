@@ -10,11 +10,12 @@ import time
 import pytest
 
 import dsreg
-from dsreg import maintenance, transfer
-from dsreg.equality import tables_equal
-from dsreg.maintenance import GcRefused
+from dsreg.maintenance import fsck as maintenance
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
+from dsreg.maintenance.fsck import GcRefused
 from dsreg.porcelain import get_commit
-from dsreg.remotemaint import RemoteGcRan, RemoteGcRunning, fsck_remote, gc_remote
+from dsreg.maintenance.remote import RemoteGcRan, RemoteGcRunning, fsck_remote, gc_remote
 
 from clihelpers import run
 from conftest import make_table
@@ -104,7 +105,7 @@ def test_gc_leaves_a_long_running_commit_alone(registry):
     """A commit streaming for hours keeps its staged objects in a locked folder: gc (in
     another process, here another handle) leaves it be however old it looks, and what the
     commit publishes is young, so gc spares it until the manifest transaction."""
-    from dsreg.staging import publish, staged
+    from dsreg.store.staged import publish, staged
     registry.commit("ds", make_table(100), message="v1")
     with staged(registry) as store:
         oid, _ = store.put(b"a shard written hours ago")

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
-import dsreg.ingest
-import dsreg.shards
-from dsreg.equality import tables_equal
+import dsreg.rows.ingest
+import dsreg.rows.shards
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import BadInput, SchemaMismatch
 from dsreg.progress import Progress
 
@@ -164,7 +164,7 @@ def test_pyarrow_table_record_batch_reader_and_dataframe(registry):
 def test_record_batch_reader_is_read_once(registry):
     t = rows(10)
     reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())
-    from dsreg.ingest import open_source
+    from dsreg.rows.ingest import open_source
     src = open_source(reader)
     list(src.batches())
     with pytest.raises(BadInput, match="only once"):
@@ -260,7 +260,7 @@ def test_a_parquet_file_cut_short(registry, tmp_path):
 
 def test_an_error_deep_inside_a_file_names_it_and_the_row(registry, tmp_path, monkeypatch):
     # the type is inferred from the first block; a later block disagrees
-    monkeypatch.setattr(dsreg.ingest, "CSV_BLOCK_BYTES", 1 << 10)
+    monkeypatch.setattr(dsreg.rows.ingest, "CSV_BLOCK_BYTES", 1 << 10)
     lines = ["n"] + [str(i) for i in range(2000)] + ["not a number"]
     (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
     registry.commit("ds", rows(3), message="m")
@@ -346,10 +346,10 @@ def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
     import tracemalloc
 
     import pyarrow.compute as pc
-    monkeypatch.setattr(dsreg.ingest, "BATCH_ROWS", 4000)
-    monkeypatch.setattr(dsreg.shards, "SHARD_TARGET_BYTES", 256 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MIN_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MAX_BYTES", 1 << 20)
+    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 4000)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 256 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 64 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 1 << 20)
     batch_rows = 4000
     schema = rows(1).schema
 
@@ -384,10 +384,10 @@ def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
 
 
 def test_files_stream_batch_by_batch(registry, tmp_path, monkeypatch):
-    monkeypatch.setattr(dsreg.ingest, "BATCH_ROWS", 100)
+    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 100)
     pq.write_table(rows(1000), tmp_path / "t.parquet", row_group_size=1000)
     seen = []
-    from dsreg.ingest import open_source
+    from dsreg.rows.ingest import open_source
     for b in open_source(tmp_path / "t.parquet").batches():
         seen.append(b.num_rows)
     assert seen == [100] * 10
@@ -396,7 +396,7 @@ def test_files_stream_batch_by_batch(registry, tmp_path, monkeypatch):
 def test_batches_are_evened_out_whatever_the_chunking(registry, monkeypatch):
     """Many tiny chunks are joined and huge batches sliced, to about BATCH_ROWS rows:
     work per batch has a fixed cost that must not be paid per tiny chunk."""
-    monkeypatch.setattr(dsreg.ingest, "BATCH_ROWS", 1000)
+    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 1000)
 
     class Count(Progress):
         def __init__(self):

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from conftest import Recorder, edit_table, make_table
-from dsreg import maintenance
-from dsreg.equality import tables_equal
+from dsreg.maintenance import fsck as maintenance
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import CommitId, ObjectId
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
+from dsreg.model.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
 
 DS = "reviews"
 
@@ -485,7 +485,7 @@ def test_unreachable_lists_what_gc_would_delete(registry, history):
 @pytest.fixture
 def origin(registry, history, tmp_path):
     """`history` pushed to a folder remote named origin; its URL."""
-    from dsreg import transfer
+    from dsreg.remote import transfer
     folder = tmp_path / "origin"
     folder.mkdir()
     transfer.add_remote(registry, "origin", f"file://{folder}")
@@ -500,7 +500,7 @@ def _no_network(reg, monkeypatch):
 
 
 def test_fsck_of_a_clone_with_data_still_on_the_remote(origin, tmp_path, monkeypatch):
-    from dsreg import transfer
+    from dsreg.remote import transfer
     clone, _ = transfer.clone(origin, tmp_path / "clone")
     try:
         _no_network(clone, monkeypatch)

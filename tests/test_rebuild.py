@@ -14,15 +14,15 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-import dsreg.compaction
-import dsreg.shards
+import dsreg.rows.compaction
+import dsreg.rows.shards
 from clihelpers import fails, run
 from conftest import Recorder, edit_table, make_table
-from dsreg import transfer
+from dsreg.remote import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
-from dsreg.maintenance import REBUILD_TEMP
+from dsreg.maintenance.fsck import REBUILD_TEMP
 from dsreg.porcelain import get_commit
 from reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
 
@@ -52,10 +52,10 @@ def rows(reg, queries: dict) -> dict:
 
 @pytest.fixture
 def small_shards(monkeypatch):
-    monkeypatch.setattr(dsreg.shards, "SHARD_TARGET_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MIN_BYTES", 16 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MAX_BYTES", 256 << 10)
-    monkeypatch.setattr(dsreg.compaction, "MIN_DEAD_ROWS", 2_000)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 64 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 16 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 256 << 10)
+    monkeypatch.setattr(dsreg.rows.compaction, "MIN_DEAD_ROWS", 2_000)
 
 
 @pytest.fixture

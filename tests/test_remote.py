@@ -11,13 +11,13 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-from dsreg import transfer
-from dsreg.equality import tables_equal
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import DsregError, UsageError
 from dsreg.ids import CommitId
-from dsreg.remote import ConditionalWritesUnsupported
+from dsreg.remote.backends import ConditionalWritesUnsupported
 from dsreg.store.s3 import RemoteError
-from dsreg.transfer import DivergedBranches, NonFastForward
+from dsreg.remote.transfer import DivergedBranches, NonFastForward
 
 from conftest import edit_table, make_table, new_bucket
 from proxy import Proxy
@@ -124,7 +124,7 @@ def test_push_after_a_remote_gc_uploads_what_the_gc_collected(registry, remote_s
     """A remote-tracking ref is where a ref was when we last looked; a `gc --remote` since
     then may have collected that commit (someone force-pushed over it). Push must not stop
     its walk there, on the push that notices the gc nor on any later one."""
-    from dsreg.remotemaint import fsck_remote, gc_remote
+    from dsreg.maintenance.remote import fsck_remote, gc_remote
     monkeypatch.setenv("DSREG_REMOTE_GC_SETTLE", "0")
     t = make_table(2000)
     registry.commit("ds", t, message="base")
@@ -379,7 +379,7 @@ def test_registryless_load_reads_only_the_columns_asked_for(registry, s3_endpoin
     url = f"s3://{new_bucket(s3_endpoint)}/p"
     transfer.add_remote(registry, "origin", url, s3_endpoint)
     transfer.push(registry)
-    import dsreg.remoteread as rr
+    import dsreg.remote.read as rr
     opened = []
     real = rr.open_remote
     monkeypatch.setattr(rr, "open_remote", lambda *a, **k: opened.append(real(*a, **k)) or opened[-1])
@@ -587,7 +587,7 @@ def fake_credentials(monkeypatch):
 
 def test_a_refused_first_connection_is_tried_twice_not_eight_times(fake_credentials, monkeypatch):
     import urllib3.util.connection
-    from dsreg.remote import open_remote
+    from dsreg.remote.backends import open_remote
     from dsreg.store import s3
     attempts = []
     real = urllib3.util.connection.create_connection
@@ -600,7 +600,7 @@ def test_a_refused_first_connection_is_tried_twice_not_eight_times(fake_credenti
 
 
 def test_an_endpoint_that_closes_before_any_reply_is_tried_twice(fake_credentials):
-    from dsreg.remote import open_remote
+    from dsreg.remote.backends import open_remote
     server = _Endpoint()
     try:
         with pytest.raises(RemoteError, match="cannot reach"):
@@ -612,7 +612,7 @@ def test_an_endpoint_that_closes_before_any_reply_is_tried_twice(fake_credential
 
 def test_an_endpoint_that_answered_once_gets_every_retry(fake_credentials, monkeypatch):
     """A mid-transfer outage is retried as before: only first contact fails fast."""
-    from dsreg.remote import open_remote
+    from dsreg.remote.backends import open_remote
     monkeypatch.setenv("DSREG_S3_MAX_ATTEMPTS", "3")        # more than first contact's 2, short backoff
     server = _Endpoint(answer=1)
     try:

@@ -17,13 +17,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
-import dsreg.compaction
-import dsreg.ingest
+import dsreg.rows.compaction
+import dsreg.rows.ingest
 import dsreg.porcelain
-import dsreg.shards
-import dsreg.snapshots
+import dsreg.rows.shards
+import dsreg.rows.snapshots
 from conftest import edit_table, make_table
-from dsreg.equality import tables_equal
+from dsreg.rows.equality import tables_equal
 from dsreg.porcelain import SplitResult, get_commit, get_snapshot
 
 SCENARIOS = ["edit", "delete", "insert", "append"]
@@ -175,10 +175,10 @@ def test_rows_moved_between_splits_are_reused(registry):
 @pytest.mark.parametrize("fingerprint", ["constant", "coarse"])
 def test_fingerprint_collisions_never_cause_wrong_reuse(registry, monkeypatch, fingerprint):
     """With every row colliding, reuse is still only of rows proven equal."""
-    real = dsreg.snapshots.row_fingerprints
+    real = dsreg.rows.snapshots.row_fingerprints
     fake = (lambda t: np.zeros(t.num_rows, dtype=np.uint64)) if fingerprint == "constant" \
         else (lambda t: real(t) & np.uint64(0x3))
-    monkeypatch.setattr(dsreg.snapshots, "row_fingerprints", fake)
+    monkeypatch.setattr(dsreg.rows.snapshots, "row_fingerprints", fake)
     bits = np.array([0, 1 << 63, 0x7FF8000000000000, 0x7FF8000000000001], dtype=np.uint64)
     n = 3000
     rng = np.random.default_rng(0)
@@ -211,9 +211,9 @@ def test_fingerprint_collisions_never_cause_wrong_reuse(registry, monkeypatch, f
 
 @pytest.fixture
 def small_shards(monkeypatch):
-    monkeypatch.setattr(dsreg.shards, "SHARD_TARGET_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MIN_BYTES", 16 << 10)
-    monkeypatch.setattr(dsreg.shards, "SHARD_MAX_BYTES", 256 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 64 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 16 << 10)
+    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 256 << 10)
 
 
 def test_same_rows_from_different_files_make_the_same_shards(registry, tmp_path, small_shards, monkeypatch):
@@ -226,7 +226,7 @@ def test_same_rows_from_different_files_make_the_same_shards(registry, tmp_path,
         pq.write_table(t.slice(a, b - a), folder / f"part-{k}.parquet", row_group_size=997)
     registry.commit("one", tmp_path / "one.parquet", message="m")
     registry.commit("many", folder, message="m")
-    monkeypatch.setattr(dsreg.ingest, "BATCH_ROWS", 1234)
+    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 1234)
     registry.commit("table", t, message="m")
     ids = shard_ids(registry, "one")
     assert len(ids) > 10
@@ -248,7 +248,7 @@ def test_compaction_triggers_on_fragmentation_and_keeps_content(registry, small_
     r = registry.commit("ds", edited, message="scattered")
     assert r.compacted == ("train",)
     snap = snapshot_of(registry, "ds")
-    assert not dsreg.compaction.needs_compaction(snap)
+    assert not dsreg.rows.compaction.needs_compaction(snap)
     assert snap.num_runs <= len(snap.shards)
     assert tables_equal(registry.load("ds"), edited)
     assert tables_equal(registry.load("ds@main~1"), t)
@@ -258,7 +258,7 @@ def test_compaction_triggers_on_fragmentation_and_keeps_content(registry, small_
 
 
 def test_compaction_triggers_on_dead_weight(registry, small_shards, monkeypatch):
-    monkeypatch.setattr(dsreg.compaction, "MIN_DEAD_ROWS", 10_000)
+    monkeypatch.setattr(dsreg.rows.compaction, "MIN_DEAD_ROWS", 10_000)
     t = make_table(40_000)
     registry.commit("ds", t, message="m")
     assert len(shard_ids(registry, "ds")) > 10
@@ -267,7 +267,7 @@ def test_compaction_triggers_on_dead_weight(registry, small_shards, monkeypatch)
     r = registry.commit("ds", keep, message="small")
     assert r.compacted == ("train",)
     assert r.splits["train"].new_rows == 0          # the rows were reused before compacting
-    mean_run, dead_fraction, dead = dsreg.compaction.fragmentation(snapshot_of(registry, "ds"))
+    mean_run, dead_fraction, dead = dsreg.rows.compaction.fragmentation(snapshot_of(registry, "ds"))
     assert dead == 0 and dead_fraction == 0
     assert tables_equal(registry.load("ds"), keep)
     assert tables_equal(registry.load("ds@main~1"), t)
@@ -279,21 +279,21 @@ def test_compaction_does_not_trigger_below_its_thresholds(registry, small_shards
     r = registry.commit("ds", edit_table(t, "edit", 0.01).table, message="light")
     assert r.compacted == ()
     snap = snapshot_of(registry, "ds")
-    assert snap.num_runs < dsreg.compaction.MIN_RUNS
-    assert not dsreg.compaction.needs_compaction(snap)
+    assert snap.num_runs < dsreg.rows.compaction.MIN_RUNS
+    assert not dsreg.rows.compaction.needs_compaction(snap)
 
 
 def test_compact_directly_preserves_every_row(registry, small_shards):
-    from dsreg.compaction import compact
-    from dsreg.snapshots import read_snapshot
+    from dsreg.rows.compaction import compact
+    from dsreg.rows.snapshots import read_snapshot
     t = make_table(20_000)
     registry.commit("ds", t, message="m")
     shuffled = t.take(pa.array(np.random.default_rng(1).permutation(20_000)))
     with pytest.MonkeyPatch.context() as mp:   # keep the commit itself from compacting
-        mp.setattr(dsreg.compaction, "needs_compaction", lambda snap: False)
+        mp.setattr(dsreg.rows.compaction, "needs_compaction", lambda snap: False)
         registry.commit("ds", shuffled, message="shuffled")   # 20k runs of one row
     snap = snapshot_of(registry, "ds")
-    assert snap.num_runs > 19_000 and dsreg.compaction.needs_compaction(snap)
+    assert snap.num_runs > 19_000 and dsreg.rows.compaction.needs_compaction(snap)
     new_snap, written = compact(registry.store, snap)
     assert new_snap.schema.equals(snap.schema, check_metadata=True)
     assert tables_equal(read_snapshot(registry.store, new_snap), shuffled)
@@ -304,13 +304,13 @@ def test_compact_directly_preserves_every_row(registry, small_shards):
 @pytest.fixture
 def reads(monkeypatch):
     """The files whose rows a commit reads, in order."""
-    real = dsreg.ingest._read_file
+    real = dsreg.rows.ingest._read_file
     seen: list[str] = []
 
     def reading(f, like):
         seen.append(Path(f).name)
         yield from real(f, like)
-    monkeypatch.setattr(dsreg.ingest, "_read_file", reading)
+    monkeypatch.setattr(dsreg.rows.ingest, "_read_file", reading)
     return seen
 
 
@@ -530,12 +530,12 @@ def test_hashing_reports_progress_in_bytes(registry, tmp_path):
 
 def test_a_file_rewritten_while_it_is_read_is_not_remembered(registry, tmp_path, monkeypatch):
     path = write(tmp_path / "data.csv", flat_table(2000))
-    real = dsreg.ingest._read_file
+    real = dsreg.rows.ingest._read_file
 
     def rewritten_meanwhile(f, like):
         yield from real(f, like)
         write(path, flat_table(2000, seed=5))
-    monkeypatch.setattr(dsreg.ingest, "_read_file", rewritten_meanwhile)
+    monkeypatch.setattr(dsreg.rows.ingest, "_read_file", rewritten_meanwhile)
     registry.commit("ds", path, message="m")
     assert input_cache(registry) == set()
 

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dsreg
-import dsreg.compaction
-import dsreg.ingest
-import dsreg.shards
-from dsreg.equality import tables_equal
+import dsreg.rows.compaction
+import dsreg.rows.ingest
+import dsreg.rows.shards
+from dsreg.rows.equality import tables_equal
 
 # -- random tables of many types ------------------------------------------------------
 _INT_BOUNDS = {8: (-(1 << 7), (1 << 7) - 1), 16: (-(1 << 15), (1 << 15) - 1),
@@ -161,9 +161,9 @@ def small_settings(on: bool):
     if not on:
         yield
         return
-    with mock.patch.multiple(dsreg.shards, SHARD_TARGET_BYTES=600, SHARD_MIN_BYTES=120, SHARD_MAX_BYTES=2400), \
-            mock.patch.multiple(dsreg.compaction, MIN_RUNS=12, MIN_MEAN_RUN_ROWS=3, MIN_DEAD_ROWS=50), \
-            mock.patch.object(dsreg.ingest, "BATCH_ROWS", 13):
+    with mock.patch.multiple(dsreg.rows.shards, SHARD_TARGET_BYTES=600, SHARD_MIN_BYTES=120, SHARD_MAX_BYTES=2400), \
+            mock.patch.multiple(dsreg.rows.compaction, MIN_RUNS=12, MIN_MEAN_RUN_ROWS=3, MIN_DEAD_ROWS=50), \
+            mock.patch.object(dsreg.rows.ingest, "BATCH_ROWS", 13):
         yield
 
 
@@ -296,7 +296,7 @@ def test_batching_does_not_change_what_is_stored(registry, monkeypatch):
     t = make_table(3000)
     stored = []
     for batch_rows in [1, 7, 1000, 65536]:
-        monkeypatch.setattr(dsreg.ingest, "BATCH_ROWS", batch_rows)
+        monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", batch_rows)
         r = registry.commit(f"b{batch_rows}", {"train": t}, message="m")
         assert_loads_as(registry, f"b{batch_rows}", r.id, "train", t)
         snap = get_snapshot(registry, get_commit(registry, r.id).splits["train"])
@@ -310,7 +310,7 @@ def test_streamed_reads_give_the_rows_in_order(registry, max_rows):
     from conftest import make_table
 
     from dsreg.porcelain import get_commit, get_snapshot
-    from dsreg.snapshots import iter_snapshot
+    from dsreg.rows.snapshots import iter_snapshot
     t = make_table(3000)
     registry.commit("ds", t, message="m")
     rng = np.random.default_rng(0)

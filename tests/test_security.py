@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg import transfer
+from dsreg.remote import transfer
 from dsreg.cli import cli
 from dsreg.errors import ChecksumMismatch, DsregError
 from dsreg.ids import hash_bytes
-from dsreg.serialize import canonical_json
+from dsreg.model.serialize import canonical_json
 
 from conftest import make_table, new_bucket
 from reliability import record, tree_hash

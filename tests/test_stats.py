@@ -9,9 +9,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from dsreg import shards, stats, transfer
+from dsreg import stats
+from dsreg.rows import shards
+from dsreg.remote import transfer
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.splitstats import merge_split, shard_stats_from_data, split_stats, storage_schema
+from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats, storage_schema
 
 LOW_CARD = ("label", "small", "flag")
 RANK_SLACK = 0.01          # quantiles are promised within half a percentile of rank; test at one
@@ -258,7 +260,7 @@ def test_merged_moments_equal_direct():
 @pytest.mark.parametrize("n", [10, 1_000, 100_000, 1_000_000])
 def test_distinct_estimate(n):
     values = pa.array(np.arange(n, dtype=np.int64) * 7919)
-    regs = stats.hll_registers(__import__("dsreg.fingerprint", fromlist=["x"]).hash_array(values))
+    regs = stats.hll_registers(__import__("dsreg.rows.fingerprint", fromlist=["x"]).hash_array(values))
     assert abs(stats.hll_estimate(regs) - n) <= 0.06 * n + 1
 
 
@@ -288,7 +290,7 @@ def test_a_commit_in_a_clone_fetches_no_data_for_statistics(registry, small_bloc
 def test_subtracting_left_out_rows_equals_counting_kept_rows(registry, small_blocks, monkeypatch):
     """Blocks a version uses mostly get their stored statistics less the rows left out; that
     path must agree with counting the rows kept, and must be the one taken."""
-    import dsreg.splitstats as ss
+    import dsreg.stats.split as ss
     calls = []
     original = ss.without_rows
     monkeypatch.setattr(ss, "without_rows", lambda *a: calls.append(1) or original(*a))

@@ -162,7 +162,7 @@ def test_missing_object(store):
 
 
 def test_an_object_missing_from_a_folder_remote_names_the_remote(tmp_path):
-    from dsreg.remote import open_remote
+    from dsreg.remote.backends import open_remote
     (tmp_path / "remote").mkdir()
     remote = open_remote(f"file://{tmp_path / 'remote'}")
     absent = hash_bytes(b"never stored")

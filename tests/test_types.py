@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from dsreg.equality import tables_equal
+from dsreg.rows.equality import tables_equal
 from dsreg.errors import BadInput, UnsupportedType
 
 D = decimal.Decimal

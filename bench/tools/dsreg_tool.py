@@ -8,7 +8,7 @@ from pathlib import Path
 from ..procs import measured as _m, merge_repeats, python, run
 
 DATASET = "bench"
-_CLI = "import sys; from dsreg.cli import main; sys.argv[0] = 'dsreg'; main()"
+_CLI = "import sys; from dsreg.cli.commands import main; sys.argv[0] = 'dsreg'; main()"
 
 
 def dsreg(*args: str, registry: Path | None = None, **kw):

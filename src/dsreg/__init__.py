@@ -5,17 +5,17 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING  # noqa: E402
 
-from .errors import DsregError  # noqa: E402
+from dsreg.errors import DsregError  # noqa: E402
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from dsreg.registry import Registry
 
 
 def __getattr__(name: str):
     # Registry pulls in sqlite-utils (and through it pandas and numpy): load it on first use
     # so `import dsreg` (and `dsreg --help`) stays cheap.
     if name == "Registry":
-        from .registry import Registry
+        from dsreg.registry import Registry
         globals()["Registry"] = Registry
         return Registry
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -36,9 +36,9 @@ def load(spec: str, split: str = "train", columns: list[str] | None = None, *, r
     The table's schema metadata records the dataset, commit id and split it came from.
     """
     if remote is not None:
-        from .remoteread import load_remote
+        from dsreg.remote.read import load_remote
         return load_remote(spec, remote, endpoint_url, split=split, columns=columns)
-    from .registry import Registry
+    from dsreg.registry import Registry
     reg = registry if isinstance(registry, Registry) else Registry(registry)
     try:
         return reg.load(spec, split=split, columns=columns)

@@ -1,7 +1,7 @@
 """Validation of dataset, branch, tag and split names (git's ref-name rules)."""
 from __future__ import annotations
 
-from .errors import InvalidName
+from dsreg.errors import InvalidName
 
 _FORBIDDEN_CHARS = set(" ~^:?*[\\@")
 

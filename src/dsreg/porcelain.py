@@ -14,17 +14,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import __version__
-from .errors import BadInput, DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
-from .ids import CommitId, ObjectId
-from .ingest import check_schema, open_source
-from .inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
-from .names import check_dataset_name, check_ref_name, check_split_name
-from .progress import NO_PROGRESS, Progress
-from .revisions import resolve
-from .serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
-from .shards import ShardReader
-from .snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
+from dsreg import __version__
+from dsreg.errors import BadInput, DsregError, NothingToCommit, RefExists, RefNotFound, UnknownSplit, UsageError
+from dsreg.ids import CommitId, ObjectId
+from dsreg.rows.ingest import check_schema, open_source
+from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
+from dsreg.names import check_dataset_name, check_ref_name, check_split_name
+from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.model.revisions import resolve
+from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
+from dsreg.rows.shards import ShardReader
+from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
 
 DEFAULT_SPLIT = "train"
 
@@ -94,7 +94,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) ->
 
     New objects are staged and enter the store only once nothing can fail any more (see
     staging.py): a commit that fails leaves the registry exactly as it was."""
-    from .staging import staged
+    from dsreg.store.staged import staged
     with staged(reg):
         return _commit(reg, dataset, splits, message, **options)
 
@@ -151,7 +151,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         check_schema(src.schema, f"split {split}")
         prefix = split_snapshot(reg, parent, split, f"{dataset}@{branch}") if append else None
         if prefix is not None and not schemas_compatible(prefix.schema, src.schema):
-            from .ingest import describe_schema_difference
+            from dsreg.rows.ingest import describe_schema_difference
             raise DsregError(f"cannot append to split {split!r}: "
                              f"{describe_schema_difference(prefix.schema, src.schema)}")
         schema = prefix.schema if prefix is not None else src.schema
@@ -185,7 +185,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         snap = built.snapshot
         if files and snap.rows == (prefix.rows if prefix is not None else 0) and not empty_files:
             raise _no_rows(split, files)
-        from .compaction import maybe_compact
+        from dsreg.rows.compaction import maybe_compact
         compact = maybe_compact(reg.store, snap, reader)
         if compact is not None:
             snap, extra_bytes = compact
@@ -217,7 +217,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
                  message=message, author=author or default_author(), timestamp=int(time.time()), metadata=meta)
     data = encode_commit(new)
     cid, _ = reg.store.put(data)
-    from .staging import publish
+    from dsreg.store.staged import publish
     publish(reg)                # the objects enter the store just before the manifest names them
     with m.transaction():
         m.add_dataset(dataset)
@@ -231,7 +231,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         expected = None if new_branch_from else parent_id
         m.set_ref(dataset, "branch", branch, CommitId(cid), expected,
                   f"commit: {message}" if parent_id else f"commit (initial): {message}")
-    from .splitstats import prime
+    from dsreg.stats.split import prime
     prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), dataset, branch, results, compacted=tuple(compacted))
 
@@ -373,7 +373,7 @@ def _ref_verb(reg, kind: str, dataset: str, new: str | None, rev: str | None, de
     check_dataset_name(dataset)
     m = reg.manifest
     if not m.has_dataset(dataset):
-        from .errors import UnknownDataset
+        from dsreg.errors import UnknownDataset
         raise UnknownDataset(dataset)
     if delete is not None:
         if new is not None:
@@ -426,7 +426,7 @@ class CheckoutResult:
 
 def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet",
              progress: Progress = NO_PROGRESS) -> CheckoutResult:
-    from .export import all_or_nothing, write_split
+    from dsreg.rows.export import all_or_nothing, write_split
     if format not in CHECKOUT_FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(CHECKOUT_FORMATS)}")
     rev = resolve(reg, spec)

@@ -10,11 +10,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from .errors import ChecksumMismatch, ManifestMissing, ManifestUnreadable, ObjectMissing, RegistryExists, \
+from dsreg.errors import ChecksumMismatch, ManifestMissing, ManifestUnreadable, ObjectMissing, RegistryExists, \
     RegistryNotFound
-from .ids import ObjectId, hash_bytes
-from .manifest import Manifest
-from .store import LocalStore
+from dsreg.ids import ObjectId, hash_bytes
+from dsreg.manifest.database import Manifest
+from dsreg.store import LocalStore
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -105,7 +105,7 @@ class Registry:
 
     def _remotes(self) -> list:
         if self._opened_remotes is None:
-            from .remote import open_remote
+            from dsreg.remote.backends import open_remote
             rows = sorted(self.manifest.remotes(), key=lambda r: r["name"] != "origin")
             self._opened_remotes = [open_remote(r["url"], r["endpoint_url"]) for r in rows]
         return self._opened_remotes
@@ -118,57 +118,57 @@ class Registry:
 
     # -- the Python API: thin wrappers over the porcelain verbs ----------------
     def commit(self, dataset: str, splits: dict[str, Any] | Any, message: str = "", **kw):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.commit(self, dataset, splits, message=message, **kw)
 
     def resolve(self, spec: str) -> str:
-        from . import revisions
+        from dsreg.model import revisions
         return revisions.resolve(self, spec).commit_id
 
     def load(self, spec: str, split: str = "train", columns: list[str] | None = None):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.load(self, spec, split=split, columns=columns)
 
     def log(self, spec: str, n: int | None = None):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.log(self, spec, n=n)
 
     def show(self, spec: str):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.show(self, spec)
 
     def diff(self, a: str, b: str | None = None, **kw):
-        from . import diff
+        from dsreg.diff import compare as diff
         return diff.diff(self, a, b, **kw)
 
     def datasets(self):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.ls(self)
 
     def branch(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
                force: bool = False):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.branch(self, dataset, new, rev, delete=delete, force=force)
 
     def tag(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
             force: bool = False):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.tag(self, dataset, new, rev, delete=delete, force=force)
 
     def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
-        from . import porcelain
+        from dsreg import porcelain
         return porcelain.checkout(self, spec, out, split=split, format=format, **kw)
 
     def fsck(self, **kw):
-        from . import maintenance
+        from dsreg.maintenance import fsck as maintenance
         return maintenance.fsck(self, **kw)
 
     def gc(self, dry_run: bool = False, **kw):
-        from . import maintenance
+        from dsreg.maintenance import fsck as maintenance
         return maintenance.gc(self, dry_run=dry_run, **kw)
 
     def rebuild_manifest(self, **kw):
-        from . import rebuild
+        from dsreg.maintenance import rebuild
         return rebuild.rebuild_manifest(self, **kw)
 
 
@@ -237,7 +237,7 @@ class RegistryStore(LocalStore):
     def _from_remotes(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:
         """A verified copy from the first remote with a good one (origin first); else the
         first remote's ChecksumMismatch, if one had a damaged copy; else None."""
-        from .store.s3 import RemoteError
+        from dsreg.store.s3 import RemoteError
         damaged = None
         for remote in self._remotes():
             try:

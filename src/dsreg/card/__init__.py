@@ -9,28 +9,28 @@ from __future__ import annotations
 import json
 import os
 
-from .fields import KNOWN_FIELDS, parse_assignments, set_fields
-from .model import Card, build_card
+from dsreg.card.fields import KNOWN_FIELDS, parse_assignments, set_fields
+from dsreg.card.model import Card, build_card
 
 FORMATS = ("md", "html", "json")
 
 
 def render(card: Card, fmt: str = "md") -> str:
     if fmt == "md":
-        from .markdown import render as md
+        from dsreg.card.markdown import render as md
         return md(card)
     if fmt == "html":
-        from .html import render as html
+        from dsreg.card.html import render as html
         return html(card)
     if fmt == "json":
         return json.dumps(card.to_json(), indent=2, ensure_ascii=False) + "\n"
-    from ..errors import UsageError
+    from dsreg.errors import UsageError
     raise UsageError(f"unknown card format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def check_output(path: str) -> None:
     """Refuse an output file that cannot be written, before anything is recorded or computed."""
-    from ..errors import DsregError
+    from dsreg.errors import DsregError
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise DsregError(f"cannot write {path}: it is a folder")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from html import escape
 
-from . import text
+from dsreg.card import text
 
 BAR = "#4c78a8"
 NULL = "#e45756"

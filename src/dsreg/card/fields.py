@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import DsregError, UnknownDataset, UsageError
+from dsreg.errors import DsregError, UnknownDataset, UsageError
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
 LIST_FIELDS = ("language", "language_details", "annotations_creators", "language_creators", "multilinguality",
@@ -112,8 +112,8 @@ def card_fields(metadata: dict) -> dict[str, Any]:
 
 def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = None):
     """Record card fields on branch NAME (or NAME@BRANCH) as a commit that moves no rows."""
-    from .. import porcelain
-    from ..revisions import split_spec
+    from dsreg import porcelain
+    from dsreg.model.revisions import split_spec
     dataset, rev, back = split_spec(spec)
     if not reg.manifest.has_dataset(dataset):
         raise UnknownDataset(dataset)

@@ -5,10 +5,10 @@ import json
 import re
 from html import escape
 
-from . import charts, text
-from .model import Card, format_date
-from .yamltext import dump
-from ..stats import TOP_K
+from dsreg.card import charts, text
+from dsreg.card.model import Card, format_date
+from dsreg.card.yamltext import dump
+from dsreg.stats import TOP_K
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;margin:0;background:#f6f8fa}

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 import re
 
-from . import text
-from .model import Card, format_date
-from .yamltext import dump
-from ..stats import TOP_K
+from dsreg.card import text
+from dsreg.card.model import Card, format_date
+from dsreg.card.yamltext import dump
+from dsreg.stats import TOP_K
 
 
 # Markdown that could make a cell's text mean something else, backslash-escaped: table pipes,

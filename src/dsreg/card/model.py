@@ -11,18 +11,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import __version__
-from ..jsonvalues import to_jsonable
-from ..porcelain import get_commit, get_snapshot, log
-from ..progress import NO_PROGRESS, Progress
-from ..revisions import resolve
-from ..serialize import Snapshot
-from ..shards import strip_metadata
-from ..snapshots import conform
-from ..splitstats import quietly, split_stats, storage_schema
-from ..stats import STATS_FORMAT
-from . import hub
-from .fields import card_fields
+from dsreg import __version__
+from dsreg.jsonvalues import to_jsonable
+from dsreg.porcelain import get_commit, get_snapshot, log
+from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.model.revisions import resolve
+from dsreg.model.serialize import Snapshot
+from dsreg.rows.shards import strip_metadata
+from dsreg.rows.snapshots import conform
+from dsreg.stats.split import quietly, split_stats, storage_schema
+from dsreg.stats import STATS_FORMAT
+from dsreg.card import hub
+from dsreg.card.fields import card_fields
 
 CARD_FORMAT = "dsreg-card-1"
 SAMPLE_ROWS = 5
@@ -210,7 +210,7 @@ def _remote(remotes: list[dict]) -> dict | None:
 
 
 def _changelog(reg, dataset: str, history, progress: Progress) -> list[Change]:
-    from ..diff import diff
+    from dsreg.diff.compare import diff
     out = []
     for i, e in enumerate(history):
         c = get_commit(reg, e.id)

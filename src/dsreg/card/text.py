@@ -5,7 +5,7 @@ import json
 import math
 from typing import Any
 
-from .model import Card, Change, format_date
+from dsreg.card.model import Card, Change, format_date
 
 EXACTNESS = ("Counts, nulls, min, max, mean, standard deviation (population), lengths and the values of "
              "columns with at most {k} distinct values are exact. Marked ≈: distinct counts of other "

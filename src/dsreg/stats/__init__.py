@@ -18,11 +18,11 @@ reads objects or the manifest: `splitstats` assembles a version.
 """
 from __future__ import annotations
 
-from .columns import (STATS_FORMAT, TOP_K, ColumnStats, TableStats, column_stats, kind_of, lengths_of, numbers_of,
+from dsreg.stats.columns import (STATS_FORMAT, TOP_K, ColumnStats, TableStats, column_stats, kind_of, lengths_of, numbers_of,
                       shard_stats, table_stats, without_rows)
-from .distinct import HLL_P, hll_estimate, hll_registers
-from .finish import finalize
-from .numbers import HIST_BINS, QUANTILES, SUMMARY_POINTS, NumberStats
+from dsreg.stats.distinct import HLL_P, hll_estimate, hll_registers
+from dsreg.stats.finish import finalize
+from dsreg.stats.numbers import HIST_BINS, QUANTILES, SUMMARY_POINTS, NumberStats
 
 __all__ = ["STATS_FORMAT", "TOP_K", "SUMMARY_POINTS", "QUANTILES", "HIST_BINS", "HLL_P", "ColumnStats", "TableStats",
            "NumberStats", "column_stats", "table_stats", "shard_stats", "without_rows", "finalize", "kind_of",

@@ -10,9 +10,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..fingerprint import hash_array, offsets_of, row_nbytes
-from .distinct import HLL_M, hll_registers, pack, unpack
-from .numbers import NumberStats
+from dsreg.rows.fingerprint import hash_array, offsets_of, row_nbytes
+from dsreg.stats.distinct import HLL_M, hll_registers, pack, unpack
+from dsreg.stats.numbers import NumberStats
 
 STATS_FORMAT = "dsreg-stats-1"
 TOP_K = 64                  # value counts are kept while a column has at most this many values

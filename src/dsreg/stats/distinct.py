@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 
-from ..fingerprint import mix
+from dsreg.rows.fingerprint import mix
 
 HLL_P = 11
 HLL_M = 1 << HLL_P

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import ColumnStats
-from .distinct import hll_estimate
-from .numbers import HIST_BINS, QUANTILES, NumberStats
+from dsreg.stats.columns import ColumnStats
+from dsreg.stats.distinct import hll_estimate
+from dsreg.stats.numbers import HIST_BINS, QUANTILES, NumberStats
 
 
 def finalize(s: ColumnStats, t: pa.DataType) -> dict:

@@ -5,16 +5,16 @@ never overwrites it, and verifies the hash of every object it reads back.
 """
 from __future__ import annotations
 
-from .base import ObjectStore
-from .local import LocalStore
-from .memory import MemoryStore
+from dsreg.store.base import ObjectStore
+from dsreg.store.local import LocalStore
+from dsreg.store.memory import MemoryStore
 
 __all__ = ["ObjectStore", "LocalStore", "MemoryStore", "open_store"]
 
 
 def open_store(url: str) -> ObjectStore:
     """Choose a backend by URL scheme (`file:///path`, `memory://`, or a plain path)."""
-    from ..errors import UsageError
+    from dsreg.errors import UsageError
 
     if url.startswith("memory://"):
         return MemoryStore()

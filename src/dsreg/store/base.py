@@ -4,8 +4,8 @@ from __future__ import annotations
 import abc
 from typing import Iterable, Iterator
 
-from ..errors import ChecksumMismatch, ObjectMissing, UsageError
-from ..ids import ObjectId, hash_bytes, is_object_id
+from dsreg.errors import ChecksumMismatch, ObjectMissing, UsageError
+from dsreg.ids import ObjectId, hash_bytes, is_object_id
 
 
 def check_object_id(oid: str) -> ObjectId:

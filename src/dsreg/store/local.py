@@ -6,9 +6,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from ..faults import crashpoint
-from ..ids import ObjectId, hash_bytes, is_object_id
-from .base import ObjectStore, check_object_id
+from dsreg.faults import crashpoint
+from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.store.base import ObjectStore, check_object_id
 
 
 class LocalStore(ObjectStore):
@@ -49,7 +49,7 @@ class LocalStore(ObjectStore):
         """Replace a damaged (or missing) object with verified good bytes, atomically."""
         got = hash_bytes(data)
         if got != oid:
-            from ..errors import ChecksumMismatch
+            from dsreg.errors import ChecksumMismatch
             raise ChecksumMismatch(oid, got)
         self._write(oid, data)
 

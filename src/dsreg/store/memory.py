@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ..ids import ObjectId
-from .base import ObjectStore, check_object_id
+from dsreg.ids import ObjectId
+from dsreg.store.base import ObjectStore, check_object_id
 
 
 class MemoryStore(ObjectStore):

@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from ..errors import ChecksumMismatch, DsregError, UsageError
-from ..faults import crashpoint
-from ..ids import ObjectId, is_object_id
-from .base import ObjectStore
+from dsreg.errors import ChecksumMismatch, DsregError, UsageError
+from dsreg.faults import crashpoint
+from dsreg.ids import ObjectId, is_object_id
+from dsreg.store.base import ObjectStore
 
 PARALLEL = 16
 # Objects this large or larger go up in parts (DSREG_S3_MULTIPART_THRESHOLD, in bytes), each
@@ -177,7 +177,7 @@ class S3Store(ObjectStore):
             session = boto3.session.Session()
             creds = session.get_credentials()
             if creds is not None:       # whatever source they came from, never printed
-                from ..redact import remember
+                from dsreg.redact import remember
                 remember(creds.access_key, creds.secret_key, creds.token)
             max_attempts = _max_attempts()
             c = session.client(
@@ -328,7 +328,7 @@ class S3Store(ObjectStore):
 
     def restore(self, oid: ObjectId, data: bytes) -> None:
         """Overwrite a damaged object with verified good bytes (fsck --repair only)."""
-        from ..ids import hash_bytes
+        from dsreg.ids import hash_bytes
         got = hash_bytes(data)
         if got != oid:
             raise ChecksumMismatch(oid, got)

@@ -1,0 +1,3 @@
+from dsreg.cli.commands import main
+
+main()

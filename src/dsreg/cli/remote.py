@@ -1,0 +1,316 @@
+"""The sharing commands: `remote add|list|remove`, `push`, `fetch`, `pull` and `clone`.
+
+Thin like the rest of the CLI: each parses, calls one `dsreg.remote.transfer` verb, and renders.
+`dsreg.remote.transfer` (and through it boto3 and the manifest) is imported inside the commands.
+"""
+from __future__ import annotations
+
+import click
+
+from dsreg.cli.util import (OrderedGroup, State, emit_json, format_size, json_option, pass_state, plural, short_id,
+                      table_lines, warn)
+from dsreg.errors import UsageError
+
+endpoint_option = click.option(
+    "--endpoint-url", metavar="URL",
+    help="The endpoint of an S3-compatible store (MinIO, R2, Ceph, ...); default: AWS S3.")
+
+NO_CONDITIONAL_WRITES = (
+    "{url} ignores conditional writes (If-Match / If-None-Match), so concurrent pushes could "
+    "overwrite each other; dsreg will not push refs to {name} (reading from it works)")
+
+
+def _remote_and_target(reg, first: str | None, second: str | None) -> tuple[str | None, str | None]:
+    """[REMOTE] [NAME]: with one argument, the name of a configured remote wins over a dataset's."""
+    if second is not None:
+        return first, second
+    if first is not None and reg.manifest.remote(first) is not None:
+        return first, None
+    return None, first
+
+
+def _moved(dataset: str, kind: str, name: str, was: str | None, now: str | None, forced: bool = False) -> str:
+    """`reviews@main: 1a2b3c4d5e6f..9f8e7d6c5b4a`, as git prints a ref update."""
+    if now is None:
+        change = f"(deleted) was {short_id(was)}"
+    elif was is None:
+        change = f"(new {kind}) {short_id(now)}"
+    elif forced:
+        change = f"{short_id(was)}...{short_id(now)} (forced)"
+    else:
+        change = f"{short_id(was)}..{short_id(now)}"
+    return f"{dataset}@{name}: {change}"
+
+
+# -- remote add | list | remove ------------------------------------------------------------
+@click.group(cls=OrderedGroup)
+def remote() -> None:
+    """Add, list and remove remotes.
+
+    A remote is an S3-compatible prefix (s3://bucket/prefix, with --endpoint-url for
+    MinIO, R2, Ceph, ...) or a folder (file:///absolute/path). Credentials come from the
+    usual AWS sources (environment, ~/.aws, AWS_PROFILE, instance roles) and are never
+    stored; the registry records only the URL and the endpoint.
+    """
+
+
+@remote.command(name="add")
+@click.argument("name")
+@click.argument("url")
+@endpoint_option
+@json_option
+@pass_state
+def remote_add(state: State, name: str, url: str, endpoint_url: str | None, as_json: bool) -> None:
+    """Add remote NAME at URL and probe its conditional writes.
+
+    Refs move on a remote by compare-and-swap (conditional PUT). A store that ignores
+    conditional writes is still added, for reading, but refs are never pushed there.
+
+    \b
+    Examples:
+      dsreg remote add origin s3://team-datasets/registry
+      dsreg remote add minio s3://datasets/reg --endpoint-url http://minio.local:9000
+      dsreg remote add shared file:///mnt/shared/dsreg
+    """
+    from dsreg.remote import transfer
+    info = transfer.add_remote(state.reg, name, url, endpoint_url)
+    cas = info["conditional_writes"]
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"added remote {name}: {url}" + (f" (endpoint {endpoint_url})" if endpoint_url else ""))
+        click.echo("conditional writes: " + {
+            True: "yes (refs move by compare-and-swap)",
+            False: "no",
+            None: "not probed (no write access); probed again before the first push"}[cas])
+    if cas is False:
+        warn(NO_CONDITIONAL_WRITES.format(url=url, name=name))
+
+
+@remote.command(name="list")
+@json_option
+@pass_state
+def remote_list(state: State, as_json: bool) -> None:
+    """List the remotes, with their URLs and endpoints."""
+    remotes = [{"name": r["name"], "url": r["url"], "endpoint_url": r["endpoint_url"],
+                "conditional_writes": None if r["cas_ok"] is None else bool(r["cas_ok"])}
+               for r in state.reg.manifest.remotes()]
+    if as_json:
+        emit_json(remotes)
+    elif not remotes:
+        click.echo("no remotes yet; add one with 'dsreg remote add NAME URL'")
+    else:
+        rows = [[r["name"], r["url"],
+                 (f"endpoint {r['endpoint_url']}" if r["endpoint_url"] else "")
+                 + (" (no conditional writes: read only)" if r["conditional_writes"] is False else "")]
+                for r in remotes]
+        click.echo("\n".join(table_lines(rows)))
+
+
+@remote.command(name="remove")
+@click.argument("name")
+@json_option
+@pass_state
+def remote_remove(state: State, name: str, as_json: bool) -> None:
+    """Forget remote NAME (the remote itself is not changed).
+
+    The registry drops what it knew about the remote's refs and objects.
+    """
+    from dsreg.remote import transfer
+    transfer.remove_remote(state.reg, name)
+    if as_json:
+        emit_json({"removed": name})
+    else:
+        click.echo(f"removed remote {name}")
+
+
+# -- push / fetch / pull -------------------------------------------------------------------
+@click.command()
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@click.argument("spec", required=False, metavar="[NAME[@BRANCH]]")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace remote branches and tags even where that drops commits the remote has.")
+@json_option
+@pass_state
+def push(state: State, remote_name: str | None, spec: str | None, force: bool, as_json: bool) -> None:
+    """Upload what the remote lacks, then move its branches and tags.
+
+    Without NAME, every branch and tag of every dataset is pushed; NAME pushes those of
+    one dataset, NAME@BRANCH (or NAME@TAG) just one. REMOTE defaults to origin, or to the
+    only remote. With a single argument, the name of a configured remote wins over a
+    dataset's: write NAME@main to mean the dataset.
+
+    A remote branch only moves forward: if it has commits you do not have, push stops and
+    says so (pull first, or replace it with --force). Objects are uploaded before the refs
+    that reach them, and each ref moves by compare-and-swap.
+
+    \b
+    Examples:
+      dsreg push                        everything, to origin
+      dsreg push origin reviews@main    one branch
+    """
+    from dsreg.remote import transfer
+    reg = state.reg
+    remote_name, spec = _remote_and_target(reg, remote_name, spec)
+    if spec is not None and remote_name is None and "@" not in spec and not reg.manifest.has_dataset(spec):
+        raise UsageError(f"{spec!r} is neither a remote nor a dataset",
+                         "run 'dsreg remote list' or 'dsreg ls'")
+    result = transfer.push(reg, remote_name, spec, force=force, progress=state.progress())
+    if as_json:
+        emit_json(result.to_json())
+        return
+    for r in result.refs:
+        forced = force and r["was"] is not None and not transfer.is_ancestor(reg, r["was"], r["commit"])
+        click.echo(_moved(r["dataset"], r["kind"], r["name"], r["was"], r["commit"], forced))
+    if not result.refs:
+        click.echo(f"{result.remote} is up to date")
+    click.echo(f"uploaded {plural(result.uploaded_objects, 'object')} ({format_size(result.uploaded_bytes)}), "
+               f"skipped {result.skipped_objects:,}")
+
+
+@click.command()
+@click.argument("remote_name", required=False, metavar="[REMOTE]")
+@click.argument("dataset", required=False, metavar="[NAME]")
+@json_option
+@pass_state
+def fetch(state: State, remote_name: str | None, dataset: str | None, as_json: bool) -> None:
+    """Download new commits from a remote: metadata only.
+
+    Fetch records where the remote's branches and tags are, downloads the commits and
+    snapshots they reach, and shows what moved. Local branches do not move (see pull);
+    the data of a version arrives with pull, or on its first read. REMOTE defaults to
+    origin, or to the only remote; NAME limits the fetch to one dataset. With a single
+    argument, the name of a configured remote wins.
+    """
+    from dsreg.remote import transfer
+    reg = state.reg
+    remote_name, dataset = _remote_and_target(reg, remote_name, dataset)
+    name, _ = transfer.get_remote(reg, remote_name)
+    before = {(r.dataset, r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
+    result = transfer.fetch(reg, name, dataset, progress=state.progress())
+    if as_json:
+        emit_json(result.to_json())
+        return
+    after = {(r["dataset"], r["kind"], r["name"]): r["commit"] for r in result.refs}
+    moved = [_moved(*key, before.get(key), after.get(key))
+             for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+    for line in moved:
+        click.echo(line)
+    if not moved and not result.commits:
+        click.echo(f"{name} has nothing new")
+    else:
+        click.echo(f"fetched {plural(result.commits, 'commit')} from {name} "
+                   f"({plural(result.downloaded_objects, 'object')}, {format_size(result.downloaded_bytes)}): "
+                   f"metadata only; 'dsreg pull {name} NAME' brings the data")
+
+
+PULL_STATUS = {
+    "created": "created at {now} from {remote}",
+    "fast-forward": "fast-forward {was}..{now}",
+    "up-to-date": "already up to date at {now}",
+    "ahead": "ahead of {remote} at {now}; 'dsreg push {remote} {label}' shares your commits",
+    "rebased": "rebased your commits onto {remote}'s: {was}...{now}",
+    "pinned": "data downloaded from {remote}; no local branch moves for a commit: read it as {dataset}@{full}",
+}
+
+
+@click.command()
+@click.argument("args", nargs=-1, metavar="[REMOTE] NAME[@REV]")
+@click.option("--rebase", is_flag=True,
+              help="If both sides have new commits, replay yours on top of the remote's.")
+@json_option
+@pass_state
+@click.pass_context
+def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, as_json: bool) -> None:
+    """Bring a version and its data, and update the local branch.
+
+    Fetch, download the data of NAME@REV, and fast-forward the local branch (or create
+    it, or the tag). REV is a branch or tag of the remote (default: main). It may also be
+    a commit id, or a unique prefix of one (6+ hex characters), that the remote's branches
+    or tags reach, or any REV followed by ~N: then that version's data arrives and no
+    local branch moves. REMOTE defaults to origin, or to the only remote. If both sides
+    have new commits, pull stops and changes nothing; --rebase replays your commits on top
+    of the remote's (both sides changing the same split is a conflict, and nothing moves).
+
+    The status is one of created, fast-forward, up-to-date, ahead (you have commits the
+    remote has not: push them), rebased, or pinned (a commit id or REV~N: data only).
+
+    \b
+    Examples:
+      dsreg pull origin reviews                 main, fast-forwarded
+      dsreg pull origin reviews@7704c1e9        one pinned version's data
+    """
+    from dsreg.remote import transfer
+    from dsreg.model.revisions import split_spec
+    if not args:
+        raise click.UsageError("Missing argument 'NAME[@REV]'.", ctx)
+    if len(args) > 2:
+        raise click.UsageError(f"Got unexpected extra argument ({args[2]})", ctx)
+    reg = state.reg
+    remote_name, spec = args if len(args) == 2 else (None, args[0])
+    dataset, rev, _ = split_spec(spec)
+    if len(args) == 1 and "@" not in spec and reg.manifest.remote(spec) is not None \
+            and not reg.manifest.has_dataset(spec):
+        raise UsageError(f"pull needs the dataset to pull, after the remote: dsreg pull {spec} NAME[@REV]")
+    was = reg.manifest.ref(dataset, "branch", rev) or reg.manifest.ref(dataset, "tag", rev)
+    result = transfer.pull(reg, remote_name, spec, rebase=rebase, progress=state.progress())
+    doc = result.to_json()
+    if as_json:
+        emit_json(doc)
+        return
+    label = f"{result.dataset}@{result.ref or short_id(result.commit)}"
+    click.echo(f"{label}: " + PULL_STATUS[result.status].format(
+        was=short_id(was), now=short_id(result.commit), remote=doc["remote"], label=label,
+        dataset=result.dataset, full=result.commit))
+    click.echo(f"downloaded {plural(doc['downloaded_objects'], 'object')} ({format_size(doc['downloaded_bytes'])})")
+
+
+# -- clone -----------------------------------------------------------------------------------
+def _folder_for(url: str) -> str:
+    """The last path component of URL, as git clone names its folder."""
+    name = url.rstrip("/").rpartition("/")[2]
+    if not name or name.endswith(":") or name in (".", ".."):
+        raise UsageError(f"cannot tell a folder name from {url!r}", "name one: dsreg clone URL DIR")
+    return name
+
+
+@click.command()
+@click.argument("url")
+@click.argument("directory", required=False, metavar="[DIR]", type=click.Path(file_okay=False))
+@endpoint_option
+@json_option
+@pass_state
+def clone(state: State, url: str, directory: str | None, endpoint_url: str | None, as_json: bool) -> None:
+    """Create a registry from a remote, with origin set.
+
+    The registry goes in DIR, with origin set to URL. Every branch and tag is created,
+    with the metadata of the commits it reaches; the data arrives on demand (the first
+    read of a shard fetches it) or with pull. DIR defaults to the last part of URL, as
+    with git clone (--registry and DSREG_DIR are not used), and must be new or empty. If
+    the clone fails, nothing is left behind.
+
+    \b
+    Examples:
+      dsreg clone s3://team-datasets/registry           into ./registry
+      dsreg clone s3://datasets/reg work --endpoint-url http://minio.local:9000
+    """
+    from dsreg.remote import transfer
+    from dsreg.registry import DIRNAME
+    reg, fetched = transfer.clone(url, directory or _folder_for(url), endpoint_url, progress=state.progress())
+    try:
+        root, cas = reg.root, reg.manifest.remote("origin")["cas_ok"]
+    finally:
+        reg.close()
+    if as_json:
+        emit_json({"root": str(root), "registry": str(root / DIRNAME), "url": url, **fetched.to_json()})
+    else:
+        click.echo(f"cloned {url} into {root}")
+        for r in sorted(fetched.refs, key=lambda r: (r["dataset"], r["kind"], r["name"])):
+            click.echo(_moved(r["dataset"], r["kind"], r["name"], None, r["commit"]))
+        click.echo(f"fetched {plural(fetched.commits, 'commit')} ({plural(fetched.downloaded_objects, 'object')}, "
+                   f"{format_size(fetched.downloaded_bytes)}); the data arrives on first read, or with pull")
+    if cas is not None and not cas:
+        warn(NO_CONDITIONAL_WRITES.format(url=url, name="origin"))
+
+
+COMMANDS = (remote, push, fetch, pull, clone)

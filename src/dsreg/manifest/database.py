@@ -1,0 +1,440 @@
+"""The SQLite manifest: an index of datasets, commits, snapshots, shards, refs and reflog.
+
+Objects are the truth; the manifest makes them fast to find. Schema changes are
+registered migration functions, each run once in its own transaction.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+
+def _import_sqlite_utils():
+    """sqlite-utils imports pandas when it is installed (0.5-1.5 s, on every command)
+    only to map pandas.Timestamp values, which the manifest never writes: keep pandas
+    out of that import unless the process has already loaded it."""
+    import sys
+    if "sqlite_utils" in sys.modules or "pandas" in sys.modules:
+        import sqlite_utils
+        return sqlite_utils
+    sys.modules["pandas"] = None        # type: ignore[assignment]  # `import pandas` fails
+    try:
+        import sqlite_utils
+        return sqlite_utils
+    except ImportError:                 # a plugin of it needs pandas after all
+        for name in [m for m in sys.modules if m.split(".")[0] == "sqlite_utils"]:
+            del sys.modules[name]
+    finally:
+        del sys.modules["pandas"]
+    import sqlite_utils
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
+
+from dsreg.errors import RefConflict, RefExists, RefNotFound  # noqa: E402
+from dsreg.faults import crashpoint  # noqa: E402
+from dsreg.ids import CommitId, ObjectId  # noqa: E402
+from dsreg.model.serialize import Commit, Snapshot  # noqa: E402
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+
+
+def migration(fn: Callable[[sqlite_utils.Database], None]):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def _m1_initial(db: sqlite_utils.Database) -> None:
+    db["datasets"].create({"name": str, "created_at": float}, pk="name")
+    db["commits"].create({
+        "id": str, "dataset": str, "parents": str, "message": str, "author": str,
+        "timestamp": int, "metadata": str,
+    }, pk="id")
+    db["commits"].create_index(["dataset"])
+    db["commit_splits"].create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
+    db["snapshots"].create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
+    db["snapshot_shards"].create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
+    db["snapshot_shards"].create_index(["shard_id"])
+    db["shards"].create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
+                         "stats": str}, pk="id")
+    db["refs"].create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
+    db["reflog"].create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
+                         "message": str}, pk="id")
+    db["reflog"].create_index(["dataset", "ref"])
+    db["remotes"].create({"name": str, "url": str, "endpoint_url": str}, pk="name")
+
+
+@migration
+def _m2_remotes(db: sqlite_utils.Database) -> None:
+    db["remotes"].add_column("cas_ok", int)
+    db["remotes"].add_column("probed_at", float)
+    db["remote_objects"].create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
+    db["remote_refs"].create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
+                             pk=("remote", "dataset", "kind", "name"))
+
+
+@migration
+def _m3_card_caches(db: sqlite_utils.Database) -> None:
+    # what cards compute once per version (see splitstats.py, card/model.py): finished column
+    # statistics of a split, by snapshot id; a commit's row changes against its first parent
+    db["split_stats"].create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
+    db["commit_changes"].create({"commit_id": str, "changes": str}, pk="commit_id")
+
+
+@migration
+def _m4_remote_gc(db: sqlite_utils.Database) -> None:
+    # the last `gc --remote` marker seen on each remote: when it changes, what the manifest
+    # believes the remote holds may have been collected, so push asks again
+    db["remotes"].add_column("gc_seen", str)
+
+
+@migration
+def _m5_input_cache(db: sqlite_utils.Database) -> None:
+    # a local cache (never pushed; a rebuilt manifest starts it empty): the digest of the
+    # files a split was committed from (see inputcache.py) -> each snapshot a commit of
+    # exactly those bytes produced, so re-committing them need not read a row
+    db["input_snapshots"].create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
+    db["input_snapshots"].create_index(["snapshot_id"])
+
+
+@dataclass(frozen=True)
+class Ref:
+    dataset: str
+    kind: str          # "branch" | "tag"
+    name: str
+    commit: CommitId
+
+    @property
+    def full(self) -> str:
+        return f"{self.dataset}@{self.name}"
+
+
+class RemotesMixin:
+    """Remotes, what each is known to hold, and where its refs were last seen."""
+
+    conn: sqlite3.Connection
+
+    def remotes(self) -> list[dict]:
+        rows = self.conn.execute("SELECT name, url, endpoint_url, cas_ok FROM remotes ORDER BY name")
+        return [{"name": r[0], "url": r[1], "endpoint_url": r[2], "cas_ok": r[3]} for r in rows]
+
+    def remote(self, name: str) -> dict | None:
+        return next((r for r in self.remotes() if r["name"] == name), None)
+
+    def add_remote(self, name: str, url: str, endpoint_url: str | None, cas_ok: bool | None) -> None:
+        self.conn.execute("INSERT INTO remotes (name, url, endpoint_url, cas_ok, probed_at) VALUES (?, ?, ?, ?, ?)",
+                          (name, url, endpoint_url, None if cas_ok is None else int(cas_ok),
+                           time.time() if cas_ok is not None else None))
+
+    def set_remote_cas(self, name: str, cas_ok: bool) -> None:
+        self.conn.execute("UPDATE remotes SET cas_ok=?, probed_at=? WHERE name=?", (int(cas_ok), time.time(), name))
+
+    def remove_remote(self, name: str) -> None:
+        for table in ("remotes", "remote_objects", "remote_refs"):
+            col = "name" if table == "remotes" else "remote"
+            self.conn.execute(f"DELETE FROM {table} WHERE {col}=?", (name,))
+
+    def remote_has(self, remote: str, object_ids: list[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(object_ids), 500):
+            chunk = object_ids[i:i + 500]
+            q = f"SELECT object_id FROM remote_objects WHERE remote=? AND object_id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
+        return out
+
+    def gc_seen(self, remote: str) -> str | None:
+        row = self.conn.execute("SELECT gc_seen FROM remotes WHERE name=?", (remote,)).fetchone()
+        return row[0] if row else None
+
+    def forget_remote_objects(self, remote: str, gc_seen: str | None) -> None:
+        """A gc ran on the remote: forget what it was believed to hold; remember the marker."""
+        self.conn.execute("DELETE FROM remote_objects WHERE remote=?", (remote,))
+        self.conn.execute("UPDATE remotes SET gc_seen=? WHERE name=?", (gc_seen, remote))
+
+    def mark_remote_has(self, remote: str, object_ids) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO remote_objects VALUES (?, ?)", [(remote, o) for o in object_ids])
+
+    def remote_refs(self, remote: str, dataset: str | None = None) -> list[Ref]:
+        q, args = "SELECT dataset, kind, name, commit_id FROM remote_refs WHERE remote=?", [remote]
+        if dataset is not None:
+            q += " AND dataset=?"
+            args.append(dataset)
+        return [Ref(*r) for r in self.conn.execute(q + " ORDER BY dataset, kind, name", args)]
+
+    def set_remote_ref(self, remote: str, dataset: str, kind: str, name: str, commit: str | None) -> None:
+        if commit is None:
+            self.conn.execute("DELETE FROM remote_refs WHERE remote=? AND dataset=? AND kind=? AND name=?",
+                              (remote, dataset, kind, name))
+        else:       # (an unchanged row is left alone: a fetch that finds nothing new writes nothing)
+            self.conn.execute("INSERT INTO remote_refs VALUES (?, ?, ?, ?, ?) "
+                              "ON CONFLICT (remote, dataset, kind, name) DO UPDATE SET commit_id=excluded.commit_id "
+                              "WHERE commit_id != excluded.commit_id", (remote, dataset, kind, name, commit))
+
+
+class Manifest(RemotesMixin):
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=60000")
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        if self.db.journal_mode != "wal":
+            self.db.enable_wal()
+        # FULL: a transaction that returned is on disk, so a power cut cannot undo a commit
+        # or a ref move the user was told about (NORMAL may, in WAL mode)
+        conn.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions ---------------------------------------------------------
+    def transaction(self):
+        return _Transaction(self.conn)
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+            for i, fn in enumerate(MIGRATIONS[version:], start=version + 1):
+                fn(self.db)
+                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(i),))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- datasets -------------------------------------------------------------
+    def datasets(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def has_dataset(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM datasets WHERE name=?", (name,)).fetchone() is not None
+
+    def add_dataset(self, name: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO datasets VALUES (?, ?)", (name, time.time()))
+
+    # -- objects --------------------------------------------------------------
+    def add_shard(self, shard_id: str, rows: int, nbytes: int, fingerprints: str, fp_bytes: int,
+                  stats: dict | None = None) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO shards VALUES (?, ?, ?, ?, ?, ?)",
+                          (shard_id, rows, nbytes, fingerprints, fp_bytes, json.dumps(stats or {})))
+
+    def shard(self, shard_id: str) -> dict | None:
+        row = self.conn.execute("SELECT id, rows, bytes, fingerprints, fp_bytes, stats FROM shards WHERE id=?",
+                                (shard_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "rows": row[1], "bytes": row[2], "fingerprints": row[3], "fp_bytes": row[4],
+                "stats": json.loads(row[5] or "{}")}
+
+    # -- statistics: a cache, recomputable from the objects (see splitstats.py) ----
+    def shard_stats(self, shard_ids: list[str]) -> dict[str, dict]:
+        """Stored statistics of these shards (those with none are left out)."""
+        out: dict[str, dict] = {}
+        for i in range(0, len(shard_ids), 500):
+            chunk = shard_ids[i:i + 500]
+            q = f"SELECT id, stats FROM shards WHERE id IN ({','.join('?' * len(chunk))})"
+            for sid, stats in self.conn.execute(q, chunk):
+                doc = json.loads(stats or "{}")
+                if doc:
+                    out[sid] = doc
+        return out
+
+    def set_shard_stats(self, shard_id: str, stats: dict) -> None:
+        self.conn.execute("UPDATE shards SET stats=? WHERE id=?", (json.dumps(stats), shard_id))
+
+    def split_stats(self, snapshot_id: str) -> dict | None:
+        row = self.conn.execute("SELECT stats FROM split_stats WHERE snapshot_id=?", (snapshot_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_split_stats(self, snapshot_id: str, stats: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO split_stats VALUES (?, ?)", (snapshot_id, json.dumps(stats)))
+
+    def commit_changes(self, commit_id: str) -> dict | None:
+        row = self.conn.execute("SELECT changes FROM commit_changes WHERE commit_id=?", (commit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_commit_changes(self, commit_id: str, changes: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO commit_changes VALUES (?, ?)", (commit_id, json.dumps(changes)))
+
+    # -- the input cache: file digests -> snapshots they produced (see inputcache.py) ----
+    def has_input_snapshot(self, digest: str, snapshot_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM input_snapshots WHERE digest=? AND snapshot_id=?",
+                                 (digest, snapshot_id)).fetchone() is not None
+
+    def add_input_snapshot(self, digest: str, snapshot_id: str) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO input_snapshots VALUES (?, ?)", (digest, snapshot_id))
+
+    def forget_input_snapshots(self, keep: set[str] | frozenset[str]) -> None:
+        """Drop every entry whose snapshot is not in `keep` (gc: the live snapshots)."""
+        gone = [r[0] for r in self.conn.execute("SELECT DISTINCT snapshot_id FROM input_snapshots")
+                if r[0] not in keep]
+        self.conn.executemany("DELETE FROM input_snapshots WHERE snapshot_id=?", [(s,) for s in gone])
+
+    def add_snapshot(self, snapshot_id: str, snap: Snapshot, nbytes: int) -> None:
+        self.conn.execute("INSERT OR IGNORE INTO snapshots VALUES (?, ?, ?, ?, ?)",
+                          (snapshot_id, snap.rows, nbytes, snap.num_runs, snap.schema_ipc))
+        self.conn.executemany("INSERT OR IGNORE INTO snapshot_shards VALUES (?, ?)",
+                              [(snapshot_id, s.id) for s in snap.shards])
+
+    def snapshot_info(self, snapshot_id: str) -> dict | None:
+        row = self.conn.execute("SELECT rows, bytes, runs FROM snapshots WHERE id=?", (snapshot_id,)).fetchone()
+        if row is None:
+            return None
+        shards = self.conn.execute("SELECT COUNT(*) FROM snapshot_shards WHERE snapshot_id=?",
+                                   (snapshot_id,)).fetchone()[0]
+        return {"rows": row[0], "bytes": row[1], "runs": row[2], "shards": shards}
+
+    def add_commit(self, commit_id: CommitId, commit: Commit) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO commits VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (commit_id, commit.dataset, json.dumps(list(commit.parents)), commit.message, commit.author,
+             commit.timestamp, json.dumps(commit.metadata, sort_keys=True)))
+        self.conn.executemany("INSERT OR IGNORE INTO commit_splits VALUES (?, ?, ?)",
+                              [(commit_id, s, sid) for s, sid in commit.splits.items()])
+
+    def commit(self, commit_id: str) -> Commit | None:
+        row = self.conn.execute(
+            "SELECT dataset, parents, message, author, timestamp, metadata FROM commits WHERE id=?",
+            (commit_id,)).fetchone()
+        if row is None:
+            return None
+        splits = dict(self.conn.execute(
+            "SELECT split, snapshot_id FROM commit_splits WHERE commit_id=? ORDER BY split", (commit_id,)))
+        return Commit(dataset=row[0], parents=tuple(json.loads(row[1])), splits=splits, message=row[2],
+                      author=row[3], timestamp=row[4], metadata=json.loads(row[5] or "{}"))
+
+    def commits_with_prefix(self, dataset: str, prefix: str) -> list[CommitId]:
+        rows = self.conn.execute("SELECT id FROM commits WHERE dataset=? AND id LIKE ? ORDER BY id",
+                                 (dataset, prefix + "%"))
+        return [CommitId(r[0]) for r in rows]
+
+    def all_commit_ids(self) -> list[CommitId]:
+        return [CommitId(r[0]) for r in self.conn.execute("SELECT id FROM commits ORDER BY id")]
+
+    def all_snapshot_ids(self) -> list[ObjectId]:
+        return [ObjectId(r[0]) for r in self.conn.execute("SELECT id FROM snapshots ORDER BY id")]
+
+    def all_shards(self) -> Iterator[dict]:
+        for r in self.conn.execute("SELECT id, fingerprints FROM shards ORDER BY id"):
+            yield {"id": r[0], "fingerprints": r[1]}
+
+    def delete_objects(self, commits: list[str], snapshots: list[str], shards: list[str]) -> None:
+        for c in commits:
+            self.conn.execute("DELETE FROM commits WHERE id=?", (c,))
+            self.conn.execute("DELETE FROM commit_changes WHERE commit_id=?", (c,))
+            self.conn.execute("DELETE FROM commit_splits WHERE commit_id=?", (c,))
+        for s in snapshots:
+            self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))
+            self.conn.execute("DELETE FROM snapshot_shards WHERE snapshot_id=?", (s,))
+            self.conn.execute("DELETE FROM split_stats WHERE snapshot_id=?", (s,))
+            self.conn.execute("DELETE FROM input_snapshots WHERE snapshot_id=?", (s,))
+        for s in shards:
+            self.conn.execute("DELETE FROM shards WHERE id=?", (s,))
+
+    # -- refs -----------------------------------------------------------------
+    def refs(self, dataset: str | None = None, kind: str | None = None) -> list[Ref]:
+        q, args = "SELECT dataset, kind, name, commit_id FROM refs WHERE 1=1", []
+        if dataset is not None:
+            q += " AND dataset=?"
+            args.append(dataset)
+        if kind is not None:
+            q += " AND kind=?"
+            args.append(kind)
+        q += " ORDER BY dataset, kind, name"
+        return [Ref(*r) for r in self.conn.execute(q, args)]
+
+    def ref(self, dataset: str, kind: str, name: str) -> CommitId | None:
+        row = self.conn.execute("SELECT commit_id FROM refs WHERE dataset=? AND kind=? AND name=?",
+                                (dataset, kind, name)).fetchone()
+        return CommitId(row[0]) if row else None
+
+    def set_ref(self, dataset: str, kind: str, name: str, new: CommitId, expected: CommitId | None,
+                message: str, exclusive: bool = True) -> None:
+        """Compare-and-swap: move the ref to `new` only if it still points at `expected`
+        (None: only if it does not exist). Must run inside a transaction. A new ref may not
+        take the name of a ref of the other kind, unless not `exclusive` (a clone mirrors
+        a remote that older dsregs let have both)."""
+        label = f"{dataset}@{name}"
+        if expected is None and exclusive:
+            other = "tag" if kind == "branch" else "branch"
+            if self.ref(dataset, other, name) is not None:
+                # NAME@rev resolves branches first: a second ref of the same name would
+                # hide a tag (a pinned version would silently change) or never be reached
+                raise RefExists(f"a {other} named {name!r} already exists in dataset {dataset!r}; "
+                                f"a {kind} of the same name would make {label} ambiguous",
+                                f"choose another name, or delete the {other} first")
+        if expected is None:
+            try:
+                self.conn.execute("INSERT INTO refs VALUES (?, ?, ?, ?)", (dataset, kind, name, new))
+            except sqlite3.IntegrityError:
+                raise RefConflict(label, None, self.ref(dataset, kind, name)) from None
+        else:
+            cur = self.conn.execute("UPDATE refs SET commit_id=? WHERE dataset=? AND kind=? AND name=? AND commit_id=?",
+                                    (new, dataset, kind, name, expected))
+            if cur.rowcount != 1:
+                raise RefConflict(label, expected, self.ref(dataset, kind, name))
+        self._log(dataset, f"{kind}:{name}", expected, new, message)
+
+    def delete_ref(self, dataset: str, kind: str, name: str, expected: CommitId | None = None) -> CommitId:
+        old = self.ref(dataset, kind, name)
+        if old is None:
+            raise RefNotFound(f"no {kind} {name!r} in dataset {dataset!r}")
+        if expected is not None and old != expected:
+            raise RefConflict(f"{dataset}@{name}", expected, old)
+        self.conn.execute("DELETE FROM refs WHERE dataset=? AND kind=? AND name=?", (dataset, kind, name))
+        self._log(dataset, f"{kind}:{name}", old, None, "delete")
+        return old
+
+    def _log(self, dataset: str, ref: str, old: str | None, new: str | None, message: str) -> None:
+        self.conn.execute("INSERT INTO reflog (dataset, ref, old, new, at, message) VALUES (?, ?, ?, ?, ?, ?)",
+                          (dataset, ref, old, new, time.time(), message))
+
+    def reflog_commits(self) -> set[CommitId]:
+        out: set[CommitId] = set()
+        for old, new in self.conn.execute("SELECT old, new FROM reflog"):
+            out.update(CommitId(c) for c in (old, new) if c)
+        return out
+
+    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+        q, args = "SELECT ref, old, new, at, message FROM reflog WHERE dataset=?", [dataset]
+        if ref:
+            q += " AND ref=?"
+            args.append(ref)
+        return [dict(zip(("ref", "old", "new", "at", "message"), r))
+                for r in self.conn.execute(q + " ORDER BY id DESC", args)]
+
+    def ref_exists_error(self, dataset: str, kind: str, name: str) -> RefExists:
+        return RefExists(f"{kind} {name!r} already exists in dataset {dataset!r}")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.depth = 0
+
+    def __enter__(self):
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.depth = 1
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.depth:
+            if exc_type is None:
+                crashpoint("manifest.commit.before")
+                self.conn.execute("COMMIT")
+                crashpoint("manifest.commit")
+            else:
+                self.conn.execute("ROLLBACK")
+        return False

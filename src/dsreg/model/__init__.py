@@ -1,0 +1,1 @@
+"""L1, versions as objects: serialization of commits and snapshots, history walks, revisions."""

@@ -1,0 +1,322 @@
+"""Remotes: an object store plus one small object per ref, moved by compare-and-swap.
+
+Layout under the remote's root (an S3 prefix or a folder):
+
+    objects/ab/cdef...              content-addressed objects, as in the local store
+    refs/<dataset>@branch/<name>    {"commit": "<id>"}; '@' cannot appear in a dataset name,
+    refs/<dataset>@tag/<name>       so the key parses back unambiguously
+
+No server, lock service or database: S3 refs move with conditional PUTs (`If-Match` on
+the ETag that was read, `If-None-Match: *` for a new ref); folder refs move under an
+exclusive file lock.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from dsreg.errors import DsregError, UsageError
+from dsreg.ids import CommitId, is_object_id
+from dsreg.names import check_dataset_name, check_ref_name
+from dsreg.store import LocalStore, ObjectStore
+from dsreg.store.local import _fsync_dir
+from dsreg.store.s3 import PreconditionFailed, RemoteError, S3Store
+
+KINDS = ("branch", "tag")
+
+
+class RefMoved(DsregError):
+    """The remote ref changed between our read and our write."""
+
+
+class ConditionalWritesUnsupported(DsregError):
+    pass
+
+
+@dataclass(frozen=True)
+class RemoteRef:
+    dataset: str
+    kind: str
+    name: str
+    commit: CommitId
+    token: str          # what the next compare-and-swap must match (an ETag, or the commit)
+
+
+def _ref_key(dataset: str, kind: str, name: str) -> str:
+    return f"refs/{dataset}@{kind}/{name}"
+
+
+def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
+    if not rel.startswith("refs/") or "@" not in rel:
+        return None
+    dataset, _, rest = rel[len("refs/"):].partition("@")
+    kind, _, name = rest.partition("/")
+    if kind not in KINDS or not name:
+        return None
+    try:
+        check_dataset_name(dataset)
+        check_ref_name(name, kind)
+    except UsageError:
+        return None
+    return dataset, kind, name
+
+
+def _decode_ref(data: bytes, where: str) -> CommitId:
+    try:
+        commit = json.loads(data)["commit"]
+    except (ValueError, KeyError, TypeError):
+        raise RemoteError(f"remote ref {where} is malformed") from None
+    if not isinstance(commit, str) or not is_object_id(commit):
+        raise RemoteError(f"remote ref {where} is malformed")
+    return CommitId(commit)
+
+
+def _encode_ref(commit: CommitId) -> bytes:
+    return json.dumps({"commit": commit}).encode() + b"\n"
+
+
+class Remote:
+    """One remote: its objects and its refs."""
+
+    url: str
+    objects: ObjectStore
+
+    def refs(self, dataset: str | None = None) -> list[RemoteRef]:
+        raise NotImplementedError
+
+    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+        raise NotImplementedError
+
+    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+        """Compare-and-swap: succeed only if the ref is still `expected` (None: absent)."""
+        raise NotImplementedError
+
+    def probe(self) -> bool:
+        """Does the store honour conditional writes? (Needed before any ref update.)"""
+        return True
+
+    # -- for remote gc (see remotemaint.py) -------------------------------------
+    def gc_marker(self) -> dict | None:
+        """What the last `gc --remote` wrote ({"id", "started"}, with "running" while it deletes
+        and "finished" once it ended), if any."""
+        raise NotImplementedError
+
+    def set_gc_marker(self, doc: dict) -> None:
+        raise NotImplementedError
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        """(object id, last-modified time in seconds since the epoch) of every object."""
+        raise NotImplementedError
+
+
+def _decode_marker(data: bytes) -> dict | None:
+    try:
+        doc = json.loads(data)
+        out = {"id": str(doc["id"]), "started": float(doc["started"])}
+        if doc.get("running"):              # a gc deleting now (markers of older dsregs: not known)
+            out["running"] = True
+        if doc.get("finished") is not None:
+            out["finished"] = float(doc["finished"])
+        return out
+    except (ValueError, KeyError, TypeError):
+        return {"id": "malformed", "started": 0.0}
+
+
+GC_MARKER = "gc/started"
+
+
+class FolderRemote(Remote):
+    def __init__(self, url: str):
+        self.url = url
+        path = url[len("file://"):] if url.startswith("file://") else url
+        if not path or not os.path.isabs(path):
+            raise UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
+        self.root = Path(path)
+        self.objects = LocalStore(self.root / "objects")
+        self.objects.where = url
+
+    def _check(self) -> None:
+        if not self.root.is_dir():
+            raise RemoteError(f"remote folder {self.root} does not exist", "create it, or check the URL")
+
+    def probe(self) -> bool:
+        self._check()       # refs move under a file lock here: conditional writes are ours
+        return True
+
+    @contextmanager
+    def _locked(self):
+        self._check()
+        with open(self.root / "refs.lock", "a+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def refs(self, dataset: str | None = None) -> list[RemoteRef]:
+        self._check()
+        base = self.root / "refs"
+        out = []
+        if base.is_dir():
+            for p in sorted(base.rglob("*")):
+                if not p.is_file() or p.name.startswith(".tmp-"):
+                    continue
+                parsed = _parse_ref_key(p.relative_to(self.root).as_posix())
+                if parsed and (dataset is None or parsed[0] == dataset):
+                    commit = _decode_ref(p.read_bytes(), p.name)
+                    out.append(RemoteRef(*parsed, commit, commit))
+        return out
+
+    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+        p = self.root / _ref_key(dataset, kind, name)
+        self._check()
+        try:
+            commit = _decode_ref(p.read_bytes(), f"{dataset}@{name}")
+        except FileNotFoundError:
+            return None
+        return RemoteRef(dataset, kind, name, commit, commit)
+
+    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+        with self._locked():
+            current = self.ref(dataset, kind, name)
+            if (current.token if current else None) != (expected.token if expected else None):
+                raise RefMoved(f"remote {dataset}@{name} moved")
+            p = self.root / _ref_key(dataset, kind, name)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(_encode_ref(commit))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+            _fsync_dir(p.parent)
+
+    def gc_marker(self) -> dict | None:
+        self._check()
+        try:
+            return _decode_marker((self.root / GC_MARKER).read_bytes())
+        except FileNotFoundError:
+            return None
+
+    def set_gc_marker(self, doc: dict) -> None:
+        p = self.root / GC_MARKER
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(doc).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+        _fsync_dir(p.parent)
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        for oid in self.objects.iter():
+            try:
+                yield oid, self.objects.path(oid).stat().st_mtime
+            except FileNotFoundError:
+                continue
+
+
+class S3Remote(Remote):
+    def __init__(self, url: str, endpoint_url: str | None = None):
+        self.url = url
+        self.objects = S3Store(url, endpoint_url)
+
+    def refs(self, dataset: str | None = None) -> list[RemoteRef]:
+        s3 = self.objects
+        base = s3.key("")
+        prefix = s3.key(f"refs/{dataset}@" if dataset else "refs/")
+        out = []
+        for key, _ in s3.list_keys(prefix):
+            parsed = _parse_ref_key(key[len(base):])
+            if parsed:
+                got = s3.get_key(key)
+                if got is not None:
+                    out.append(RemoteRef(*parsed, _decode_ref(got[0], key), got[1]))
+        return out
+
+    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+        got = self.objects.get_key(self.objects.key(_ref_key(dataset, kind, name)))
+        if got is None:
+            return None
+        return RemoteRef(dataset, kind, name, _decode_ref(got[0], f"{dataset}@{name}"), got[1])
+
+    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+        try:
+            self.objects.put_key_if(self.objects.key(_ref_key(dataset, kind, name)), _encode_ref(commit),
+                                    expected.token if expected else None)
+        except PreconditionFailed:
+            # A conditional PUT that landed but whose reply was lost is retried by botocore
+            # and then fails its own condition: if the ref now holds our commit, we won.
+            now = self.ref(dataset, kind, name)
+            if now is not None and now.commit == commit:
+                return
+            raise RefMoved(f"remote {dataset}@{name} moved") from None
+
+    def probe(self) -> bool:
+        """Write a probe key three ways; a store that honours conditions refuses two."""
+        s3 = self.objects
+        key = s3.key(f"probes/{secrets.token_hex(8)}")
+        try:
+            s3.put_key_if(key, b"1", None)
+        except PreconditionFailed:
+            pass        # our own write landed, its reply was lost, and the retry found the key
+        honoured = True
+        try:
+            s3.put_key_if(key, b"2", None)          # If-None-Match: * on an existing key
+            honoured = False
+        except PreconditionFailed:
+            pass
+        try:
+            s3.put_key_if(key, b"3", '"0000000000000000000000000000000f"')   # If-Match on a wrong ETag
+            honoured = False
+        except PreconditionFailed:
+            pass
+        try:
+            s3._call("delete probe", s3.client.delete_object, Bucket=s3.bucket, Key=key)
+        except (RemoteError, KeyError):
+            pass
+        return honoured
+
+    def gc_marker(self) -> dict | None:
+        got = self.objects.get_key(self.objects.key(GC_MARKER))
+        return _decode_marker(got[0]) if got is not None else None
+
+    def set_gc_marker(self, doc: dict) -> None:
+        s3 = self.objects
+        s3._call("write gc marker", s3.client.put_object, Bucket=s3.bucket, Key=s3.key(GC_MARKER),
+                 Body=json.dumps(doc).encode())
+
+    def object_times(self) -> Iterator[tuple[str, float]]:
+        s3 = self.objects
+        base = s3.key("objects/")
+        for key, modified in s3.list_keys(base):
+            oid = key[len(base):].replace("/", "")
+            if is_object_id(oid) and modified is not None:
+                yield oid, modified.timestamp()
+
+
+def open_remote(url: str, endpoint_url: str | None = None) -> Remote:
+    from dsreg.redact import has_userinfo
+    if has_userinfo(url) or has_userinfo(endpoint_url or ""):
+        # refused before anything could store or print it
+        raise UsageError("a remote URL or endpoint must not hold credentials (user:password@)",
+                         "credentials come from the usual AWS sources: environment, ~/.aws, AWS_PROFILE")
+    if url.startswith("s3://"):
+        return S3Remote(url, endpoint_url)
+    if url.startswith("file://"):
+        if endpoint_url:
+            raise UsageError("--endpoint-url only applies to s3:// remotes")
+        return FolderRemote(url)
+    raise UsageError(f"unsupported remote URL {url!r}", "use s3://bucket/prefix or file:///absolute/path")
+
+
+def iter_kinds() -> Iterator[str]:
+    return iter(KINDS)

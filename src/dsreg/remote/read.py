@@ -1,0 +1,184 @@
+"""Reading a pinned version straight from a remote, without a registry.
+
+Objects land in a user cache (`DSREG_CACHE`, default `~/.cache/dsreg`) only after their
+hash is checked. Only the split asked for is fetched; when only some columns are asked
+for and a shard is not cached, its footer and just those column chunks are fetched by
+range, each verified against the shard's chunk index (itself a verified object).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dsreg.errors import ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
+from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.remote.backends import Remote, open_remote
+from dsreg.model.revisions import split_spec
+from dsreg.model.serialize import ShardRef, decode_commit, decode_snapshot
+from dsreg.rows.shards import ShardReader
+from dsreg.rows.snapshots import read_snapshot
+from dsreg.store import LocalStore, ObjectStore
+from dsreg.store.base import ObjectStore as _Base
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DSREG_CACHE") or Path.home() / ".cache" / "dsreg")
+
+
+class CachedRemoteStore(_Base):
+    """Reads through a local cache; writes nothing to the remote."""
+
+    def __init__(self, remote: Remote, cache: LocalStore):
+        self.remote, self.cache = remote, cache
+
+    def has(self, oid):
+        return self.cache.has(oid) or self.remote.objects.has(oid)
+
+    def _read(self, oid):
+        if self.cache.has(oid):
+            return self.cache._read(oid)
+        data = self.remote.objects.get(oid)        # verified
+        self.cache.put(data)
+        return data
+
+    def _write(self, oid, data):
+        raise DsregError("reading from a remote never writes to it")
+
+    def iter(self):
+        return self.cache.iter()
+
+    def delete(self, oid):
+        self.cache.delete(oid)
+
+    def size(self, oid):
+        return self.cache.size(oid) if self.cache.has(oid) else self.remote.objects.size(oid)
+
+
+class _VerifiedRanges(io.RawIOBase):
+    """A file over a remote object that serves only byte ranges it has verified."""
+
+    def __init__(self, store, oid: ObjectId, chunks: list[list], size: int):
+        self.store, self.oid, self.size = store, oid, size
+        self.chunks = sorted((int(a), int(n), h) for a, n, h in chunks)
+        self.got: dict[int, bytes] = {}
+        self.pos = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=0):
+        self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset
+        return self.pos
+
+    def _chunk(self, start: int, length: int, digest: str) -> bytes:
+        if start not in self.got:
+            from dsreg.store.s3 import TransferInterrupted, again
+
+            def verified() -> bytes:          # a damaged or cut-off reply: ask again
+                data = self.store.read_range(self.oid, start, length)
+                got = hash_bytes(data)
+                if got != digest:
+                    raise ChecksumMismatch(self.oid, f"{got} (column chunk at byte {start})", self.store.where)
+                return data
+            data = again(verified, TransferInterrupted, ChecksumMismatch)
+            self.got[start] = data
+        return self.got[start]
+
+    def read(self, n=-1):
+        out, pos, end = [], self.pos, self.pos + n
+        for start, length, digest in self.chunks:
+            if start + length <= pos or start >= end:
+                continue
+            if start > pos:
+                raise _Unverifiable()
+            data = self._chunk(start, length, digest)
+            piece = data[pos - start: min(end, start + length) - start]
+            out.append(piece)
+            pos += len(piece)
+            if pos >= end:
+                break
+        if pos < end:
+            raise _Unverifiable()
+        self.pos = pos
+        return b"".join(out)
+
+
+class _Unverifiable(Exception):
+    pass
+
+
+class RangeShardReader(ShardReader):
+    """Reads only the wanted columns of uncached shards, by verified ranges."""
+
+    def __init__(self, store: CachedRemoteStore, refs: dict[str, ShardRef], columns):
+        super().__init__(store, columns=columns)
+        self.refs = refs
+
+    def table(self, shard):
+        ref = self.refs.get(shard)
+        s: CachedRemoteStore = self.store   # type: ignore[assignment]
+        can_range = hasattr(s.remote.objects, "read_range")
+        if self.columns is None or ref is None or ref.index is None or s.cache.has(shard) or not can_range:
+            return super().table(shard)
+        got = self._cache.get(shard)
+        if got is None:
+            index = json.loads(s.get(ref.index))
+            footer_start, footer_len, footer_hash = index["footer"]
+            file = _VerifiedRanges(s.remote.objects, ref.id, index["chunks"] + [index["footer"]], index["size"])
+            footer = file._chunk(footer_start, footer_len, footer_hash)
+            try:
+                md = pq.read_metadata(pa.BufferReader(b"PAR1" + footer))
+                got = pq.ParquetFile(file, metadata=md, pre_buffer=False).read(columns=self.columns)
+            except _Unverifiable:
+                return super().table(shard)
+            self._cache[shard] = got
+        return got
+
+
+def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, split: str = "train",
+                columns: list[str] | None = None) -> pa.Table:
+    from dsreg.porcelain import pin
+    name, rev, back = split_spec(spec)
+    remote = open_remote(remote_url, endpoint_url)
+    cache = LocalStore(cache_dir() / "objects")
+    store = CachedRemoteStore(remote, cache)
+    ref = remote.ref(name, "branch", rev) or remote.ref(name, "tag", rev)
+    if ref is not None:
+        commit_id = ref.commit
+    elif is_object_id(rev):
+        commit_id = rev
+    else:
+        raise UnknownRevision(f"{spec}", f"no branch or tag {rev!r} on {remote_url} "
+                              "(without a registry, give a branch, a tag or a full commit id)")
+    commit = decode_commit(store.get(ObjectId(commit_id)))
+    for _ in range(back):
+        if not commit.parents:
+            raise UnknownRevision(spec, "not that many parents")
+        commit_id = commit.parents[0]
+        commit = decode_commit(store.get(ObjectId(commit_id)))
+    if commit.dataset != name:
+        raise UsageError(f"commit {commit_id[:12]} belongs to dataset {commit.dataset!r}, not {name!r}")
+    if split not in commit.splits:
+        raise UnknownSplit(f"{spec} has no split {split!r}", f"it has {', '.join(sorted(commit.splits))}")
+    snap = decode_snapshot(store.get(commit.splits[split]))
+    if columns is not None:
+        unknown = [c for c in columns if c not in snap.schema.names]
+        if unknown:
+            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}")
+    reader = RangeShardReader(store, {r.id: r for r in snap.shards}, columns)
+    table = read_snapshot(store, snap, columns=columns, reader=reader)
+    return pin(table, name, commit_id, split)
+
+
+__all__ = ["load_remote", "cache_dir", "ObjectStore"]

@@ -1,0 +1,1 @@
+"""L2, making versions: commit, refs, rebase."""

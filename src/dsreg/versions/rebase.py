@@ -1,0 +1,88 @@
+"""Replaying local commits on top of a remote head (`dsreg pull --rebase`).
+
+A commit's change is which splits it replaced, added or dropped relative to its first
+parent (and its metadata). Replaying it onto another head applies the same split changes
+there. Both sides changing the same split is a conflict: nothing moves, and the error
+says which split.
+"""
+from __future__ import annotations
+
+import time
+
+from dsreg.errors import DsregError
+from dsreg.ids import CommitId
+from dsreg.model.serialize import Commit, encode_commit
+
+
+class RebaseConflict(DsregError):
+    pass
+
+
+def _first_parent_chain(reg, start: str, stop: set[str]) -> list[str]:
+    from dsreg.porcelain import get_commit
+    chain, c = [], start
+    while c not in stop:
+        chain.append(c)
+        parents = get_commit(reg, c).parents
+        if not parents:
+            break
+        c = parents[0]
+    return list(reversed(chain))
+
+
+def merge_base(reg, a: str, b: str) -> str | None:
+    from dsreg.remote.transfer import _ancestors
+    ours = set(_ancestors(reg, a))
+    for c in _ancestors(reg, b):
+        if c in ours:
+            return c
+    return None
+
+
+def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> CommitId:
+    from dsreg.porcelain import get_commit
+    base = merge_base(reg, local, target)
+    stop = {base} if base else set()
+    mine = _first_parent_chain(reg, local, stop)
+    theirs_changed = _changed_splits(reg, target, base)
+    new_head = target
+    replayed = []
+    for cid in mine:
+        c = get_commit(reg, cid)
+        parent = get_commit(reg, c.parents[0]) if c.parents else None
+        before = parent.splits if parent else {}
+        changed = {s for s in set(before) | set(c.splits) if before.get(s) != c.splits.get(s)}
+        clash = sorted(changed & theirs_changed)
+        if clash:
+            raise RebaseConflict(f"cannot replay {cid[:12]} on the remote's {branch}: both changed split {clash[0]!r}",
+                                 f"commit your change again on top of {dataset}@{branch} after "
+                                 f"'dsreg branch {dataset} {branch} {target[:12]} --force'")
+        head = get_commit(reg, new_head)
+        splits = dict(head.splits)
+        for s in changed:
+            if s in c.splits:
+                splits[s] = c.splits[s]
+            else:
+                splits.pop(s, None)
+        replayed.append(Commit(dataset=dataset, parents=(CommitId(new_head),), splits=splits, message=c.message,
+                               author=c.author, timestamp=int(time.time()), metadata=c.metadata))
+        data = encode_commit(replayed[-1])
+        new_head, _ = reg.store.put(data)
+        theirs_changed |= changed
+    m = reg.manifest
+    with m.transaction():
+        for commit in replayed:
+            m.add_commit(CommitId(reg.store.put(encode_commit(commit))[0]), commit)
+        m.set_ref(dataset, "branch", branch, CommitId(new_head), CommitId(local), f"pull --rebase onto {target[:12]}")
+    return CommitId(new_head)
+
+
+def _changed_splits(reg, head: str, base: str | None) -> set[str]:
+    from dsreg.porcelain import get_commit
+    changed: set[str] = set()
+    for cid in _first_parent_chain(reg, head, {base} if base else set()):
+        c = get_commit(reg, cid)
+        parent = get_commit(reg, c.parents[0]) if c.parents else None
+        before = parent.splits if parent else {}
+        changed |= {s for s in set(before) | set(c.splits) if before.get(s) != c.splits.get(s)}
+    return changed
