@@ -19,6 +19,7 @@ from dsreg.ids import CommitId, ObjectId
 from dsreg.names import check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.remote.backends import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
+from dsreg.remote.gcmarker import check_gc_marker, check_no_gc_running
 from dsreg.model.history import ancestors, is_ancestor as reaches
 from dsreg.model.objects import commit_parents, get_commit, get_snapshot
 from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
@@ -209,7 +210,6 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
-    from dsreg.maintenance.remote import check_gc_marker, check_no_gc_running
     marker = remote.gc_marker()
     check_no_gc_running(name, marker)
     marker_id = marker["id"] if marker else None
@@ -242,7 +242,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
                 wanted.setdefault(oid, None)
     _upload(reg, name, remote, wanted, result, progress)
     for ref, current in plans:
-        check_gc_marker(name, remote, marker)       # right before the update: see remotemaint.py
+        check_gc_marker(name, remote, marker)       # right before the update: see gcmarker.py
         crashpoint("remote.ref.before")
         try:
             remote.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, current)
