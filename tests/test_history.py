@@ -1,11 +1,25 @@
-"""Walks of the commit graph (model/history.py), over parents dicts of every shape."""
+"""Walks of the commit graph (model/history.py): over parents dicts of every shape, and over
+real commits, where a merge commit (two parents) must be walked whole by log, push, gc and fsck."""
 from __future__ import annotations
 
 import sys
+import time
 from itertools import islice
 
+import pyarrow as pa
+import pytest
+
+from dsreg.ids import CommitId
+from dsreg.maintenance import gc as maintenance_gc
+from dsreg.maintenance.fsck import fsck
+from dsreg.maintenance.reach import reachable
 from dsreg.model.history import (ancestors, first_parent_chain, is_ancestor, merge_base, merge_bases,
                                  newest_first, nth_first_parent)
+from dsreg.model.objects import commit_parents, get_commit
+from dsreg.model.serialize import Commit, encode_commit
+from dsreg.remote import transfer
+
+from conftest import make_table
 
 
 def graph(edges: dict[str, str]):
@@ -146,3 +160,70 @@ def test_deep_histories_do_not_recurse():
     assert is_ancestor(parents, "0", top)
     commits = {c: _C(p, int(c) if c.isdigit() else 0) for c, p in edges.items()}
     assert sum(1 for _ in newest_first(commits.__getitem__, top)) == n
+
+
+# -- over real commits ----------------------------------------------------------------------
+def _table(n: int, seed: int) -> pa.Table:
+    return make_table(n, seed=seed)
+
+
+@pytest.fixture
+def merged(registry):
+    """main: v1 - v2 - M, where M merges branch side (v1 - s1 - s2) as its second parent.
+    The merge commit is written by hand (merge itself comes later), then `side` is deleted,
+    so s1 and s2 are reachable only through M's second parent."""
+    reg = registry
+    v1 = reg.commit("ds", {"train": _table(300, 1)}, message="v1").id
+    reg.branch("ds", "side")
+    s1 = reg.commit("ds", {"train": _table(300, 2)}, message="s1", branch="side").id
+    s2 = reg.commit("ds", {"train": _table(300, 3), "test": _table(50, 4)}, message="s2", branch="side").id
+    v2 = reg.commit("ds", {"train": _table(300, 5)}, message="v2").id
+    m = reg.manifest
+    head = get_commit(reg, v2)
+    merge = Commit(dataset="ds", parents=(CommitId(v2), CommitId(s2)),
+                   splits={**get_commit(reg, s2).splits, **head.splits}, message="merge side",
+                   author="t", timestamp=int(time.time()) + 10)
+    mid, _ = reg.store.put(encode_commit(merge))
+    with m.transaction():
+        m.add_commit(CommitId(mid), merge)
+        m.set_ref("ds", "branch", "main", CommitId(mid), CommitId(v2), "merge side")
+    reg.branch("ds", delete="side")
+    return {"v1": v1, "s1": s1, "s2": s2, "v2": v2, "merge": CommitId(mid)}
+
+
+def test_log_shows_both_sides_of_a_merge(registry, merged):
+    ids = [e.id for e in registry.log("ds")]
+    assert ids[0] == merged["merge"] and set(ids) == set(merged.values()) and len(ids) == 5
+    assert registry.resolve("ds@main~1") == merged["v2"] and registry.resolve("ds@main~2") == merged["v1"]   # first parents
+
+
+def test_merge_base_and_ancestry_over_the_manifest(registry, merged):
+    parents = commit_parents(registry)
+    assert merge_base(parents, merged["v2"], merged["s2"]) == merged["v1"]
+    assert merge_base(parents, merged["merge"], merged["s1"]) == merged["s1"]
+    assert transfer.is_ancestor(registry, merged["s1"], merged["merge"])
+    assert not transfer.is_ancestor(registry, merged["merge"], merged["s1"])
+
+
+def test_gc_and_fsck_keep_what_only_a_second_parent_reaches(registry, merged):
+    live = reachable(registry)
+    assert {merged["s1"], merged["s2"]} <= live.commits
+    maintenance_gc.gc(registry, grace_seconds=0)
+    assert registry.store.has(merged["s1"]) and registry.store.has(merged["s2"])
+    assert fsck(registry).ok
+    assert registry.load(f"ds@{merged['s2']}", split="test").num_rows == 50
+
+
+def test_push_uploads_a_merge_with_its_second_parent_history(registry, merged, tmp_path):
+    from dsreg.maintenance.remote import fsck_remote
+    (tmp_path / "remote").mkdir()
+    url = f"file://{tmp_path / 'remote'}"
+    transfer.add_remote(registry, "origin", url)
+    transfer.push(registry)
+    assert fsck_remote(registry, "origin").ok
+    clone, _ = transfer.clone(url, tmp_path / "clone")
+    try:
+        assert [e.id for e in clone.log("ds")] == [e.id for e in registry.log("ds")]
+        assert clone.load(f"ds@{merged['s1']}").equals(registry.load(f"ds@{merged['s1']}"))
+    finally:
+        clone.close()
