@@ -243,7 +243,7 @@ def test_pull_of_a_commit_id_brings_that_version_and_moves_no_branch(registry, o
     fails("pull", "reviews@main~5", says="unknown revision 'reviews@main~5': history has only 1 commit(s) before main")
     from dsreg.remote import transfer
     twins = [v1[:6] + "0" * 26, v1[:6] + "1" * 26]
-    monkeypatch.setattr(transfer, "_ancestors", lambda reg, tip, stop=None: twins)
+    monkeypatch.setattr(transfer, "_known_history", lambda reg, tips: twins)
     fails("pull", f"reviews@{v1[:6]}", says=f"ambiguous revision 'reviews@{v1[:6]}': matches {twins[0][:12]}, ")
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
-from dsreg.maintenance import fsck as maintenance
+from dsreg.maintenance import gc as maintenance
 from dsreg.remote import transfer
 from dsreg.maintenance.remote import fsck_remote
 

@@ -34,7 +34,7 @@ import dsreg
 from dsreg.remote import transfer
 from dsreg.cli import cli
 from dsreg.rows.equality import tables_equal
-from dsreg.maintenance.fsck import unreachable
+from dsreg.maintenance.reach import unreachable
 from dsreg.maintenance.remote import fsck_remote
 
 from conftest import edit_table, make_table, new_bucket

@@ -10,12 +10,13 @@ import time
 import pytest
 
 import dsreg
-from dsreg.maintenance import fsck as maintenance
+from dsreg.maintenance import reach
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.maintenance.fsck import GcRefused
+from dsreg.maintenance.reach import GcRefused
 from dsreg.porcelain import get_commit
-from dsreg.maintenance.remote import RemoteGcRan, RemoteGcRunning, fsck_remote, gc_remote
+from dsreg.maintenance.remote import fsck_remote, gc_remote
+from dsreg.remote.gcmarker import RemoteGcRan, RemoteGcRunning
 
 from clihelpers import run
 from conftest import make_table
@@ -34,7 +35,7 @@ def _age_local(reg, seconds=7200):
 
 
 def _reachable_commits(reg) -> set[str]:
-    out, todo = set(), [r.commit for r in maintenance.roots(reg.manifest)]
+    out, todo = set(), [r.commit for r in reach.roots(reg.manifest)]
     while todo:
         c = todo.pop()
         if c not in out:
@@ -96,7 +97,7 @@ def test_gc_after_random_history_keeps_everything_a_root_reaches(registry, full_
     for cid in keep:
         for split, table in expected[cid].items():
             assert tables_equal(registry.load(f"ds@{cid}", split=split), table), (cid, split)
-    assert maintenance.unreachable(registry) == []
+    assert reach.unreachable(registry) == []
     record("gc", scenario="random history, then gc", operations=len(ops), commits=len(expected),
            kept_commits=len(keep), deleted_objects=result.deleted_objects, lost=0)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import Recorder, edit_table, make_table
-from dsreg.maintenance import fsck as maintenance
+from dsreg.maintenance import fsck as maintenance, reach
 from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import CommitId, ObjectId
@@ -317,7 +317,7 @@ def _objects_without(reg, history, dropped) -> set[str]:
 
 def test_gc_records_bytes_and_progress(registry, history):
     registry.branch(DS, delete="dev")
-    doomed = set(maintenance.unreachable(registry))
+    doomed = set(reach.unreachable(registry))
     nbytes = sizes(registry, doomed)
     rec = Recorder()
     result = registry.gc(grace_seconds=0, progress=rec)
@@ -387,7 +387,7 @@ def test_a_deleted_refs_reflog_keeps_nothing_alive(registry, history):
     dev = registry.resolve(f"{DS}@dev")
     registry.branch(DS, delete="dev")
     registry.branch(DS, "dev", "v1")                         # recreated: its old entries stay dead
-    assert dev not in maintenance.live_reflog(registry.manifest)
+    assert dev not in reach.live_reflog(registry.manifest)
     result = registry.gc(grace_seconds=0)
     assert dev in result.deleted
     assert registry.fsck().ok
@@ -401,7 +401,7 @@ def test_gc_never_deletes_what_refs_reach(registry, history):
              lambda: registry.tag(DS, delete="v1")]
     for step in steps:
         step()
-        live = maintenance.reachable(registry)
+        live = reach.reachable(registry)
         registry.gc(grace_seconds=0)
         assert live.objects <= objects(registry)
         assert_versions_load(registry, history, only=live.commits)
@@ -410,7 +410,7 @@ def test_gc_never_deletes_what_refs_reach(registry, history):
 
 def test_gc_spares_young_objects(registry, history):
     registry.branch(DS, delete="dev")
-    doomed = set(maintenance.unreachable(registry))
+    doomed = set(reach.unreachable(registry))
     result = registry.gc()                                   # default grace: all just written
     assert result.deleted_objects == 0 and result.skipped_recent == len(doomed)
     assert doomed <= objects(registry)
@@ -449,7 +449,7 @@ def test_gc_refuses_when_it_cannot_see_what_is_reachable(registry, history):
     with registry.manifest.transaction():
         registry.manifest.delete_objects([head], [], [])
     before = objects(registry)
-    with pytest.raises(maintenance.GcRefused, match=head):
+    with pytest.raises(reach.GcRefused, match=head):
         registry.gc(grace_seconds=0)
     assert objects(registry) == before
 
@@ -461,7 +461,7 @@ def test_gc_refuses_when_a_reachable_snapshot_is_unreadable(registry, history):
     registry.branch(DS, "other", "v1")
     registry.branch(DS, delete="other")                      # gc would have work to do
     before = objects(registry)
-    with pytest.raises(maintenance.GcRefused, match=sid):
+    with pytest.raises(reach.GcRefused, match=sid):
         registry.gc(grace_seconds=0)
     assert objects(registry) == before
 
@@ -476,9 +476,9 @@ def test_gc_uses_the_manifest_for_a_missing_commit_object(registry, history):
 
 
 def test_unreachable_lists_what_gc_would_delete(registry, history):
-    assert maintenance.unreachable(registry) == []
+    assert reach.unreachable(registry) == []
     registry.branch(DS, delete="dev")
-    assert set(maintenance.unreachable(registry)) == set(registry.gc(dry_run=True, grace_seconds=0).deleted)
+    assert set(reach.unreachable(registry)) == set(registry.gc(dry_run=True, grace_seconds=0).deleted)
 
 
 # -- with remotes -------------------------------------------------------------

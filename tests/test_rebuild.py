@@ -22,7 +22,7 @@ from dsreg.remote import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
-from dsreg.maintenance.fsck import REBUILD_TEMP
+from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.porcelain import get_commit
 from reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
 

@@ -21,29 +21,14 @@ from dsreg.rows.ingest import check_schema, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.model.log import LogEntry, log_entries
+from dsreg.model.objects import get_commit, get_snapshot, pin, split_snapshot
 from dsreg.model.revisions import resolve
-from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
+from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, encode_commit, encode_snapshot
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
 
 DEFAULT_SPLIT = "train"
-
-
-# -- reading objects ----------------------------------------------------------
-def get_commit(reg, commit_id: str) -> Commit:
-    c = reg.manifest.commit(commit_id)
-    return c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))
-
-
-def get_snapshot(reg, snapshot_id: str) -> Snapshot:
-    return decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
-
-
-def split_snapshot(reg, commit: Commit, split: str, spec: str) -> Snapshot:
-    if split not in commit.splits:
-        raise UnknownSplit(f"{spec} has no split {split!r}",
-                           f"it has {', '.join(sorted(commit.splits)) or 'no splits'}")
-    return get_snapshot(reg, commit.splits[split])
 
 
 # -- commit -----------------------------------------------------------------
@@ -297,45 +282,11 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
     return pin(table, rev.dataset, rev.commit_id, split)
 
 
-def pin(table: pa.Table, dataset: str, commit_id: str, split: str) -> pa.Table:
-    """Record in the schema metadata exactly which version the rows came from."""
-    meta = dict(table.schema.metadata or {})
-    meta.update({b"dsreg.dataset": dataset.encode(), b"dsreg.commit": commit_id.encode(),
-                 b"dsreg.split": split.encode()})
-    return table.replace_schema_metadata(meta)
-
-
-@dataclass(frozen=True)
-class LogEntry:
-    id: CommitId
-    parents: tuple[CommitId, ...]
-    message: str
-    author: str
-    timestamp: int
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "parents": list(self.parents), "message": self.message,
-                "author": self.author, "timestamp": self.timestamp}
-
-
 def log(reg, spec: str, n: int | None = None) -> list[LogEntry]:
     """History from REV, newest first (all parents, by time)."""
     if n is not None and n < 0:
         raise UsageError("-n must be 0 or more")
-    start = resolve(reg, spec).commit_id
-    seen, out, frontier = {start}, [], [start]
-    commits: dict[str, Commit] = {start: get_commit(reg, start)}
-    while frontier and (n is None or len(out) < n):
-        frontier.sort(key=lambda c: (commits[c].timestamp, c))
-        cid = frontier.pop()
-        c = commits[cid]
-        out.append(LogEntry(CommitId(cid), c.parents, c.message, c.author, c.timestamp))
-        for p in c.parents:
-            if p not in seen:
-                seen.add(p)
-                commits[p] = get_commit(reg, p)
-                frontier.append(p)
-    return out
+    return log_entries(reg, resolve(reg, spec).commit_id, n)
 
 
 def show(reg, spec: str) -> dict:

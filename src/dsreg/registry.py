@@ -164,7 +164,7 @@ class Registry:
         return maintenance.fsck(self, **kw)
 
     def gc(self, dry_run: bool = False, **kw):
-        from dsreg.maintenance import fsck as maintenance
+        from dsreg.maintenance import gc as maintenance
         return maintenance.gc(self, dry_run=dry_run, **kw)
 
     def rebuild_manifest(self, **kw):

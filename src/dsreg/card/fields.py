@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dsreg.errors import DsregError, UnknownDataset, UsageError
+from dsreg.model.objects import get_commit
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
 LIST_FIELDS = ("language", "language_details", "annotations_creators", "language_creators", "multilinguality",
@@ -120,7 +121,7 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
     head = reg.manifest.ref(dataset, "branch", rev)
     if back or head is None:
         raise UsageError(f"--set records a commit on a branch; {spec!r} is not one", f"use {dataset} or {dataset}@BRANCH")
-    before = card_fields(porcelain.get_commit(reg, head).metadata)
+    before = card_fields(get_commit(reg, head).metadata)
     fields = dict(before)
     for key, value in values.items():
         if value is None:

@@ -13,10 +13,13 @@ import pyarrow.parquet as pq
 
 from dsreg import __version__
 from dsreg.jsonvalues import to_jsonable
-from dsreg.porcelain import get_commit, get_snapshot, log
+from dsreg.ids import CommitId
+from dsreg.model.history import first_parent_chain
+from dsreg.model.log import log_entries
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
-from dsreg.model.serialize import Snapshot
+from dsreg.model.serialize import Commit, Snapshot
 from dsreg.rows.shards import strip_metadata
 from dsreg.rows.snapshots import conform
 from dsreg.stats.split import quietly, split_stats, storage_schema
@@ -175,7 +178,7 @@ def build_card(reg, spec: str, progress: Progress = NO_PROGRESS) -> Card:
         info = reg.manifest.snapshot_info(sid)
         splits[name] = SplitCard(name, sid, snap.rows, stats["bytes"], info["bytes"] if info else snap.nbytes,
                                  snap.schema, stats["columns"], sample_rows(reg.store, snap, SAMPLE_ROWS))
-    history = log(reg, f"{rev.dataset}@{rev.commit_id}")
+    history = log_entries(reg, rev.commit_id)
     refs = [r.name if r.kind == "branch" else f"tag {r.name}" for r in reg.manifest.refs(rev.dataset)
             if r.commit == rev.commit_id]
     remotes = reg.manifest.remotes()
@@ -234,13 +237,14 @@ def _changelog(reg, dataset: str, history, progress: Progress) -> list[Change]:
 def _sources(reg, commit_id: str, splits: list[str]) -> dict[str, dict]:
     """For each split, the files the nearest commit that recorded any read it from."""
     out: dict[str, dict] = {}
-    cid = commit_id
-    while cid and len(out) < len(splits):
-        c = get_commit(reg, cid)
+    read: dict[str, Commit] = {}        # the walk asks for parents after the body below
+    for cid in first_parent_chain(lambda c: read.pop(c).parents, CommitId(commit_id)):
+        if len(out) >= len(splits):
+            break
+        c = read[cid] = get_commit(reg, cid)
         for split, files in (c.metadata.get("sources") or {}).items():
             if split in splits and split not in out:
                 out[split] = {"commit": cid, "files": list(files)}
-        cid = c.parents[0] if c.parents else None
     return {s: out[s] for s in splits if s in out}
 
 

@@ -533,7 +533,7 @@ def _render_rebuild(r, as_json: bool) -> None:
 @pass_state
 def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, as_json: bool) -> None:
     """Delete the objects that no ref or reflog entry reaches."""
-    from dsreg.maintenance import fsck as maintenance
+    from dsreg.maintenance import gc as maintenance
     if remote_name is not None:
         from dsreg.maintenance.remote import DEFAULT_REMOTE_GRACE_SECONDS, gc_remote, parse_duration
         seconds = parse_duration(grace) if grace is not None else DEFAULT_REMOTE_GRACE_SECONDS

@@ -33,7 +33,7 @@ from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_a
 from dsreg.rows.ingest import check_schema, open_source
 from dsreg.jsonvalues import to_jsonable
 from dsreg.names import check_split_name
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import ShardRef, Snapshot

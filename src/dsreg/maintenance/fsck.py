@@ -1,304 +1,29 @@
-"""Integrity checks (`fsck`) and garbage collection (`gc`) of a local registry.
+"""Integrity checks (`fsck`) of a local registry: every local object verified, and
+everything the roots reach (see reach.py) present, decodable, consistent and agreeing
+with the manifest.
 
-Both start from the same roots: every local ref (branch or tag), every remote-tracking
-ref (where `fetch` last saw a remote's refs), and every entry in the reflog of a live ref.
-As in git, deleting a ref ends its reflog: entries written before a ref's latest deletion
-keep nothing alive, which is what lets gc reclaim a deleted branch. From the roots,
-commits reach their parents and snapshots; snapshots reach each shard's objects (the
-Parquet file, its fingerprints, its chunk index). Nothing else is reachable.
-
-Both read the local store only: a registry's store would fetch a missing object from a
-remote, and neither checking nor collecting should touch the network.
+fsck reads the local store only: a registry's store would fetch a missing object from a
+remote, and checking should not touch the network.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import time
-from collections import defaultdict, deque
-from contextlib import nullcontext
+from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing, UsageError
-from dsreg.faults import crashpoint
+from dsreg.errors import ChecksumMismatch, ObjectMissing, UsageError
 from dsreg.ids import CommitId, ObjectId, hash_bytes
+from dsreg.maintenance.reach import Names, affects, manifest_snapshot_shards, read_local, roots
+from dsreg.maintenance.repair import restore_from_remotes
+from dsreg.maintenance.temp import stray_temp_files
+from dsreg.model.history import ancestors
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, CorruptObject, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
     decode_snapshot
-from dsreg.store import LocalStore, ObjectStore
+from dsreg.store import ObjectStore
 from dsreg.store.base import check_object_id
 
-DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
-TEMP_PREFIX = ".tmp-"          # LocalStore's writes in progress
-REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
-_MAX_AFFECTED = 5              # versions named per problem
 
-
-class GcRefused(DsregError):
-    """gc cannot tell everything that is reachable, so it deletes nothing."""
-
-
-# -- reading the local store only ---------------------------------------------
-def read_local(store: ObjectStore, oid: ObjectId) -> bytes:
-    """An object's verified bytes from the local store, never fetched from a remote."""
-    if isinstance(store, LocalStore):
-        data = LocalStore._read(store, oid)      # not the subclass's fetch-on-miss
-        got = hash_bytes(data)
-        if got != oid:
-            raise ChecksumMismatch(oid, got)
-        return data
-    return store.get(oid)
-
-
-def _try_decode(store: ObjectStore, oid: ObjectId, decode):
-    try:
-        return decode(read_local(store, oid))
-    except (DsregError, OSError):
-        return None
-
-
-# -- roots and reachability ---------------------------------------------------
-@dataclass(frozen=True)
-class Root:
-    commit: CommitId
-    kind: str                   # "ref" | "remote" | "reflog"
-    dataset: str
-    ref: str                    # `ds@main`
-    remote: str | None = None
-
-    def name(self, back: int = 0) -> str:
-        """`ds@main~2`, `ds@main~2 on origin`, or `the reflog of ds@dev`."""
-        if self.kind == "reflog":
-            return f"the reflog of {self.ref}"
-        name = f"{self.ref}~{back}" if back else self.ref
-        return f"{name} on {self.remote}" if self.remote else name
-
-
-def live_reflog(manifest) -> dict[CommitId, list[str]]:
-    """Commits named by the reflog of a live ref (entries after its latest deletion),
-    each with the refs (`dataset@name`) whose reflog names it."""
-    out: dict[CommitId, list[str]] = defaultdict(list)
-    for dataset in manifest.datasets():
-        ended: set[str] = set()
-        for entry in manifest.reflog(dataset):          # newest first
-            ref = entry["ref"]
-            if ref in ended:
-                continue
-            if entry["new"] is None:                    # a deletion: older entries are dead
-                ended.add(ref)
-                continue
-            label = f"{dataset}@{ref.partition(':')[2] or ref}"
-            for cid in (entry["new"], entry["old"]):
-                if cid and label not in out[cid]:
-                    out[CommitId(cid)].append(label)
-    return dict(out)
-
-
-def roots(manifest) -> list[Root]:
-    """Where reachability starts: refs, remote-tracking refs, live reflog entries."""
-    out = [Root(r.commit, "ref", r.dataset, r.full) for r in manifest.refs()]
-    for remote in manifest.remotes():
-        out += [Root(r.commit, "remote", r.dataset, r.full, remote["name"])
-                for r in manifest.remote_refs(remote["name"])]
-    for cid, labels in sorted(live_reflog(manifest).items()):
-        out += [Root(cid, "reflog", label.partition("@")[0], label) for label in labels]
-    return out
-
-
-@dataclass(frozen=True)
-class Reachable:
-    commits: frozenset[CommitId]
-    snapshots: frozenset[ObjectId]
-    shard_objects: frozenset[ObjectId]     # shards, their fingerprints and chunk indexes
-
-    @property
-    def objects(self) -> frozenset[ObjectId]:
-        return self.commits | self.snapshots | self.shard_objects
-
-
-def reachable(reg) -> Reachable:
-    """Everything the roots reach. A commit is read from its object, or from the manifest
-    when the object is gone; a snapshot must be readable, since only it names all of a
-    shard's objects. Otherwise GcRefused: better no gc than a wrong one."""
-    m, store = reg.manifest, reg.store
-    commits: set[CommitId] = set()
-    snapshots: set[ObjectId] = set()
-    stack = [r.commit for r in roots(m)]
-    while stack:
-        cid = stack.pop()
-        if cid in commits:
-            continue
-        commits.add(cid)
-        views = [v for v in (_try_decode(store, cid, decode_commit), m.commit(cid)) if v is not None]
-        if not views:
-            raise GcRefused(f"cannot gc: commit {cid}, which a ref or reflog entry reaches, is missing or "
-                            "corrupt and the manifest does not describe it", "run 'dsreg fsck'")
-        for c in views:
-            stack.extend(p for p in c.parents if p not in commits)
-            snapshots.update(c.splits.values())
-    shard_objects: set[ObjectId] = set()
-    for sid in sorted(snapshots):
-        snap = _try_decode(store, sid, decode_snapshot)
-        if snap is None:
-            raise GcRefused(f"cannot gc: snapshot {sid}, which a ref or reflog entry reaches, is missing or "
-                            "corrupt here", "run 'dsreg fsck'; 'dsreg pull' can restore it from a remote")
-        for ref in snap.shards:
-            shard_objects.update(ref.objects())
-        # rows the manifest lists keep their shards too, whatever the object says
-        for shard_id in _manifest_snapshot_shards(m, sid) or ():
-            shard_objects.add(ObjectId(shard_id))
-            row = m.shard(shard_id)
-            if row is not None and row["fingerprints"]:
-                shard_objects.add(ObjectId(row["fingerprints"]))
-    return Reachable(frozenset(commits), frozenset(snapshots), frozenset(shard_objects))
-
-
-def unreachable(reg) -> list[ObjectId]:
-    """Objects in the local store that no root reaches (what gc deletes, grace aside)."""
-    live = reachable(reg).objects
-    return [oid for oid in reg.store.iter() if oid not in live]
-
-
-def _manifest_snapshot_shards(m, sid: str) -> list[str] | None:
-    if m.snapshot_info(sid) is None:
-        return None
-    return [r[0] for r in m.conn.execute("SELECT shard_id FROM snapshot_shards WHERE snapshot_id=? "
-                                         "ORDER BY shard_id", (sid,))]
-
-
-# -- gc -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class GcResult:
-    deleted_objects: int
-    deleted_bytes: int          # objects and leftover temp files
-    kept_objects: int           # objects still in the store (reachable, or spared as recent)
-    dry_run: bool
-    skipped_recent: int = 0     # unreachable, but younger than the grace period
-    deleted_temp_files: int = 0
-    deleted: tuple[ObjectId, ...] = field(default=(), repr=False)
-
-    def to_json(self) -> dict:
-        return {"deleted_objects": self.deleted_objects, "deleted_bytes": self.deleted_bytes,
-                "kept_objects": self.kept_objects, "dry_run": self.dry_run,
-                "skipped_recent": self.skipped_recent, "deleted_temp_files": self.deleted_temp_files}
-
-
-def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
-       progress: Progress = NO_PROGRESS) -> GcResult:
-    """Delete every object and manifest row that no root reaches, and stale temp files.
-
-    Objects modified within `grace_seconds` are spared: a commit writes its objects before
-    the transaction that makes them reachable, and `put` of an existing object refreshes
-    its time, so a young unreachable object may be about to become reachable.
-    """
-    m, store = reg.manifest, reg.store
-    cutoff = time.time() - grace_seconds
-    # Deciding under the manifest's write lock: no ref can move onto an object, and no
-    # commit can add rows, between the walk and the deletion of the rows.
-    with nullcontext() if dry_run else m.transaction():
-        live = reachable(reg)
-        present = list(store.iter())
-        garbage = [oid for oid in present if oid not in live.objects]
-        doomed = [oid for oid in garbage if not _is_recent(store, oid, cutoff)]
-        if not dry_run:
-            m.delete_objects(
-                commits=[c for c in m.all_commit_ids() if c not in live.commits],
-                snapshots=[s for s in m.all_snapshot_ids() if s not in live.snapshots],
-                shards=[s["id"] for s in m.all_shards() if s["id"] not in live.shard_objects])
-            # the input cache names only snapshots that stay (including ones the manifest
-            # never listed, as in a clone): a commit can never be pointed at a deleted one
-            m.forget_input_snapshots(live.snapshots)
-    # The rows are gone; now the files. Only unreachable objects are touched, so their
-    # order does not matter: a crash midway leaves garbage for the next gc, never a
-    # reachable object missing.
-    deleted, nbytes = [], 0
-    progress.start("gc", len(doomed), unit="objects")
-    for oid in doomed:
-        if _is_recent(store, oid, cutoff):      # a concurrent put refreshed it just now
-            continue
-        try:
-            size = store.size(oid)
-        except ObjectMissing:
-            continue
-        if not dry_run:
-            store.delete(oid)
-            crashpoint("gc.delete")
-        deleted.append(oid)
-        nbytes += size
-        progress.advance(1)
-    progress.finish()
-    temp_files, temp_bytes = _clean_temp(reg, cutoff, dry_run)
-    return GcResult(deleted_objects=len(deleted), deleted_bytes=nbytes + temp_bytes,
-                    kept_objects=len(present) - len(deleted), dry_run=dry_run,
-                    skipped_recent=len(garbage) - len(deleted), deleted_temp_files=temp_files,
-                    deleted=tuple(deleted))
-
-
-def _is_recent(store: ObjectStore, oid: ObjectId, cutoff: float) -> bool:
-    if not isinstance(store, LocalStore):
-        return False            # a backend without file times has no concurrent local writers
-    try:
-        return store.path(oid).stat().st_mtime > cutoff
-    except FileNotFoundError:
-        return False
-
-
-def stray_temp_files(reg) -> list[Path]:
-    """Leftovers of interrupted writes: `.tmp-*` in the object fan-out folders, anything
-    in `.dsreg/tmp`, and the new manifest of an interrupted `fsck --rebuild`."""
-    out: list[Path] = []
-    root = reg.store.root if isinstance(reg.store, LocalStore) else None
-    if root is not None and root.is_dir():
-        for fan in sorted(root.iterdir()):
-            if fan.is_dir() and len(fan.name) == 2:
-                out.extend(sorted(p for p in fan.iterdir() if p.name.startswith(TEMP_PREFIX)))
-    tmp = reg.dir / "tmp"
-    if tmp.is_dir():
-        out.extend(sorted(tmp.iterdir()))
-    out.extend(p for p in (reg.dir / (REBUILD_TEMP + s) for s in ("", "-wal", "-shm", "-journal")) if p.is_file())
-    return out
-
-
-def _clean_temp(reg, cutoff: float, dry_run: bool) -> tuple[int, int]:
-    from dsreg.store.staged import in_use
-    count = nbytes = 0
-    for p in stray_temp_files(reg):
-        try:
-            newest, size = _tree_stat(p)
-        except FileNotFoundError:
-            continue
-        if newest > cutoff or in_use(p):     # possibly a write still in progress; surely a commit's
-            continue
-        if not dry_run:
-            try:
-                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
-            except FileNotFoundError:
-                continue
-        count += 1
-        nbytes += size
-    return count, nbytes
-
-
-def _tree_stat(p: Path) -> tuple[float, int]:
-    """(newest mtime, total bytes of files) of a file or a folder tree."""
-    st = p.lstat()
-    if not p.is_dir() or p.is_symlink():
-        return st.st_mtime, st.st_size
-    newest, size = st.st_mtime, 0
-    for dirpath, dirs, files in os.walk(p):
-        for name in [*dirs, *files]:
-            try:
-                s = os.lstat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue
-            newest = max(newest, s.st_mtime)
-            size += s.st_size if name in files else 0
-    return newest, size
-
-
-# -- fsck ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class FsckResult:
     problems: list[str]
@@ -331,7 +56,6 @@ def fsck(reg, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckRes
     result = _Fsck(reg, progress).run()
     if not repair:
         return result
-    from dsreg.maintenance.repair import restore_from_remotes
     repaired: list[str] = []
     tried: set[ObjectId] = set()
     while True:         # a restored snapshot can name shards that need restoring too
@@ -381,7 +105,7 @@ class _Fsck:
         if garbage:
             notes.append(f"{len(garbage)} object(s) no ref or reflog entry reaches; 'dsreg gc' deletes them")
         notes += [f"leftover temporary file {p} ('dsreg gc' removes it)" for p in stray_temp_files(self.reg)]
-        names = _Names(self.roots, self.first_parent) if self.found else None
+        names = Names(self.roots, self.first_parent) if self.found else None
         problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
                     for text, about in self.found]
         garbage_set = set(garbage)
@@ -435,21 +159,18 @@ class _Fsck:
             expect.setdefault(r.commit, r.dataset)
             if r.kind == "ref" and r.dataset not in datasets:
                 self.problem(f"ref {r.ref} belongs to dataset {r.dataset!r}, which the manifest does not list")
-        queue = deque(dict.fromkeys(r.commit for r in self.roots))
-        seen = set(queue)
         snapshots: dict[ObjectId, None] = {}
-        while queue:
-            cid = queue.popleft()
+        checked: dict[CommitId, Commit] = {}    # the walk asks for parents after the body below
+        for cid in ancestors(lambda c: checked.pop(c).parents if c in checked else (),
+                             [r.commit for r in self.roots]):
             c = self.check_commit(cid, expect.get(cid))
             if c is None:
                 continue
+            checked[cid] = c
             if c.parents:
                 self.first_parent[cid] = c.parents[0]
             for p in c.parents:
                 expect.setdefault(p, c.dataset)
-                if p not in seen:
-                    seen.add(p)
-                    queue.append(p)
             for sid in c.splits.values():
                 self.snapshot_users[sid].add(cid)
                 snapshots[sid] = None
@@ -495,7 +216,7 @@ class _Fsck:
     def _manifest_refs(self, sid: ObjectId) -> list[ShardRef]:
         """Shards an unreadable snapshot reads, as far as the manifest knows them."""
         out = []
-        for shard_id in _manifest_snapshot_shards(self.m, sid) or ():
+        for shard_id in manifest_snapshot_shards(self.m, sid) or ():
             row = self.m.shard(shard_id)
             if row is not None:
                 out.append(ShardRef(shard_id, ObjectId(row["fingerprints"]), row["rows"], row["bytes"], None))
@@ -536,7 +257,7 @@ class _Fsck:
         if info is None:
             self.problem(f"manifest has no row for snapshot {sid}", sid)
         else:
-            listed = set(_manifest_snapshot_shards(self.m, sid) or ())
+            listed = set(manifest_snapshot_shards(self.m, sid) or ())
             if (info["rows"], info["runs"]) != (snap.rows, snap.num_runs) or listed != {s.id for s in snap.shards}:
                 self.problem(f"manifest row for snapshot {sid} disagrees with the snapshot object "
                              f"({info['rows']} rows in {info['runs']} runs over {len(listed)} shards; "
@@ -628,33 +349,8 @@ class _Fsck:
                          shard_id)
 
     # -- naming what a problem affects -----------------------------------------
-    def affects(self, about: ObjectId, names: "_Names") -> str:
+    def affects(self, about: ObjectId, names: Names) -> str:
         return affects(about, self.snapshot_users, self.part_of, names)
-
-
-class _Names:
-    """Names commits by the roots that reach them along first parents (`ds@main~2`,
-    `ds@v1`), like `git name-rev`: up to three names, nearest first."""
-
-    def __init__(self, roots: list[Root], first_parent: dict[CommitId, CommitId]):
-        self.best: dict[CommitId, list[tuple[int, int, str]]] = defaultdict(list)
-        rank = {"ref": 0, "remote": 1, "reflog": 2}       # a ref's name first, a reflog's last
-        for r in sorted(roots, key=lambda r: (rank[r.kind], r.name())):
-            d, c = 0, r.commit
-            while c is not None:
-                names = self.best[c]
-                # three names at least as good already walk on down this same chain
-                if sum(1 for k, n, _ in names if (k, n) <= (rank[r.kind], d)) >= 3:
-                    break
-                names.append((rank[r.kind], d, r.name(d)))
-                c, d = first_parent.get(c), d + 1
-
-    def of(self, cid: CommitId) -> tuple[tuple[int, int], list[str]]:
-        ranked = sorted(self.best.get(cid, ()))
-        if ranked and ranked[0][0] < 2:     # a reflog names a commit only when nothing else does
-            ranked = [r for r in ranked if r[0] < 2]
-        names = list(dict.fromkeys(name for _, _, name in ranked))[:3]
-        return ((ranked[0][0], ranked[0][1]) if ranked else (9, 0)), names
 
 
 def _size_or_none(store: ObjectStore, oid: ObjectId) -> int | None:
@@ -664,20 +360,5 @@ def _size_or_none(store: ObjectStore, oid: ObjectId) -> int | None:
         return None
 
 
-def affects(about: ObjectId, snapshot_users: dict, part_of: dict, names: "_Names") -> str:
-    """'affects NAME@REF (commit ...); ...': the versions a problem with object `about`
-    touches, given which commits use each snapshot and which snapshots each object is part of."""
-    if about in snapshot_users:
-        commits = set(snapshot_users[about])
-    elif about in part_of:
-        commits = {c for s in part_of[about] for c in snapshot_users.get(s, ())}
-    else:
-        commits = {CommitId(about)}
-    groups = sorted((names.of(c), c) for c in commits)
-    shown = [f"{', '.join(n) + ' ' if n else ''}(commit {c[:12]})" for (_, n), c in groups[:_MAX_AFFECTED]]
-    more = len(groups) - len(shown)
-    return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
 
-
-__all__ = ["REBUILD_TEMP", "fsck", "gc", "FsckResult", "GcResult", "GcRefused", "Reachable", "Root", "reachable",
-           "unreachable", "roots", "live_reflog", "read_local", "stray_temp_files", "DEFAULT_GRACE_SECONDS"]
+__all__ = ["fsck", "FsckResult"]

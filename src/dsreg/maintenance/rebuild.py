@@ -38,7 +38,9 @@ from urllib.request import pathname2url
 from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId, is_object_id
-from dsreg.maintenance.fsck import REBUILD_TEMP, FsckResult, fsck, read_local
+from dsreg.maintenance.fsck import FsckResult, fsck
+from dsreg.maintenance.reach import read_local
+from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.manifest.database import Manifest
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, CorruptObject, ShardRef, \

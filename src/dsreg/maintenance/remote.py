@@ -6,63 +6,28 @@ origin`). With repair, a damaged or missing remote object is replaced by the ver
 local copy, where the registry has one.
 
 gc deletes remote objects that no remote ref reaches and that are older than a grace
-period (default 7 days). The grace period covers pushes in flight: a push uploads every
-object it adds before the ref that reaches it, so those objects are young. What a push
-reuses without uploading (an object the remote already held) is covered by a marker:
-gc writes `gc/started` first, then waits SETTLE seconds before it reads the refs; a push
-reads the marker at its start and again right before each ref update, and stops (to be
-run again) if a gc started in between. So a ref update gc cannot see is one whose request
-took longer than SETTLE after that check; pushes forget what they believed the remote
-holds whenever the marker changed, and ask again. A push that starts while a gc runs
-(its marker says `running`) is refused: the gc chose what to delete before the push
-could make it reachable. A gc replaces `running` by `finished` however it ends (if the
-marker is still its own), except when it is killed; then the next gc finishes the marker.
+period (default 7 days), under the marker that keeps pushes out of its way (see
+remote/gcmarker.py).
 """
 from __future__ import annotations
 
-import os
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
+from dsreg.errors import ChecksumMismatch, ObjectMissing
 from dsreg.ids import CommitId, ObjectId
-from dsreg.maintenance.fsck import GcRefused, Root, _Names, affects
+from dsreg.maintenance.reach import GcRefused, Names, Root, affects
+from dsreg.model.history import ancestors
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import CorruptObject, decode_commit, decode_snapshot
+from dsreg.model.serialize import Commit, CorruptObject, decode_commit, decode_snapshot
+from dsreg.remote.gcmarker import settle_seconds
+from dsreg.remote.transfer import get_remote
 
 DEFAULT_REMOTE_GRACE_SECONDS = 7 * 24 * 3600
 PARALLEL = 8
-
-
-def settle_seconds() -> float:
-    """How long gc waits between writing its marker and reading the refs."""
-    return float(os.environ.get("DSREG_REMOTE_GC_SETTLE", "60"))
-
-
-class RemoteGcRunning(DsregError):
-    def __init__(self, remote: str, started: float):
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
-        super().__init__(f"a gc is running on remote {remote} (started {when}); nothing was pushed",
-                         f"push again when it has finished; if it was interrupted, run "
-                         f"'dsreg gc --remote {remote}' to finish it")
-        self.remote, self.started = remote, started
-
-
-def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
-    """Refuse to start a push while a gc deletes: what the push finds on the remote now
-    may be on the gc's list already."""
-    if marker is not None and marker.get("running"):
-        raise RemoteGcRunning(remote_name, float(marker.get("started") or 0))
-
-
-class RemoteGcRan(DsregError):
-    def __init__(self, remote: str):
-        super().__init__(f"a gc started on remote {remote} while this push ran, so objects the push "
-                         "relies on may have been collected; nothing was moved",
-                         "run the push again")
 
 
 # -- walking a remote ---------------------------------------------------------
@@ -100,20 +65,15 @@ def walk_remote(remote_name: str, remote, verify_data: bool = True, progress: Pr
     commits and snapshots are read (enough to know what is reachable)."""
     refs = remote.refs()
     walk = _Walk([Root(r.commit, "remote", r.dataset, f"{r.dataset}@{r.name}", remote_name) for r in refs])
-    queue = deque(dict.fromkeys(r.commit for r in walk.roots))
-    seen = set(queue)
     snapshots: dict[ObjectId, None] = {}
-    while queue:
-        cid = queue.popleft()
+    read: dict[CommitId, Commit] = {}       # the walk asks for parents after the body below
+    for cid in ancestors(lambda c: read.pop(c).parents if c in read else (), [r.commit for r in walk.roots]):
         c = _decoded(remote, walk, cid, "commit", decode_commit)
         if c is None:
             continue
+        read[cid] = c
         if c.parents:
             walk.first_parent[cid] = c.parents[0]
-        for p in c.parents:
-            if p not in seen:
-                seen.add(p)
-                queue.append(p)
         for sid in c.splits.values():
             walk.snapshot_users[sid].add(cid)
             snapshots[sid] = None
@@ -185,7 +145,6 @@ def fsck_remote(reg, remote_name: str | None, repair: bool = False,
                 progress: Progress = NO_PROGRESS) -> RemoteFsckResult:
     """Verify every object the remote's refs reach; with `repair`, put verified local
     copies in place of damaged or missing ones, then check again."""
-    from dsreg.remote.transfer import get_remote
     name, remote = get_remote(reg, remote_name)
     walk = walk_remote(name, remote, progress=progress)
     repaired = None
@@ -203,7 +162,7 @@ def fsck_remote(reg, remote_name: str | None, repair: bool = False,
             if not done:
                 break
             walk = walk_remote(name, remote)
-    names = _Names(walk.roots, walk.first_parent)
+    names = Names(walk.roots, walk.first_parent)
     problems = [f"{text} on {name}; {affects(about, walk.snapshot_users, walk.part_of, names)}" for text, about in walk.problems]
     checked = sum(1 for s in walk.status.values() if s is None or s.startswith("is corrupt"))
     return RemoteFsckResult(name, problems, checked, walk.checked_bytes, repaired)
@@ -230,7 +189,6 @@ def gc_remote(reg, remote_name: str | None, dry_run: bool = False,
 
     Refuses (deleting nothing) if any commit or snapshot a ref reaches cannot be read:
     then it cannot know everything that is reachable."""
-    from dsreg.remote.transfer import get_remote
     name, remote = get_remote(reg, remote_name)
     marker = {"id": secrets.token_hex(8), "started": time.time()}
     if dry_run:
@@ -291,11 +249,5 @@ def parse_duration(text: str) -> float:
     return value
 
 
-def check_gc_marker(remote_name: str, remote, seen: dict | None) -> None:
-    """Raise RemoteGcRan if a gc started on the remote since `seen` was read."""
-    if remote.gc_marker() != seen:
-        raise RemoteGcRan(remote_name)
-
-
-__all__ = ["fsck_remote", "gc_remote", "walk_remote", "RemoteFsckResult", "RemoteGcResult", "RemoteGcRan",
-           "RemoteGcRunning", "DEFAULT_REMOTE_GRACE_SECONDS", "check_gc_marker", "check_no_gc_running"]
+__all__ = ["fsck_remote", "gc_remote", "walk_remote", "RemoteFsckResult", "RemoteGcResult",
+           "DEFAULT_REMOTE_GRACE_SECONDS", "parse_duration"]

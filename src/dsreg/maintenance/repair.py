@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
 from dsreg.ids import ObjectId
+from dsreg.maintenance.reach import read_local
 
 
 def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
@@ -41,7 +42,6 @@ def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
 def restore_to_remote(reg, remote, oids: list[ObjectId]) -> tuple[list[str], list[ObjectId]]:
     """Replace each object in `oids` on `remote` by the verified local copy. Returns (lines
     for what was restored, ids with no good local copy)."""
-    from dsreg.maintenance.fsck import read_local
     done, missing = [], []
     for oid in oids:
         try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, UsageError
 from dsreg.ids import CommitId
+from dsreg.model.history import nth_first_parent
 from dsreg.names import check_dataset_name, check_ref_name
 
 _HEX = re.compile(r"^[0-9a-f]{6,32}$")
@@ -45,12 +46,13 @@ def is_commit_prefix(rev: str) -> bool:
 
 def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
     """The `back`-th first parent of `commit` (REV~N), from the manifest's commits."""
-    for step in range(back):
-        c = m.commit(commit)
-        if c is None or not c.parents:
-            raise UnknownRevision(spec, f"history has only {step} commit(s) before {rev}")
-        commit = c.parents[0]
-    return CommitId(commit)
+    def parents(cid: CommitId) -> tuple[CommitId, ...]:
+        c = m.commit(cid)
+        return c.parents if c is not None else ()
+    found, steps = nth_first_parent(parents, CommitId(commit), back)
+    if found is None:
+        raise UnknownRevision(spec, f"history has only {steps} commit(s) before {rev}")
+    return found
 
 
 def resolve(reg, spec: str, must_exist: bool = True) -> Revision:

@@ -18,8 +18,10 @@ import pyarrow.parquet as pq
 from dsreg.errors import ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
 from dsreg.ids import ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
+from dsreg.model.history import nth_first_parent
+from dsreg.model.objects import pin
 from dsreg.model.revisions import split_spec
-from dsreg.model.serialize import ShardRef, decode_commit, decode_snapshot
+from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapshot
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import read_snapshot
 from dsreg.store import LocalStore, ObjectStore
@@ -148,7 +150,6 @@ class RangeShardReader(ShardReader):
 
 def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, split: str = "train",
                 columns: list[str] | None = None) -> pa.Table:
-    from dsreg.porcelain import pin
     name, rev, back = split_spec(spec)
     remote = open_remote(remote_url, endpoint_url)
     cache = LocalStore(cache_dir() / "objects")
@@ -161,12 +162,16 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     else:
         raise UnknownRevision(f"{spec}", f"no branch or tag {rev!r} on {remote_url} "
                               "(without a registry, give a branch, a tag or a full commit id)")
-    commit = decode_commit(store.get(ObjectId(commit_id)))
-    for _ in range(back):
-        if not commit.parents:
-            raise UnknownRevision(spec, "not that many parents")
-        commit_id = commit.parents[0]
-        commit = decode_commit(store.get(ObjectId(commit_id)))
+    commits: dict[str, Commit] = {}
+
+    def read(cid: str) -> Commit:
+        if cid not in commits:
+            commits[cid] = decode_commit(store.get(ObjectId(cid)))
+        return commits[cid]
+    commit_id, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
+    if commit_id is None:
+        raise UnknownRevision(spec, "not that many parents")
+    commit = read(commit_id)
     if commit.dataset != name:
         raise UsageError(f"commit {commit_id[:12]} belongs to dataset {commit.dataset!r}, not {name!r}")
     if split not in commit.splits:

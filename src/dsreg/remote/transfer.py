@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from dsreg.errors import AmbiguousRevision, DsregError, ObjectMissing, UnknownDataset, UsageError
 from dsreg.faults import crashpoint
@@ -19,6 +19,9 @@ from dsreg.ids import CommitId, ObjectId
 from dsreg.names import check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.remote.backends import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
+from dsreg.remote.gcmarker import check_gc_marker, check_no_gc_running
+from dsreg.model.history import ancestors, is_ancestor as reaches
+from dsreg.model.objects import commit_parents, get_commit, get_snapshot
 from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
 from dsreg.store.s3 import AccessDenied
 from dsreg.model.serialize import decode_commit, decode_snapshot, fingerprints_size
@@ -104,7 +107,6 @@ def _ensure_cas(reg, name: str, remote: Remote) -> None:
 # -- what a commit needs --------------------------------------------------------
 def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int | None]]]:
     """(metadata objects: the commit and its snapshots, data objects with sizes)."""
-    from dsreg.porcelain import get_commit, get_snapshot
     c = get_commit(reg, commit_id)
     meta, data = [ObjectId(commit_id)], []
     for sid in c.splits.values():
@@ -166,27 +168,12 @@ class _LazyBar:
             self.progress.finish()
 
 
-def _ancestors(reg, commit_id: str, stop: set[str] | None = None) -> list[str]:
-    """commit_id and its ancestors known locally, children before parents, not past `stop`."""
-    from dsreg.porcelain import get_commit
-    out, seen, todo = [], set(), [commit_id]
-    while todo:
-        c = todo.pop()
-        if c in seen or (stop and c in stop):
-            continue
-        seen.add(c)
-        out.append(c)
-        try:
-            todo.extend(get_commit(reg, c).parents)
-        except DsregError:
-            pass
-    return out
-
-
 def is_ancestor(reg, ancestor: str, descendant: str) -> bool:
+    """Whether `descendant` reaches `ancestor` through the commits known here (a commit
+    unreadable here ends its line of history)."""
     if reg.manifest.commit(ancestor) is None:
         return False
-    return ancestor in set(_ancestors(reg, descendant))
+    return reaches(commit_parents(reg, missing_ok=True), CommitId(ancestor), CommitId(descendant))
 
 
 # -- push -----------------------------------------------------------------------
@@ -223,7 +210,6 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
-    from dsreg.maintenance.remote import check_gc_marker, check_no_gc_running
     marker = remote.gc_marker()
     check_no_gc_running(name, marker)
     marker_id = marker["id"] if marker else None
@@ -248,7 +234,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
         stop = set(held)
         if current is not None:
             stop.add(current.commit)
-        for c in _ancestors(reg, ref.commit, stop):
+        for c in ancestors(commit_parents(reg, missing_ok=True), [ref.commit], stop):
             meta, data = _commit_objects(reg, c)
             for oid, size in data:
                 wanted[oid] = size
@@ -256,7 +242,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
                 wanted.setdefault(oid, None)
     _upload(reg, name, remote, wanted, result, progress)
     for ref, current in plans:
-        check_gc_marker(name, remote, marker)       # right before the update: see remotemaint.py
+        check_gc_marker(name, remote, marker)       # right before the update: see gcmarker.py
         crashpoint("remote.ref.before")
         try:
             remote.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, current)
@@ -405,20 +391,24 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
 def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: FetchResult, bar: _LazyBar) -> None:
     """Download (verified) the commits `head` reaches that the manifest lacks into `new`
     ({commit id: Commit}, children first)."""
-    m = reg.manifest
-    todo = [head]
-    while todo:
-        cid = todo.pop()
-        if m.commit(cid) is not None or cid in new:
-            continue
+    # the walk asks for a commit's parents only after the loop below has downloaded it
+    for cid in ancestors(lambda c: new[c].parents, [head], _Known(reg.manifest, new)):
         data = _download(reg, remote, ObjectId(cid))
         result.downloaded_objects += 1
         result.downloaded_bytes += len(data)
-        commit = decode_commit(data)
-        new[cid] = commit
+        new[cid] = decode_commit(data)
         result.commits += 1
         bar.advance(1, len(data))
-        todo.extend(commit.parents)
+
+
+class _Known:
+    """Commits a fetch need not download: those the manifest has, or already downloaded."""
+
+    def __init__(self, manifest, new: dict):
+        self.manifest, self.new = manifest, new
+
+    def __contains__(self, cid: object) -> bool:
+        return cid in self.new or self.manifest.commit(cid) is not None
 
 
 def _fetch_snapshots(reg, remote: Remote, commits: list, snaps: dict, result: FetchResult,
@@ -478,7 +468,6 @@ class PullResult:
 def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_PROGRESS,
                   splits: list[str] | None = None) -> tuple[int, int]:
     """Bring the shards and fingerprints of a commit into the local store."""
-    from dsreg.porcelain import get_commit, get_snapshot
     c = get_commit(reg, commit_id)
     wanted: dict[ObjectId, int | None] = {}
     for split, sid in c.splits.items():
@@ -549,10 +538,7 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
     spec = f"{dataset}@{rev}" + (f"~{back}" if back else "")
     commit = remote_refs.get(("branch", rev)) or remote_refs.get(("tag", rev))
     if commit is None:
-        reachable: set[str] = set()
-        for tip in remote_refs.values():
-            reachable.update(_ancestors(reg, tip, reachable))
-        found = sorted(c for c in reachable if c.startswith(rev.lower()))
+        found = sorted(c for c in _known_history(reg, remote_refs.values()) if c.startswith(rev.lower()))
         if len(found) > 1:
             raise AmbiguousRevision(spec, found)
         if not found:
@@ -561,6 +547,11 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
                              f"{name}'s branches or tags reaches")
         commit = found[0]
     return first_parents(reg.manifest, commit, back, spec, rev)      # fetched: in the manifest
+
+
+def _known_history(reg, tips) -> Iterator[CommitId]:
+    """The tips and every commit they reach, as far as the commits are known here."""
+    return ancestors(commit_parents(reg, missing_ok=True), tips)
 
 
 # -- clone ----------------------------------------------------------------------

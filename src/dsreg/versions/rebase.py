@@ -11,6 +11,8 @@ import time
 
 from dsreg.errors import DsregError
 from dsreg.ids import CommitId
+from dsreg.model.history import first_parent_chain, merge_base
+from dsreg.model.objects import commit_parents, get_commit
 from dsreg.model.serialize import Commit, encode_commit
 
 
@@ -19,29 +21,13 @@ class RebaseConflict(DsregError):
 
 
 def _first_parent_chain(reg, start: str, stop: set[str]) -> list[str]:
-    from dsreg.porcelain import get_commit
-    chain, c = [], start
-    while c not in stop:
-        chain.append(c)
-        parents = get_commit(reg, c).parents
-        if not parents:
-            break
-        c = parents[0]
-    return list(reversed(chain))
-
-
-def merge_base(reg, a: str, b: str) -> str | None:
-    from dsreg.remote.transfer import _ancestors
-    ours = set(_ancestors(reg, a))
-    for c in _ancestors(reg, b):
-        if c in ours:
-            return c
-    return None
+    """`start` and its first parents down to (not including) `stop`, oldest first."""
+    return list(first_parent_chain(commit_parents(reg), CommitId(start), stop))[::-1]
 
 
 def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> CommitId:
-    from dsreg.porcelain import get_commit
-    base = merge_base(reg, local, target)
+    # a commit unreadable here ends its line of history, as push and pull treat it
+    base = merge_base(commit_parents(reg, missing_ok=True), CommitId(local), CommitId(target))
     stop = {base} if base else set()
     mine = _first_parent_chain(reg, local, stop)
     theirs_changed = _changed_splits(reg, target, base)
@@ -78,7 +64,6 @@ def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> Comm
 
 
 def _changed_splits(reg, head: str, base: str | None) -> set[str]:
-    from dsreg.porcelain import get_commit
     changed: set[str] = set()
     for cid in _first_parent_chain(reg, head, {base} if base else set()):
         c = get_commit(reg, cid)

@@ -1,0 +1,32 @@
+"""`log`: a version's history as entries, newest first."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice
+
+from dsreg.ids import CommitId
+from dsreg.model.history import newest_first
+from dsreg.model.objects import get_commit
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: CommitId
+    parents: tuple[CommitId, ...]
+    message: str
+    author: str
+    timestamp: int
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "parents": list(self.parents), "message": self.message,
+                "author": self.author, "timestamp": self.timestamp}
+
+
+def log_entries(reg, start: CommitId, n: int | None = None) -> list[LogEntry]:
+    """`start` and its history (all parents), newest first by time; the first `n`."""
+    walk = newest_first(lambda cid: get_commit(reg, cid), start)
+    return [LogEntry(CommitId(cid), c.parents, c.message, c.author, c.timestamp)
+            for cid, c in islice(walk, n)]
+
+
+__all__ = ["LogEntry", "log_entries"]
