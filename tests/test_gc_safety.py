@@ -13,9 +13,9 @@ import dsreg
 from dsreg.maintenance import fsck as maintenance
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.maintenance.fsck import GcRefused
 from dsreg.porcelain import get_commit
-from dsreg.maintenance.remote import RemoteGcRan, RemoteGcRunning, fsck_remote, gc_remote
+from dsreg.errors import GcRefused, RemoteGcRan, RemoteGcRunning
+from dsreg.maintenance.remote import fsck_remote, gc_remote
 
 from clihelpers import run
 from conftest import make_table

@@ -237,7 +237,7 @@ class RegistryStore(LocalStore):
     def _from_remotes(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:
         """A verified copy from the first remote with a good one (origin first); else the
         first remote's ChecksumMismatch, if one had a damaged copy; else None."""
-        from dsreg.store.s3 import RemoteError
+        from dsreg.errors import RemoteError
         damaged = None
         for remote in self._remotes():
             try:

@@ -21,11 +21,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing, UsageError
+from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, GcRefused, ObjectMissing, UsageError
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId, hash_bytes
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import Commit, CorruptObject, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
+from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
     decode_snapshot
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.base import check_object_id
@@ -34,10 +34,6 @@ DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
 TEMP_PREFIX = ".tmp-"          # LocalStore's writes in progress
 REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
 _MAX_AFFECTED = 5              # versions named per problem
-
-
-class GcRefused(DsregError):
-    """gc cannot tell everything that is reachable, so it deletes nothing."""
 
 
 # -- reading the local store only ---------------------------------------------
@@ -679,5 +675,5 @@ def affects(about: ObjectId, snapshot_users: dict, part_of: dict, names: "_Names
     return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
 
 
-__all__ = ["REBUILD_TEMP", "fsck", "gc", "FsckResult", "GcResult", "GcRefused", "Reachable", "Root", "reachable",
+__all__ = ["REBUILD_TEMP", "fsck", "gc", "FsckResult", "GcResult", "Reachable", "Root", "reachable",
            "unreachable", "roots", "live_reflog", "read_local", "stray_temp_files", "DEFAULT_GRACE_SECONDS"]

@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import pathname2url
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
+from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, ObjectMissing
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId, is_object_id
 from dsreg.maintenance.fsck import REBUILD_TEMP, FsckResult, fsck, read_local
 from dsreg.manifest.database import Manifest
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, CorruptObject, ShardRef, \
+from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, ShardRef, \
     decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
 from dsreg.rows.shards import INDEX_FORMAT
 from dsreg.store.local import _fsync_dir

@@ -27,11 +27,12 @@ from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
+from dsreg.errors import ChecksumMismatch, CorruptObject, GcRefused, ObjectMissing, RemoteGcRan, \
+    RemoteGcRunning
 from dsreg.ids import CommitId, ObjectId
-from dsreg.maintenance.fsck import GcRefused, Root, _Names, affects
+from dsreg.maintenance.fsck import Root, _Names, affects
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import CorruptObject, decode_commit, decode_snapshot
+from dsreg.model.serialize import decode_commit, decode_snapshot
 
 DEFAULT_REMOTE_GRACE_SECONDS = 7 * 24 * 3600
 PARALLEL = 8
@@ -42,27 +43,11 @@ def settle_seconds() -> float:
     return float(os.environ.get("DSREG_REMOTE_GC_SETTLE", "60"))
 
 
-class RemoteGcRunning(DsregError):
-    def __init__(self, remote: str, started: float):
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
-        super().__init__(f"a gc is running on remote {remote} (started {when}); nothing was pushed",
-                         f"push again when it has finished; if it was interrupted, run "
-                         f"'dsreg gc --remote {remote}' to finish it")
-        self.remote, self.started = remote, started
-
-
 def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
     """Refuse to start a push while a gc deletes: what the push finds on the remote now
     may be on the gc's list already."""
     if marker is not None and marker.get("running"):
         raise RemoteGcRunning(remote_name, float(marker.get("started") or 0))
-
-
-class RemoteGcRan(DsregError):
-    def __init__(self, remote: str):
-        super().__init__(f"a gc started on remote {remote} while this push ran, so objects the push "
-                         "relies on may have been collected; nothing was moved",
-                         "run the push again")
 
 
 # -- walking a remote ---------------------------------------------------------
@@ -297,5 +282,5 @@ def check_gc_marker(remote_name: str, remote, seen: dict | None) -> None:
         raise RemoteGcRan(remote_name)
 
 
-__all__ = ["fsck_remote", "gc_remote", "walk_remote", "RemoteFsckResult", "RemoteGcResult", "RemoteGcRan",
-           "RemoteGcRunning", "DEFAULT_REMOTE_GRACE_SECONDS", "check_gc_marker", "check_no_gc_running"]
+__all__ = ["fsck_remote", "gc_remote", "walk_remote", "RemoteFsckResult", "RemoteGcResult",
+           "DEFAULT_REMOTE_GRACE_SECONDS", "check_gc_marker", "check_no_gc_running"]

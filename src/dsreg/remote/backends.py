@@ -22,22 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dsreg.errors import DsregError, UsageError
+from dsreg.errors import PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, is_object_id
 from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.local import _fsync_dir
-from dsreg.store.s3 import PreconditionFailed, RemoteError, S3Store
+from dsreg.store.s3 import S3Store
 
 KINDS = ("branch", "tag")
-
-
-class RefMoved(DsregError):
-    """The remote ref changed between our read and our write."""
-
-
-class ConditionalWritesUnsupported(DsregError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -187,7 +179,7 @@ class FolderRemote(Remote):
         with self._locked():
             current = self.ref(dataset, kind, name)
             if (current.token if current else None) != (expected.token if expected else None):
-                raise RefMoved(f"remote {dataset}@{name} moved")
+                raise RefMoved(dataset, name)
             p = self.root / _ref_key(dataset, kind, name)
             p.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
@@ -258,7 +250,7 @@ class S3Remote(Remote):
             now = self.ref(dataset, kind, name)
             if now is not None and now.commit == commit:
                 return
-            raise RefMoved(f"remote {dataset}@{name} moved") from None
+            raise RefMoved(dataset, name) from None
 
     def probe(self) -> bool:
         """Write a probe key three ways; a store that honours conditions refuses two."""

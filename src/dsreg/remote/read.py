@@ -83,7 +83,8 @@ class _VerifiedRanges(io.RawIOBase):
 
     def _chunk(self, start: int, length: int, digest: str) -> bytes:
         if start not in self.got:
-            from dsreg.store.s3 import TransferInterrupted, again
+            from dsreg.errors import TransferInterrupted
+            from dsreg.store.s3 import again
 
             def verified() -> bytes:          # a damaged or cut-off reply: ask again
                 data = self.store.read_range(self.oid, start, length)

@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from dsreg.errors import ChecksumMismatch, DsregError, UsageError
+from dsreg.errors import AccessDenied, ChecksumMismatch, ConditionalConflict, PreconditionFailed, RemoteError, \
+    TransferInterrupted, UsageError
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, is_object_id
 from dsreg.store.base import ObjectStore
@@ -94,27 +95,6 @@ def _first_contact_policy(endpoint_url: str | None, max_attempts: int):
             return False        # the first answer that is not None wins over botocore's delay
         return None
     return needs_retry
-
-
-class RemoteError(DsregError):
-    pass
-
-
-class AccessDenied(RemoteError):
-    pass
-
-
-class TransferInterrupted(RemoteError):
-    """A response body broke off or timed out after the request itself succeeded."""
-
-
-class PreconditionFailed(Exception):
-    """A conditional write lost: the key changed (or exists) since it was read."""
-
-
-class ConditionalConflict(PreconditionFailed):
-    """409: another conditional write of the same key was in progress. For a ref, the race
-    is lost all the same; for an object, nothing says it exists yet: write it again."""
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
