@@ -496,7 +496,7 @@ def origin(registry, history, tmp_path):
 def _no_network(reg, monkeypatch):
     def refuse():
         raise AssertionError("tried to reach a remote")
-    monkeypatch.setattr(reg.store, "_remotes", refuse)
+    monkeypatch.setattr(reg.store, "sources", refuse)
 
 
 def test_fsck_of_a_clone_with_data_still_on_the_remote(origin, tmp_path, monkeypatch):

@@ -27,11 +27,11 @@ from dsreg.ids import CommitId, ObjectId, hash_bytes
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
     decode_snapshot
-from dsreg.store import LocalStore, ObjectStore
+from dsreg.store import ObjectStore
+from dsreg.store.atomic import TEMP_PREFIX
 from dsreg.store.base import check_object_id
 
 DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
-TEMP_PREFIX = ".tmp-"          # LocalStore's writes in progress
 REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
 _MAX_AFFECTED = 5              # versions named per problem
 
@@ -39,13 +39,11 @@ _MAX_AFFECTED = 5              # versions named per problem
 # -- reading the local store only ---------------------------------------------
 def read_local(store: ObjectStore, oid: ObjectId) -> bytes:
     """An object's verified bytes from the local store, never fetched from a remote."""
-    if isinstance(store, LocalStore):
-        data = LocalStore._read(store, oid)      # not the subclass's fetch-on-miss
-        got = hash_bytes(data)
-        if got != oid:
-            raise ChecksumMismatch(oid, got)
-        return data
-    return store.get(oid)
+    data = store.read_raw(oid)      # not the registry store's fetch-on-miss
+    got = hash_bytes(data)
+    if got != oid:
+        raise ChecksumMismatch(oid, got)
+    return data
 
 
 def _try_decode(store: ObjectStore, oid: ObjectId, decode):
@@ -233,23 +231,22 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
 
 
 def _is_recent(store: ObjectStore, oid: ObjectId, cutoff: float) -> bool:
-    if not isinstance(store, LocalStore):
+    path = store.local_path(oid)
+    if path is None:
         return False            # a backend without file times has no concurrent local writers
     try:
-        return store.path(oid).stat().st_mtime > cutoff
+        return path.stat().st_mtime > cutoff
     except FileNotFoundError:
         return False
 
 
 def stray_temp_files(reg) -> list[Path]:
-    """Leftovers of interrupted writes: `.tmp-*` in the object fan-out folders, anything
-    in `.dsreg/tmp`, and the new manifest of an interrupted `fsck --rebuild`."""
-    out: list[Path] = []
-    root = reg.store.root if isinstance(reg.store, LocalStore) else None
-    if root is not None and root.is_dir():
-        for fan in sorted(root.iterdir()):
-            if fan.is_dir() and len(fan.name) == 2:
-                out.extend(sorted(p for p in fan.iterdir() if p.name.startswith(TEMP_PREFIX)))
+    """Leftovers of interrupted writes: the object store's (`.tmp-*` in its fan-out
+    folders), `.tmp-*` in `.dsreg` (config, manifest backups), anything in `.dsreg/tmp`,
+    and the new manifest of an interrupted `fsck --rebuild`."""
+    out: list[Path] = list(reg.store.leftovers())
+    if reg.dir.is_dir():
+        out.extend(sorted(p for p in reg.dir.iterdir() if p.name.startswith(TEMP_PREFIX)))
     tmp = reg.dir / "tmp"
     if tmp.is_dir():
         out.extend(sorted(tmp.iterdir()))

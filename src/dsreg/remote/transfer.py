@@ -292,9 +292,7 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
 
     # a clone gets data on demand: start fetching what is not here yet (this also opens
     # the remotes in this thread, since the workers below cannot read the manifest)
-    prefetch = getattr(reg.store, "prefetch", None)
-    if prefetch is not None:
-        prefetch([oid for oid in missing if not reg.store.has(oid)])
+    reg.store.prefetch([oid for oid in missing if not reg.store.has(oid)])
 
     landed: list[ObjectId] = []
 
