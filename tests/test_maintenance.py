@@ -433,13 +433,18 @@ def test_gc_cleans_temp_files(registry, history):
     stale.write_bytes(b"12345")
     (registry.tmp_dir / "ingest-1").mkdir()
     (registry.tmp_dir / "ingest-1" / "part.arrow").write_bytes(b"abc")
+    config = registry.dir / ".tmp-config"                   # a config or backup write, killed
+    config.write_bytes(b"{}")
     age(registry)
     fresh = fan / ".tmp-fresh"                               # a write in progress right now
     fresh.write_bytes(b"x")
     before = objects(registry)
+    assert {p.name for p in maintenance.stray_temp_files(registry)} == {".tmp-stale", "ingest-1", ".tmp-config",
+                                                                       ".tmp-fresh"}
     result = registry.gc()
-    assert result.deleted_temp_files == 2 and result.deleted_bytes == 8
+    assert result.deleted_temp_files == 3 and result.deleted_bytes == 10
     assert not stale.exists() and fresh.exists() and list(registry.tmp_dir.iterdir()) == []
+    assert not config.exists() and (registry.dir / "config.json").is_file()
     assert objects(registry) == before
 
 

@@ -587,3 +587,51 @@ def test_overlay_prefetch_downloads_in_the_background_once(tmp_path):
     assert sorted(source.gets) == sorted(ids + [hash_bytes(b"nowhere")])   # each fetched once
     assert set(store.iter()) == {*ids, here}
     assert _local_leftovers(store) == []
+
+
+# -- atomic writes: the one way any file is replaced -----------------------------------
+def test_write_atomic_replaces_whole_files(tmp_path):
+    from dsreg.store.atomic import copy_atomic, write_atomic
+    target = tmp_path / "a" / "b" / "config.json"
+    write_atomic(target, b"first")                  # folders made on the way
+    assert target.read_bytes() == b"first" and target.stat().st_mode & 0o777 == 0o600
+    old_umask = os.umask(0o022)
+    try:
+        write_atomic(target, lambda f: f.write(b"second"), mode=0o666)
+    finally:
+        os.umask(old_umask)
+    assert target.read_bytes() == b"second" and target.stat().st_mode & 0o777 == 0o644
+    big = tmp_path / "big"
+    big.write_bytes(os.urandom(3 << 20))
+    copy_atomic(big, tmp_path / "a" / "copy")
+    assert (tmp_path / "a" / "copy").read_bytes() == big.read_bytes()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["config.json"]
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
+    from dsreg.store.atomic import write_atomic
+    target = tmp_path / "ref"
+    target.write_bytes(b"old")
+
+    def full_disk(f):
+        f.write(b"half")
+        raise OSError(28, "No space left on device")
+    with pytest.raises(OSError):
+        write_atomic(target, full_disk)
+    monkeypatch.setattr(os, "replace", lambda src, dst: full_disk(io.BytesIO()))
+    with pytest.raises(OSError):
+        write_atomic(target, b"new")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["ref"]
+
+
+def test_a_write_killed_before_its_rename_leaves_the_old_file_whole(tmp_path):
+    target = tmp_path / "ref"
+    target.write_bytes(b"old")
+    code = ("from dsreg.store.atomic import write_atomic; "
+            f"write_atomic({str(target)!r}, b'new', before_rename='test.rename')")
+    env = {**os.environ, "DSREG_CRASH_AT": "test.rename:1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == -9
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert target.read_bytes() == b"old" and len(left) == 2 and left[0].startswith(".tmp-")
+    assert (tmp_path / left[0]).read_bytes() == b"new"     # complete, for nobody: gc removes it

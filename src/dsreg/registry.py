@@ -12,6 +12,7 @@ from typing import Any
 
 from dsreg.errors import ManifestMissing, ManifestUnreadable, RegistryExists, RegistryNotFound
 from dsreg.manifest.database import Manifest
+from dsreg.store.atomic import write_atomic
 from dsreg.store.overlay import OverlayStore
 
 DIRNAME = ".dsreg"
@@ -66,7 +67,7 @@ class Registry:
         (d / "tmp").mkdir(exist_ok=True)
         config = d / "config.json"
         if not config.exists():
-            config.write_text(json.dumps({"format": 1}, indent=2) + "\n")
+            write_atomic(config, (json.dumps({"format": 1}, indent=2) + "\n").encode(), mode=0o666)
         reg = cls(root, _discover=False)
         reg._create_manifest = True
         reg.manifest  # creates and migrates the database
