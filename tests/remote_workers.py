@@ -13,7 +13,7 @@ def push_rounds(args) -> dict:
 
     from dsreg import Registry
     from dsreg.remote import transfer
-    from dsreg.remote.transfer import NonFastForward
+    from dsreg.errors import NonFastForward
     reg = Registry(path)
     reg.commit("shared", {split: pa.table({"who": [split] * 3, "n": [1, 2, 3]})}, message=f"add {split}")
     outcomes = []

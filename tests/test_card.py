@@ -347,6 +347,24 @@ def test_card_command_writes_files(reviews, tmp_path):
     fails("card", "reviews", "-o", str(tmp_path / "missing" / "x.md"), says="cannot write")
 
 
+def test_a_failed_card_write_leaves_the_old_card_whole(reviews, tmp_path, monkeypatch):
+    """The card file is replaced atomically: a write that fails (a full disk) keeps the old
+    card, whole, and leaves no temporary file; through a symlink, the target is replaced."""
+    (tmp_path / "cards").mkdir()
+    card = tmp_path / "cards" / "README.md"
+    card.write_text("the old card\n")
+
+    def full(src, dst):
+        raise OSError(28, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", full)
+        fails("card", "reviews", "-o", str(card), says=f"cannot write {card}: No space left on device")
+    assert card.read_text() == "the old card\n" and [p.name for p in card.parent.iterdir()] == ["README.md"]
+    (card.parent / "link.md").symlink_to(card)
+    run("card", "reviews", "-o", str(card.parent / "link.md"))
+    assert (card.parent / "link.md").is_symlink() and card.read_text().startswith("---\n")
+
+
 def test_an_unwritable_card_file_records_nothing(reviews, tmp_path):
     registry, _ = reviews
     before = (registry.resolve("reviews"), len(registry.log("reviews")))

@@ -337,8 +337,9 @@ def test_golden_fingerprints_pin_the_scheme():
 
 def test_fingerprint_objects_name_their_scheme():
     from dsreg.maintenance.rebuild import object_kind
-    from dsreg.model.serialize import CorruptObject, decode_fingerprint_object, decode_fingerprints, \
-        encode_fingerprints, fingerprints_size
+    from dsreg.errors import CorruptObject
+    from dsreg.model.serialize import decode_fingerprint_object, decode_fingerprints, encode_fingerprints, \
+        fingerprints_size
     fps = np.array([1, 2**64 - 1, 0], dtype=np.uint64)
     data = encode_fingerprints(fps, "fp-9")
     assert data[:16] == b"DSRGFP2\nfp-9   \n" and len(data) == fingerprints_size(3, "fp-9") == 16 + 24

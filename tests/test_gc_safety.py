@@ -13,10 +13,9 @@ import dsreg
 from dsreg.maintenance import reach
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.maintenance.reach import GcRefused
 from dsreg.porcelain import get_commit
+from dsreg.errors import GcRefused, RemoteGcRan, RemoteGcRunning
 from dsreg.maintenance.remote import fsck_remote, gc_remote
-from dsreg.remote.gcmarker import RemoteGcRan, RemoteGcRunning
 
 from clihelpers import run
 from conftest import make_table

@@ -11,7 +11,7 @@ import pytest
 from conftest import Recorder, edit_table, make_table
 from dsreg.maintenance import fsck as maintenance, reach
 from dsreg.rows.equality import tables_equal
-from dsreg.errors import ChecksumMismatch
+from dsreg.errors import ChecksumMismatch, GcRefused
 from dsreg.ids import CommitId, ObjectId
 from dsreg.porcelain import get_commit, get_snapshot
 from dsreg.model.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
@@ -433,13 +433,18 @@ def test_gc_cleans_temp_files(registry, history):
     stale.write_bytes(b"12345")
     (registry.tmp_dir / "ingest-1").mkdir()
     (registry.tmp_dir / "ingest-1" / "part.arrow").write_bytes(b"abc")
+    config = registry.dir / ".tmp-config"                   # a config or backup write, killed
+    config.write_bytes(b"{}")
     age(registry)
     fresh = fan / ".tmp-fresh"                               # a write in progress right now
     fresh.write_bytes(b"x")
     before = objects(registry)
+    assert {p.name for p in maintenance.stray_temp_files(registry)} == {".tmp-stale", "ingest-1", ".tmp-config",
+                                                                       ".tmp-fresh"}
     result = registry.gc()
-    assert result.deleted_temp_files == 2 and result.deleted_bytes == 8
+    assert result.deleted_temp_files == 3 and result.deleted_bytes == 10
     assert not stale.exists() and fresh.exists() and list(registry.tmp_dir.iterdir()) == []
+    assert not config.exists() and (registry.dir / "config.json").is_file()
     assert objects(registry) == before
 
 
@@ -449,7 +454,7 @@ def test_gc_refuses_when_it_cannot_see_what_is_reachable(registry, history):
     with registry.manifest.transaction():
         registry.manifest.delete_objects([head], [], [])
     before = objects(registry)
-    with pytest.raises(reach.GcRefused, match=head):
+    with pytest.raises(GcRefused, match=head):
         registry.gc(grace_seconds=0)
     assert objects(registry) == before
 
@@ -461,7 +466,7 @@ def test_gc_refuses_when_a_reachable_snapshot_is_unreadable(registry, history):
     registry.branch(DS, "other", "v1")
     registry.branch(DS, delete="other")                      # gc would have work to do
     before = objects(registry)
-    with pytest.raises(reach.GcRefused, match=sid):
+    with pytest.raises(GcRefused, match=sid):
         registry.gc(grace_seconds=0)
     assert objects(registry) == before
 
@@ -496,7 +501,7 @@ def origin(registry, history, tmp_path):
 def _no_network(reg, monkeypatch):
     def refuse():
         raise AssertionError("tried to reach a remote")
-    monkeypatch.setattr(reg.store, "_remotes", refuse)
+    monkeypatch.setattr(reg.store, "sources", refuse)
 
 
 def test_fsck_of_a_clone_with_data_still_on_the_remote(origin, tmp_path, monkeypatch):

@@ -13,11 +13,9 @@ import pytest
 import dsreg
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.errors import DsregError, UsageError
+from dsreg.errors import ConditionalWritesUnsupported, DivergedBranches, DsregError, NonFastForward, RemoteError, \
+    UsageError
 from dsreg.ids import CommitId
-from dsreg.remote.backends import ConditionalWritesUnsupported
-from dsreg.store.s3 import RemoteError
-from dsreg.remote.transfer import DivergedBranches, NonFastForward
 
 from conftest import edit_table, make_table, new_bucket
 from proxy import Proxy

@@ -6,6 +6,8 @@ Every error a user can act on is a `DsregError`; the CLI turns it into
 """
 from __future__ import annotations
 
+import time
+
 
 class DsregError(Exception):
     """Base class: an error the user can act on."""
@@ -135,6 +137,129 @@ class ChecksumMismatch(DsregError):
 
 class NothingToCommit(DsregError):
     pass
+
+
+class CorruptObject(DsregError):
+    """An object (or a ref, or a manifest row) whose content is not what dsreg writes.
+
+    Also what an object id read from data raises when it is malformed: such an id names
+    damage or tampering, not a mistake on the command line (that would be a UsageError)."""
+
+
+class NotLocal(Exception):
+    """Statistics would need shard data that is not in the local store (not an error a
+    user sees: the caller skips what it cannot compute without the network)."""
+
+    def __init__(self, object_id: str):
+        super().__init__(object_id)
+        self.object_id = object_id
+
+
+# -- cards --------------------------------------------------------------------------
+class UnknownCardField(UsageError):
+    def __init__(self, key: str, known: tuple[str, ...] | list[str]):
+        super().__init__(f"unknown card field {key!r}",
+                         f"known fields: {', '.join(known)}; or name your own x-{key}")
+        self.key = key
+
+
+class BadCardValue(UsageError):
+    pass
+
+
+# -- remotes ------------------------------------------------------------------------
+class RemoteError(DsregError):
+    """A remote could not be reached, or refused or failed a request."""
+
+
+class AccessDenied(RemoteError):
+    pass
+
+
+class TransferInterrupted(RemoteError):
+    """A response body broke off or timed out after the request itself succeeded."""
+
+
+class PreconditionFailed(Exception):
+    """A conditional write lost: the key changed (or exists) since it was read. Not an
+    error a user sees: the caller turns it into what it means (a ref that moved, an
+    object already there)."""
+
+
+class ConditionalConflict(PreconditionFailed):
+    """409: another conditional write of the same key was in progress. For a ref, the race
+    is lost all the same; for an object, nothing says it exists yet: write it again."""
+
+
+class RefMoved(DsregError):
+    """The remote ref changed between our read and our write."""
+
+    def __init__(self, dataset: str, name: str):
+        super().__init__(f"remote {dataset}@{name} moved")
+        self.dataset, self.name = dataset, name
+
+
+class ConditionalWritesUnsupported(DsregError):
+    """A remote that ignores If-Match / If-None-Match: refs are never moved there."""
+
+    def __init__(self, remote: str, url: str):
+        super().__init__(
+            f"remote {remote} ({url}) ignores conditional writes (If-Match / If-None-Match), "
+            "so concurrent pushes could overwrite each other; dsreg will not move refs there",
+            "use a store that supports conditional writes (AWS S3, MinIO, R2, GCS) or a file:// remote; "
+            "reading from this remote still works")
+        self.remote, self.url = remote, url
+
+
+class NonFastForward(DsregError):
+    def __init__(self, remote: str, dataset: str, name: str, kind: str = "branch"):
+        if kind == "tag":
+            super().__init__(f"tag {dataset}@{name} already exists on {remote} with another commit",
+                             "use --force to replace it")
+        else:
+            super().__init__(f"remote {name} has commits you do not have",
+                             f"run 'dsreg pull {remote} {dataset}@{name}'")
+        self.remote, self.dataset, self.name, self.kind = remote, dataset, name, kind
+
+
+class DivergedBranches(DsregError):
+    def __init__(self, dataset: str, name: str, local: str, remote: str):
+        super().__init__(f"{dataset}@{name} has diverged from the remote (local {local[:12]}, remote {remote[:12]})",
+                         f"run 'dsreg pull --rebase {dataset}@{name}' to replay your commits on top of the remote's")
+        self.dataset, self.name = dataset, name
+        self.local, self.remote = local, remote
+
+
+class RebaseConflict(DsregError):
+    """A local commit and the remote's commits both changed one split."""
+
+    def __init__(self, dataset: str, branch: str, commit: str, split: str, target: str):
+        super().__init__(f"cannot replay {commit[:12]} on the remote's {branch}: both changed split {split!r}",
+                         f"commit your change again on top of {dataset}@{branch} after "
+                         f"'dsreg branch {dataset} {branch} {target[:12]} --force'")
+        self.dataset, self.branch, self.commit, self.split, self.target = dataset, branch, commit, split, target
+
+
+# -- maintenance --------------------------------------------------------------------
+class GcRefused(DsregError):
+    """gc cannot tell everything that is reachable, so it deletes nothing."""
+
+
+class RemoteGcRunning(DsregError):
+    def __init__(self, remote: str, started: float):
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+        super().__init__(f"a gc is running on remote {remote} (started {when}); nothing was pushed",
+                         f"push again when it has finished; if it was interrupted, run "
+                         f"'dsreg gc --remote {remote}' to finish it")
+        self.remote, self.started = remote, started
+
+
+class RemoteGcRan(DsregError):
+    def __init__(self, remote: str):
+        super().__init__(f"a gc started on remote {remote} while this push ran, so objects the push "
+                         "relies on may have been collected; nothing was moved",
+                         "run the push again")
+        self.remote = remote
 
 
 def _short(commit_id: str | None) -> str:

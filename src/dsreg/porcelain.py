@@ -276,8 +276,8 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
         if unknown:
             raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}",
                              f"columns: {', '.join(snap.schema.names)}")
-    if hasattr(reg.store, "prefetch"):      # a clone's data arrives on demand: in parallel
-        reg.store.prefetch([snap.shards[i].id for i in dict.fromkeys(snap.run_shard.tolist())])
+    # a clone's data arrives on demand: in parallel
+    reg.store.prefetch([snap.shards[i].id for i in dict.fromkeys(snap.run_shard.tolist())])
     table = read_snapshot(reg.store, snap, columns=columns)
     return pin(table, rev.dataset, rev.commit_id, split)
 

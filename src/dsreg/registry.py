@@ -10,11 +10,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from dsreg.errors import ChecksumMismatch, ManifestMissing, ManifestUnreadable, ObjectMissing, RegistryExists, \
-    RegistryNotFound
-from dsreg.ids import ObjectId, hash_bytes
+from dsreg.errors import ManifestMissing, ManifestUnreadable, RegistryExists, RegistryNotFound
 from dsreg.manifest.database import Manifest
-from dsreg.store import LocalStore
+from dsreg.store.atomic import write_atomic
+from dsreg.store.overlay import OverlayStore
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -52,7 +51,8 @@ class Registry:
         root = find_registry(path, need_manifest) if _discover else Path(path).resolve()  # type: ignore[arg-type]
         self.root = root
         self.dir = root / DIRNAME
-        self.store = RegistryStore(self.dir / "objects", self._remotes)
+        # an object missing here is fetched from the remotes (origin first): a clone's data on demand
+        self.store = OverlayStore(self.dir / "objects", self._remote_stores)
         self._manifest: Manifest | None = None
         self._opened_remotes: list | None = None
         self._create_manifest = False       # only `init` may create an empty one
@@ -67,7 +67,7 @@ class Registry:
         (d / "tmp").mkdir(exist_ok=True)
         config = d / "config.json"
         if not config.exists():
-            config.write_text(json.dumps({"format": 1}, indent=2) + "\n")
+            write_atomic(config, (json.dumps({"format": 1}, indent=2) + "\n").encode(), mode=0o666)
         reg = cls(root, _discover=False)
         reg._create_manifest = True
         reg.manifest  # creates and migrates the database
@@ -109,6 +109,9 @@ class Registry:
             rows = sorted(self.manifest.remotes(), key=lambda r: r["name"] != "origin")
             self._opened_remotes = [open_remote(r["url"], r["endpoint_url"]) for r in rows]
         return self._opened_remotes
+
+    def _remote_stores(self) -> list:
+        return [r.objects for r in self._remotes()]
 
     @property
     def tmp_dir(self) -> Path:
@@ -171,83 +174,3 @@ class Registry:
         from dsreg.maintenance import rebuild
         return rebuild.rebuild_manifest(self, **kw)
 
-
-class RegistryStore(LocalStore):
-    """The local object store; an object missing here is fetched from the registry's
-    remotes (origin first), verified, and kept. This is how a clone gets data on demand.
-
-    A local object that fails verification (flipped bits, a truncated file) is treated
-    the same way: a verified copy from a remote replaces the bad file atomically and is
-    returned. Without a good copy anywhere the read fails with ChecksumMismatch; bad
-    bytes are never returned."""
-
-    PREFETCH_PARALLEL = 8
-
-    def __init__(self, root, remotes):
-        super().__init__(root)
-        self._remotes = remotes
-        self._prefetching: dict[ObjectId, Any] = {}
-
-    def prefetch(self, oids) -> None:
-        """Start fetching those of `oids` missing here from the remotes, several at a time,
-        in the background, and return: a read of one of them waits for its download, so
-        reading the first overlaps downloading the next (a clone's first load)."""
-        missing = [o for o in dict.fromkeys(oids) if o not in self._prefetching and not self.has(o)]
-        if not missing or not self._remotes():      # (opens the remotes here, in this thread)
-            return
-        from concurrent.futures import ThreadPoolExecutor
-        pool = ThreadPoolExecutor(self.PREFETCH_PARALLEL, thread_name_prefix="dsreg-prefetch")
-        for oid in missing:
-            self._prefetching[oid] = pool.submit(self._download, oid)
-        pool.shutdown(wait=False)
-
-    def _download(self, oid: ObjectId) -> None:
-        # errors are left for the read that needs the object to meet again, and report
-        data = self._from_remotes(oid, missing_ok=True)
-        if isinstance(data, bytes) and not self.has(oid):
-            self._write(oid, data)
-
-    def _read(self, oid: ObjectId) -> bytes:
-        pending = self._prefetching.pop(oid, None) if self._prefetching else None
-        if pending is not None:
-            pending.exception()                     # wait for it, whatever happened
-        try:
-            return super()._read(oid)
-        except ObjectMissing as missing:
-            data = self._from_remotes(oid, missing_ok=False)
-            if isinstance(data, ChecksumMismatch):
-                raise data from None        # only damaged copies out there: say so
-            if data is None:
-                raise missing from None
-            if not self.has(oid):
-                self._write(oid, data)
-            return data
-
-    def get(self, oid: ObjectId) -> bytes:
-        data = self._read(oid)
-        got = hash_bytes(data)
-        if got == oid:
-            return data
-        good = self._from_remotes(oid, missing_ok=True)
-        if not isinstance(good, bytes):
-            raise ChecksumMismatch(oid, got)
-        self.restore(oid, good)
-        return good
-
-    def _from_remotes(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:
-        """A verified copy from the first remote with a good one (origin first); else the
-        first remote's ChecksumMismatch, if one had a damaged copy; else None."""
-        from dsreg.store.s3 import RemoteError
-        damaged = None
-        for remote in self._remotes():
-            try:
-                return remote.objects.get(oid)      # verified against oid
-            except ObjectMissing:
-                continue
-            except ChecksumMismatch as e:
-                damaged = damaged or e
-            except RemoteError:
-                if not missing_ok:
-                    raise
-                # repairing a damaged local copy: try the next remote, else report the damage
-        return damaged

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dsreg.errors import DsregError, UnknownDataset, UsageError
+from dsreg.errors import BadCardValue, DsregError, UnknownCardField, UnknownDataset, UsageError
 from dsreg.model.objects import get_commit
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
@@ -30,17 +30,6 @@ _SLUG = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _LICENSE = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]+)*|code|multilingual")
 _EXTRA = re.compile(r"x-[A-Za-z0-9_.-]+")
-
-
-class UnknownCardField(UsageError):
-    def __init__(self, key: str):
-        super().__init__(f"unknown card field {key!r}",
-                         f"known fields: {', '.join(KNOWN_FIELDS)}; or name your own x-{key}")
-        self.key = key
-
-
-class BadCardValue(UsageError):
-    pass
 
 
 def parse_assignments(items: list[str] | tuple[str, ...], base: str | Path = ".") -> dict[str, Any]:
@@ -69,7 +58,7 @@ def validate(key: str, raw: str) -> Any:
     if key in COMPUTED_FIELDS:
         raise BadCardValue(f"card field {key!r} is computed from the data and cannot be set")
     if key not in KNOWN_FIELDS and not _EXTRA.fullmatch(key):
-        raise UnknownCardField(key)
+        raise UnknownCardField(key, KNOWN_FIELDS)
     if not raw.strip():
         return None
     if key in BODY_FIELDS or key.startswith("x-"):
@@ -140,4 +129,4 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
 
 
 __all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "parse_assignments", "validate", "set_fields",
-           "card_fields", "UnknownCardField", "BadCardValue"]
+           "card_fields"]

@@ -431,9 +431,10 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
     if out is None:
         click.echo(text, nl=False)
         return
+    from dsreg.store.atomic import write_atomic
     try:
-        with open(out, "w", encoding="utf-8") as f:
-            f.write(text)
+        # the old card stays whole until the new one is: a failed write never leaves half
+        write_atomic(os.path.realpath(out), text.encode("utf-8"), mode=0o666)
     except OSError as e:
         raise DsregError(f"cannot write {out}: {e.strerror or e}") from None
     click.echo(f"wrote the {fmt} card of {spec} to {out}")

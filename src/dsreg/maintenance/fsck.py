@@ -11,14 +11,14 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from dsreg.errors import ChecksumMismatch, ObjectMissing, UsageError
+from dsreg.errors import ChecksumMismatch, CorruptObject, ObjectMissing, UsageError
 from dsreg.ids import CommitId, ObjectId, hash_bytes
 from dsreg.maintenance.reach import Names, affects, manifest_snapshot_shards, read_local, roots
 from dsreg.maintenance.repair import restore_from_remotes
 from dsreg.maintenance.temp import stray_temp_files
 from dsreg.model.history import ancestors
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import Commit, CorruptObject, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
+from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
     decode_snapshot
 from dsreg.store import ObjectStore
 from dsreg.store.base import check_object_id

@@ -12,7 +12,7 @@ from dsreg.ids import ObjectId
 from dsreg.maintenance.reach import reachable
 from dsreg.maintenance.temp import clean_temp
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.store import LocalStore, ObjectStore
+from dsreg.store import ObjectStore
 
 DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
 
@@ -85,10 +85,11 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
 
 
 def _is_recent(store: ObjectStore, oid: ObjectId, cutoff: float) -> bool:
-    if not isinstance(store, LocalStore):
+    path = store.local_path(oid)
+    if path is None:
         return False            # a backend without file times has no concurrent local writers
     try:
-        return store.path(oid).stat().st_mtime > cutoff
+        return path.stat().st_mtime > cutoff
     except FileNotFoundError:
         return False
 

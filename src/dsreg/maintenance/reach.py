@@ -15,29 +15,23 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from dsreg.errors import ChecksumMismatch, DsregError
+from dsreg.errors import ChecksumMismatch, DsregError, GcRefused
 from dsreg.ids import CommitId, ObjectId, hash_bytes
 from dsreg.model.history import ancestors, first_parent_chain
 from dsreg.model.serialize import decode_commit, decode_snapshot
-from dsreg.store import LocalStore, ObjectStore
+from dsreg.store import ObjectStore
 
 _MAX_AFFECTED = 5              # versions named per problem
-
-
-class GcRefused(DsregError):
-    """gc cannot tell everything that is reachable, so it deletes nothing."""
 
 
 # -- reading the local store only ---------------------------------------------
 def read_local(store: ObjectStore, oid: ObjectId) -> bytes:
     """An object's verified bytes from the local store, never fetched from a remote."""
-    if isinstance(store, LocalStore):
-        data = LocalStore._read(store, oid)      # not the subclass's fetch-on-miss
-        got = hash_bytes(data)
-        if got != oid:
-            raise ChecksumMismatch(oid, got)
-        return data
-    return store.get(oid)
+    data = store.read_raw(oid)      # not the registry store's fetch-on-miss
+    got = hash_bytes(data)
+    if got != oid:
+        raise ChecksumMismatch(oid, got)
+    return data
 
 
 def _try_decode(store: ObjectStore, oid: ObjectId, decode):
@@ -195,5 +189,5 @@ def affects(about: ObjectId, snapshot_users: dict, part_of: dict, names: Names) 
     return "affects " + "; ".join(shown) + (f"; and {more} more version(s)" if more else "")
 
 
-__all__ = ["GcRefused", "Reachable", "Root", "Names", "affects", "reachable", "unreachable", "roots", "live_reflog",
+__all__ = ["Reachable", "Root", "Names", "affects", "reachable", "unreachable", "roots", "live_reflog",
            "read_local", "manifest_snapshot_shards"]

@@ -26,8 +26,6 @@ the old manifest only.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sqlite3
 import time
 from collections import Counter
@@ -35,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import pathname2url
 
-from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
+from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, ObjectMissing
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId, is_object_id
 from dsreg.maintenance.fsck import FsckResult, fsck
@@ -43,10 +41,10 @@ from dsreg.maintenance.reach import read_local
 from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.manifest.database import Manifest
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, CorruptObject, ShardRef, \
+from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, ShardRef, \
     decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
 from dsreg.rows.shards import INDEX_FORMAT
-from dsreg.store.local import _fsync_dir
+from dsreg.store.atomic import copy_atomic, fsync_dir, fsync_file, rename_atomic
 
 SIDE_FILES = ("-wal", "-shm", "-journal")      # SQLite's companions of a database file
 RECOVERED = "recovered-"
@@ -313,7 +311,7 @@ def _build(reg, temp: Path, old: _Old, progress: Progress) -> _Built:
             raise DsregError(f"cannot finish the new manifest {temp}: it is in use by another process")
     finally:
         m.close()
-    _fsync(temp)
+    fsync_file(temp)
     return built
 
 
@@ -409,17 +407,13 @@ def _swap(path: Path, temp: Path) -> Path | None:
     for suffix in ("", *SIDE_FILES):
         src = Path(str(path) + suffix)
         if src.is_file() and (suffix in ("", "-wal", "-journal") and src.stat().st_size):
-            part = Path(str(backup) + suffix + ".tmp")
-            shutil.copyfile(src, part)
-            _fsync(part)
-            os.replace(part, str(backup) + suffix)
+            copy_atomic(src, str(backup) + suffix, mode=0o666)
             kept = True
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     crashpoint("rebuild.backup")
     for suffix in SIDE_FILES:
         Path(str(path) + suffix).unlink(missing_ok=True)
-    os.replace(temp, path)
-    _fsync_dir(path.parent)
+    rename_atomic(temp, path)
     crashpoint("rebuild.swap")
     return backup if kept else None
 
@@ -427,11 +421,6 @@ def _swap(path: Path, temp: Path) -> Path | None:
 def _remove(db: Path) -> None:
     for suffix in ("", *SIDE_FILES):
         Path(str(db) + suffix).unlink(missing_ok=True)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 __all__ = ["rebuild_manifest", "RebuildResult", "Recovered", "object_kind"]

@@ -17,12 +17,12 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dsreg.errors import ChecksumMismatch, ObjectMissing
+from dsreg.errors import ChecksumMismatch, CorruptObject, GcRefused, ObjectMissing
 from dsreg.ids import CommitId, ObjectId
-from dsreg.maintenance.reach import GcRefused, Names, Root, affects
+from dsreg.maintenance.reach import Names, Root, affects
 from dsreg.model.history import ancestors
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import Commit, CorruptObject, decode_commit, decode_snapshot
+from dsreg.model.serialize import Commit, decode_commit, decode_snapshot
 from dsreg.remote.gcmarker import settle_seconds
 from dsreg.remote.transfer import get_remote
 

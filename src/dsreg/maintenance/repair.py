@@ -15,7 +15,6 @@ def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
     """Replace each local object in `oids` by a verified copy from the first remote with
     a good one (origin first). Returns one line per object restored, naming the remote;
     objects no remote can supply are left as they are."""
-    from dsreg.store import LocalStore
     remotes = sorted(reg.manifest.remotes(), key=lambda r: r["name"] != "origin")
     opened = []
     for info in remotes:
@@ -33,7 +32,7 @@ def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
                 continue
             except DsregError:
                 continue                                # unreachable: try the next remote
-            LocalStore.restore(reg.store, oid, data)
+            reg.store.restore(oid, data)
             done.append(f"object {oid} from {name}")
             break
     return done

@@ -5,21 +5,18 @@ import os
 import shutil
 from pathlib import Path
 
-from dsreg.store import LocalStore
+from dsreg.store.atomic import TEMP_PREFIX
 
-TEMP_PREFIX = ".tmp-"          # LocalStore's writes in progress
 REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
 
 
 def stray_temp_files(reg) -> list[Path]:
-    """Leftovers of interrupted writes: `.tmp-*` in the object fan-out folders, anything
-    in `.dsreg/tmp`, and the new manifest of an interrupted `fsck --rebuild`."""
-    out: list[Path] = []
-    root = reg.store.root if isinstance(reg.store, LocalStore) else None
-    if root is not None and root.is_dir():
-        for fan in sorted(root.iterdir()):
-            if fan.is_dir() and len(fan.name) == 2:
-                out.extend(sorted(p for p in fan.iterdir() if p.name.startswith(TEMP_PREFIX)))
+    """Leftovers of interrupted writes: the object store's (`.tmp-*` in its fan-out
+    folders), `.tmp-*` in `.dsreg` (config, manifest backups), anything in `.dsreg/tmp`,
+    and the new manifest of an interrupted `fsck --rebuild`."""
+    out: list[Path] = list(reg.store.leftovers())
+    if reg.dir.is_dir():
+        out.extend(sorted(p for p in reg.dir.iterdir() if p.name.startswith(TEMP_PREFIX)))
     tmp = reg.dir / "tmp"
     if tmp.is_dir():
         out.extend(sorted(tmp.iterdir()))
@@ -65,4 +62,4 @@ def _tree_stat(p: Path) -> tuple[float, int]:
     return newest, size
 
 
-__all__ = ["TEMP_PREFIX", "REBUILD_TEMP", "stray_temp_files", "clean_temp"]
+__all__ = ["REBUILD_TEMP", "stray_temp_files", "clean_temp"]

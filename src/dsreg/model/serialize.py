@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from dsreg.errors import DsregError
+from dsreg.errors import CorruptObject
 from dsreg.ids import CommitId, ObjectId, ShardId, is_object_id
 
 COMMIT_FORMAT = "dsreg-commit-1"
@@ -23,13 +23,6 @@ SNAPSHOT_FORMAT = "dsreg-snapshot-2"
 _SNAPSHOT_MAGIC = b"DSRGSNP2"
 _SNAPSHOT_V1 = ("dsreg-snapshot-1", b"DSRGSNP1")     # runs as JSON lists: still read
 SNAPSHOT_MAGICS = (_SNAPSHOT_MAGIC, _SNAPSHOT_V1[1])   # how a snapshot object starts (rebuild.py)
-
-
-class CorruptObject(DsregError):
-    """An object (or a ref, or a manifest row) whose content is not what dsreg writes.
-
-    Also what an object id read from data raises when it is malformed: such an id names
-    damage or tampering, not a mistake on the command line (that would be a UsageError)."""
 
 
 def data_id(value: Any, what: str) -> ObjectId:

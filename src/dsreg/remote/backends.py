@@ -16,28 +16,19 @@ import fcntl
 import json
 import os
 import secrets
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dsreg.errors import DsregError, UsageError
+from dsreg.errors import PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, is_object_id
 from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.store import LocalStore, ObjectStore
-from dsreg.store.local import _fsync_dir
-from dsreg.store.s3 import PreconditionFailed, RemoteError, S3Store
+from dsreg.store.atomic import TEMP_PREFIX, write_atomic
+from dsreg.store.s3 import S3Store
 
 KINDS = ("branch", "tag")
-
-
-class RefMoved(DsregError):
-    """The remote ref changed between our read and our write."""
-
-
-class ConditionalWritesUnsupported(DsregError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -166,7 +157,7 @@ class FolderRemote(Remote):
         out = []
         if base.is_dir():
             for p in sorted(base.rglob("*")):
-                if not p.is_file() or p.name.startswith(".tmp-"):
+                if not p.is_file() or p.name.startswith(TEMP_PREFIX):
                     continue
                 parsed = _parse_ref_key(p.relative_to(self.root).as_posix())
                 if parsed and (dataset is None or parsed[0] == dataset):
@@ -187,16 +178,8 @@ class FolderRemote(Remote):
         with self._locked():
             current = self.ref(dataset, kind, name)
             if (current.token if current else None) != (expected.token if expected else None):
-                raise RefMoved(f"remote {dataset}@{name} moved")
-            p = self.root / _ref_key(dataset, kind, name)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(_encode_ref(commit))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, p)
-            _fsync_dir(p.parent)
+                raise RefMoved(dataset, name)
+            write_atomic(self.root / _ref_key(dataset, kind, name), _encode_ref(commit))
 
     def gc_marker(self) -> dict | None:
         self._check()
@@ -206,15 +189,7 @@ class FolderRemote(Remote):
             return None
 
     def set_gc_marker(self, doc: dict) -> None:
-        p = self.root / GC_MARKER
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(doc).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-        _fsync_dir(p.parent)
+        write_atomic(self.root / GC_MARKER, json.dumps(doc).encode())
 
     def object_times(self) -> Iterator[tuple[str, float]]:
         for oid in self.objects.iter():
@@ -258,7 +233,7 @@ class S3Remote(Remote):
             now = self.ref(dataset, kind, name)
             if now is not None and now.commit == commit:
                 return
-            raise RefMoved(f"remote {dataset}@{name} moved") from None
+            raise RefMoved(dataset, name) from None
 
     def probe(self) -> bool:
         """Write a probe key three ways; a store that honours conditions refuses two."""
@@ -280,8 +255,8 @@ class S3Remote(Remote):
         except PreconditionFailed:
             pass
         try:
-            s3._call("delete probe", s3.client.delete_object, Bucket=s3.bucket, Key=key)
-        except (RemoteError, KeyError):
+            s3.delete_key(key, "delete probe")
+        except RemoteError:
             pass
         return honoured
 
@@ -290,9 +265,7 @@ class S3Remote(Remote):
         return _decode_marker(got[0]) if got is not None else None
 
     def set_gc_marker(self, doc: dict) -> None:
-        s3 = self.objects
-        s3._call("write gc marker", s3.client.put_object, Bucket=s3.bucket, Key=s3.key(GC_MARKER),
-                 Body=json.dumps(doc).encode())
+        self.objects.put_key(self.objects.key(GC_MARKER), json.dumps(doc).encode(), "write gc marker")
 
     def object_times(self) -> Iterator[tuple[str, float]]:
         s3 = self.objects

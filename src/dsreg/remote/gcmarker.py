@@ -16,23 +16,13 @@ is still its own), except when it is killed; then the next gc finishes the marke
 from __future__ import annotations
 
 import os
-import time
 
-from dsreg.errors import DsregError
+from dsreg.errors import RemoteGcRan, RemoteGcRunning
 
 
 def settle_seconds() -> float:
     """How long gc waits between writing its marker and reading the refs."""
     return float(os.environ.get("DSREG_REMOTE_GC_SETTLE", "60"))
-
-
-class RemoteGcRunning(DsregError):
-    def __init__(self, remote: str, started: float):
-        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
-        super().__init__(f"a gc is running on remote {remote} (started {when}); nothing was pushed",
-                         f"push again when it has finished; if it was interrupted, run "
-                         f"'dsreg gc --remote {remote}' to finish it")
-        self.remote, self.started = remote, started
 
 
 def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
@@ -42,17 +32,10 @@ def check_no_gc_running(remote_name: str, marker: dict | None) -> None:
         raise RemoteGcRunning(remote_name, float(marker.get("started") or 0))
 
 
-class RemoteGcRan(DsregError):
-    def __init__(self, remote: str):
-        super().__init__(f"a gc started on remote {remote} while this push ran, so objects the push "
-                         "relies on may have been collected; nothing was moved",
-                         "run the push again")
-
-
 def check_gc_marker(remote_name: str, remote, seen: dict | None) -> None:
     """Raise RemoteGcRan if a gc started on the remote since `seen` was read."""
     if remote.gc_marker() != seen:
         raise RemoteGcRan(remote_name)
 
 
-__all__ = ["settle_seconds", "check_no_gc_running", "check_gc_marker", "RemoteGcRunning", "RemoteGcRan"]
+__all__ = ["settle_seconds", "check_no_gc_running", "check_gc_marker"]

@@ -25,14 +25,13 @@ from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapsh
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import read_snapshot
 from dsreg.store import LocalStore, ObjectStore
-from dsreg.store.base import ObjectStore as _Base
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("DSREG_CACHE") or Path.home() / ".cache" / "dsreg")
 
 
-class CachedRemoteStore(_Base):
+class CachedRemoteStore(ObjectStore):
     """Reads through a local cache; writes nothing to the remote."""
 
     def __init__(self, remote: Remote, cache: LocalStore):
@@ -41,14 +40,17 @@ class CachedRemoteStore(_Base):
     def has(self, oid):
         return self.cache.has(oid) or self.remote.objects.has(oid)
 
-    def _read(self, oid):
+    def get(self, oid):
         if self.cache.has(oid):
-            return self.cache._read(oid)
+            return self.cache.get(oid)
         data = self.remote.objects.get(oid)        # verified
         self.cache.put(data)
         return data
 
-    def _write(self, oid, data):
+    def read_raw(self, oid):
+        return self.cache.read_raw(oid)
+
+    def write_raw(self, oid, data):
         raise DsregError("reading from a remote never writes to it")
 
     def iter(self):
@@ -85,7 +87,8 @@ class _VerifiedRanges(io.RawIOBase):
 
     def _chunk(self, start: int, length: int, digest: str) -> bytes:
         if start not in self.got:
-            from dsreg.store.s3 import TransferInterrupted, again
+            from dsreg.errors import TransferInterrupted
+            from dsreg.store.s3 import again
 
             def verified() -> bytes:          # a damaged or cut-off reply: ask again
                 data = self.store.read_range(self.oid, start, length)
@@ -130,8 +133,8 @@ class RangeShardReader(ShardReader):
     def table(self, shard):
         ref = self.refs.get(shard)
         s: CachedRemoteStore = self.store   # type: ignore[assignment]
-        can_range = hasattr(s.remote.objects, "read_range")
-        if self.columns is None or ref is None or ref.index is None or s.cache.has(shard) or not can_range:
+        if self.columns is None or ref is None or ref.index is None or s.cache.has(shard) or \
+                not s.remote.objects.prefers_ranges:
             return super().table(shard)
         got = self._cache.get(shard)
         if got is None:

@@ -13,38 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from dsreg.errors import AmbiguousRevision, DsregError, ObjectMissing, UnknownDataset, UsageError
+from dsreg.errors import AccessDenied, AmbiguousRevision, ConditionalWritesUnsupported, DivergedBranches, DsregError, \
+    NonFastForward, ObjectMissing, RefMoved, UnknownDataset, UsageError
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId
 from dsreg.names import check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.remote.backends import ConditionalWritesUnsupported, Remote, RemoteRef, RefMoved, open_remote
+from dsreg.remote.backends import Remote, RemoteRef, open_remote
 from dsreg.remote.gcmarker import check_gc_marker, check_no_gc_running
 from dsreg.model.history import ancestors, is_ancestor as reaches
 from dsreg.model.objects import commit_parents, get_commit, get_snapshot
 from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
-from dsreg.store.s3 import AccessDenied
 from dsreg.model.serialize import decode_commit, decode_snapshot, fingerprints_size
 
 PARALLEL = 8
-
-
-class NonFastForward(DsregError):
-    def __init__(self, remote: str, dataset: str, name: str, kind: str = "branch"):
-        if kind == "tag":
-            super().__init__(f"tag {dataset}@{name} already exists on {remote} with another commit",
-                             "use --force to replace it")
-        else:
-            super().__init__(f"remote {name} has commits you do not have",
-                             f"run 'dsreg pull {remote} {dataset}@{name}'")
-        self.remote, self.dataset, self.name = remote, dataset, name
-
-
-class DivergedBranches(DsregError):
-    def __init__(self, dataset: str, name: str, local: str, remote: str):
-        super().__init__(f"{dataset}@{name} has diverged from the remote (local {local[:12]}, remote {remote[:12]})",
-                         f"run 'dsreg pull --rebase {dataset}@{name}' to replay your commits on top of the remote's")
-        self.local, self.remote = local, remote
 
 
 # -- remotes ------------------------------------------------------------------
@@ -97,11 +79,7 @@ def _ensure_cas(reg, name: str, remote: Remote) -> None:
         with reg.manifest.transaction():
             reg.manifest.set_remote_cas(name, ok)
     if not ok:
-        raise ConditionalWritesUnsupported(
-            f"remote {name} ({remote.url}) ignores conditional writes (If-Match / If-None-Match), "
-            "so concurrent pushes could overwrite each other; dsreg will not move refs there",
-            "use a store that supports conditional writes (AWS S3, MinIO, R2, GCS) or a file:// remote; "
-            "reading from this remote still works")
+        raise ConditionalWritesUnsupported(name, remote.url)
 
 
 # -- what a commit needs --------------------------------------------------------
@@ -300,9 +278,7 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
 
     # a clone gets data on demand: start fetching what is not here yet (this also opens
     # the remotes in this thread, since the workers below cannot read the manifest)
-    prefetch = getattr(reg.store, "prefetch", None)
-    if prefetch is not None:
-        prefetch([oid for oid in missing if not reg.store.has(oid)])
+    reg.store.prefetch([oid for oid in missing if not reg.store.has(oid)])
 
     landed: list[ObjectId] = []
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dsreg.errors import DsregError
+from dsreg.errors import DsregError, NotLocal
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import ShardRef, Snapshot, decode_snapshot
 from dsreg.rows.shards import storage_type
@@ -59,10 +59,6 @@ def prime(reg, splits: list[tuple[str, Snapshot]]) -> None:
 
 def storage_schema(snap: Snapshot) -> pa.Schema:
     return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in snap.schema])
-
-
-class NotLocal(Exception):
-    """Statistics would need shard data that is not in the local store."""
 
 
 def _shard_data(reg, ref: ShardRef, local_only: bool) -> bytes:

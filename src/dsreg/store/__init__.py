@@ -8,8 +8,9 @@ from __future__ import annotations
 from dsreg.store.base import ObjectStore
 from dsreg.store.local import LocalStore
 from dsreg.store.memory import MemoryStore
+from dsreg.store.overlay import OverlayStore
 
-__all__ = ["ObjectStore", "LocalStore", "MemoryStore", "open_store"]
+__all__ = ["ObjectStore", "LocalStore", "MemoryStore", "OverlayStore", "open_store"]
 
 
 def open_store(url: str) -> ObjectStore:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.store.atomic import TEMP_PREFIX, write_atomic
 from dsreg.store.base import ObjectStore, check_object_id
 
 
@@ -26,9 +26,17 @@ class LocalStore(ObjectStore):
     def has(self, oid: ObjectId) -> bool:
         return self.path(oid).is_file()
 
-    def _read(self, oid: ObjectId) -> bytes:
+    def read_raw(self, oid: ObjectId) -> bytes:
         try:
             return self.path(oid).read_bytes()
+        except FileNotFoundError:
+            raise self.missing(oid) from None
+
+    def read_range(self, oid: ObjectId, start: int, length: int) -> bytes:
+        try:
+            with open(self.path(oid), "rb") as f:
+                f.seek(start)
+                return f.read(length)
         except FileNotFoundError:
             raise self.missing(oid) from None
 
@@ -45,38 +53,11 @@ class LocalStore(ObjectStore):
             pass        # a shared, read-only store: nobody gc's it from here either
         return True
 
-    def restore(self, oid: ObjectId, data: bytes) -> None:
-        """Replace a damaged (or missing) object with verified good bytes, atomically."""
-        got = hash_bytes(data)
-        if got != oid:
-            from dsreg.errors import ChecksumMismatch
-            raise ChecksumMismatch(oid, got)
-        self._write(oid, data)
-
-    def _write(self, oid: ObjectId, data: bytes) -> None:
-        final = self.path(oid)
-        made = not final.parent.is_dir()
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            crashpoint("object.write.temp")
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        # the rename is durable only once the folder holding it is (and a new fan-out
-        # folder only once its parent is): without this a power cut can lose the object
-        # after the manifest, committed later, already names it
-        _fsync_dir(final.parent)
-        if made:
-            _fsync_dir(final.parent.parent)
+    def write_raw(self, oid: ObjectId, data: bytes) -> None:
+        # durable once the folder holding the rename is (and a new fan-out folder once its
+        # parent is): else a power cut can lose the object after the manifest, committed
+        # later, already names it
+        write_atomic(self.path(oid), data, before_rename="object.write.temp")
         crashpoint("object.write")
 
     def iter(self) -> Iterator[ObjectId]:
@@ -102,15 +83,13 @@ class LocalStore(ObjectStore):
         except FileNotFoundError:
             raise self.missing(oid) from None
 
+    def local_path(self, oid: ObjectId) -> Path | None:
+        return self.path(oid)
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass            # some filesystems refuse fsync on a folder; nothing more to do there
-    finally:
-        os.close(fd)
+    def leftovers(self) -> list[Path]:
+        out: list[Path] = []
+        if self.root.is_dir():
+            for fan in sorted(self.root.iterdir()):
+                if fan.is_dir() and len(fan.name) == 2:
+                    out.extend(sorted(p for p in fan.iterdir() if p.name.startswith(TEMP_PREFIX)))
+        return out

@@ -14,13 +14,13 @@ class MemoryStore(ObjectStore):
     def has(self, oid: ObjectId) -> bool:
         return check_object_id(oid) in self.objects
 
-    def _read(self, oid: ObjectId) -> bytes:
+    def read_raw(self, oid: ObjectId) -> bytes:
         try:
             return self.objects[check_object_id(oid)]
         except KeyError:
             raise self.missing(oid) from None
 
-    def _write(self, oid: ObjectId, data: bytes) -> None:
+    def write_raw(self, oid: ObjectId, data: bytes) -> None:
         self.objects[oid] = bytes(data)
 
     def iter(self) -> Iterator[ObjectId]:

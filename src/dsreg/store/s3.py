@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from dsreg.errors import ChecksumMismatch, DsregError, UsageError
+from dsreg.errors import AccessDenied, ChecksumMismatch, ConditionalConflict, PreconditionFailed, RemoteError, \
+    TransferInterrupted, UsageError
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, is_object_id
-from dsreg.store.base import ObjectStore
+from dsreg.store.base import ObjectStore, check_object_id, verified
 
 PARALLEL = 16
 # Objects this large or larger go up in parts (DSREG_S3_MULTIPART_THRESHOLD, in bytes), each
@@ -96,27 +97,6 @@ def _first_contact_policy(endpoint_url: str | None, max_attempts: int):
     return needs_retry
 
 
-class RemoteError(DsregError):
-    pass
-
-
-class AccessDenied(RemoteError):
-    pass
-
-
-class TransferInterrupted(RemoteError):
-    """A response body broke off or timed out after the request itself succeeded."""
-
-
-class PreconditionFailed(Exception):
-    """A conditional write lost: the key changed (or exists) since it was read."""
-
-
-class ConditionalConflict(PreconditionFailed):
-    """409: another conditional write of the same key was in progress. For a ref, the race
-    is lost all the same; for an object, nothing says it exists yet: write it again."""
-
-
 def parse_s3_url(url: str) -> tuple[str, str]:
     parsed = urlparse(url)
     if parsed.scheme != "s3" or not parsed.netloc:
@@ -140,6 +120,8 @@ def _check_endpoint(url: str) -> None:
 
 
 class S3Store(ObjectStore):
+    prefers_ranges = True           # a column projection fetches its byte ranges, not whole shards
+
     def __init__(self, url: str, endpoint_url: str | None = None):
         self.url = self.where = url
         self.bucket, self.prefix = parse_s3_url(url)
@@ -258,7 +240,7 @@ class S3Store(ObjectStore):
         """Verified bytes; a body that broke off or arrived damaged is fetched again."""
         return again(lambda: super(S3Store, self).get(oid), ChecksumMismatch, TransferInterrupted)
 
-    def _read(self, oid: ObjectId) -> bytes:
+    def read_raw(self, oid: ObjectId) -> bytes:
         try:
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid))
             data = self._call("get", r["Body"].read)
@@ -269,6 +251,10 @@ class S3Store(ObjectStore):
 
     def read_range(self, oid: ObjectId, start: int, length: int) -> bytes:
         """Bytes [start, start+length) of an object (not verifiable on their own)."""
+        if length <= 0:         # `bytes=N-(N-1)` is no range: S3 would send the whole object
+            if not self.has(oid):
+                raise self.missing(oid)
+            return b""
         try:
             r = self._call("get", self.client.get_object, Bucket=self.bucket, Key=self.object_key(oid),
                            Range=f"bytes={start}-{start + length - 1}")
@@ -278,7 +264,7 @@ class S3Store(ObjectStore):
         self._count(down=len(data))
         return data
 
-    def _write(self, oid: ObjectId, data: bytes) -> None:
+    def write_raw(self, oid: ObjectId, data: bytes) -> None:
         again(lambda: self._write_once(oid, data), TransferInterrupted)
         self._count(up=len(data))
 
@@ -327,11 +313,9 @@ class S3Store(ObjectStore):
             raise
 
     def restore(self, oid: ObjectId, data: bytes) -> None:
-        """Overwrite a damaged object with verified good bytes (fsck --repair only)."""
-        from dsreg.ids import hash_bytes
-        got = hash_bytes(data)
-        if got != oid:
-            raise ChecksumMismatch(oid, got)
+        """Overwrite a damaged object with verified good bytes (fsck --repair only): one
+        unconditional PUT, since `write_raw` never replaces an object that is there."""
+        verified(check_object_id(oid), data)
         self._call("put", self.client.put_object, Bucket=self.bucket, Key=self.object_key(oid), Body=data)
 
     def iter(self) -> Iterator[ObjectId]:
@@ -376,6 +360,17 @@ class S3Store(ObjectStore):
         except KeyError:
             raise PreconditionFailed("missing") from None
         return r["ETag"]
+
+    def put_key(self, key: str, data: bytes, what: str = "write") -> None:
+        """Write `key` whatever it holds (`what` names the request in errors)."""
+        self._call(what, self.client.put_object, Bucket=self.bucket, Key=key, Body=data)
+
+    def delete_key(self, key: str, what: str = "delete") -> None:
+        """Delete `key`; deleting a key that is not there is not an error."""
+        try:
+            self._call(what, self.client.delete_object, Bucket=self.bucket, Key=key)
+        except KeyError:
+            pass
 
     def delete_key_if(self, key: str, etag: str) -> None:
         try:

@@ -17,13 +17,14 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from dsreg.errors import ChecksumMismatch, DsregError
+from dsreg.errors import DsregError
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, hash_bytes
-from dsreg.store import LocalStore, ObjectStore
-from dsreg.store.local import _fsync_dir
+from dsreg.store.atomic import fsync_dir, make_dirs, write_temp
+from dsreg.store.base import ObjectStore, verified
+from dsreg.store.local import LocalStore
 
 
 LOCK_NAME = ".lock"
@@ -35,7 +36,6 @@ class StagedStore(ObjectStore):
     def __init__(self, store: LocalStore, tmp_dir: Path):
         self.store = store
         self.where = store.where
-        self.root = store.root
         self.folder = Path(tempfile.mkdtemp(prefix="commit-", dir=tmp_dir))
         self.staged: dict[ObjectId, Path] = {}
         self._lock = threading.Lock()
@@ -46,25 +46,31 @@ class StagedStore(ObjectStore):
     def __repr__(self) -> str:
         return f"StagedStore({self.store!r})"
 
-    def path(self, oid: ObjectId) -> Path:
-        return self.store.path(oid)
-
     def has(self, oid: ObjectId) -> bool:
         return oid in self.staged or self.store.has(oid)
 
-    def _read(self, oid: ObjectId) -> bytes:
+    def read_raw(self, oid: ObjectId) -> bytes:
         p = self.staged.get(oid)
-        return p.read_bytes() if p is not None else self.store._read(oid)
+        return p.read_bytes() if p is not None else self.store.read_raw(oid)
 
     def get(self, oid: ObjectId) -> bytes:
         p = self.staged.get(oid)
         if p is None:
             return self.store.get(oid)          # the store's own verification and repair
-        data = p.read_bytes()
-        got = hash_bytes(data)
-        if got != oid:
-            raise ChecksumMismatch(oid, got)
-        return data
+        return verified(oid, p.read_bytes())
+
+    def restore(self, oid: ObjectId, data: bytes) -> None:
+        self.store.restore(oid, data)           # a copy in the store; what is staged is new and good
+
+    def prefetch(self, oids: Iterable[ObjectId]) -> None:
+        self.store.prefetch(oids)
+
+    def local_path(self, oid: ObjectId) -> Path | None:
+        p = self.staged.get(oid)
+        return p if p is not None else self.store.local_path(oid)
+
+    def leftovers(self) -> list[Path]:
+        return self.store.leftovers()
 
     def put(self, data: bytes) -> tuple[ObjectId, bool]:
         oid = hash_bytes(data)
@@ -73,21 +79,17 @@ class StagedStore(ObjectStore):
                 return oid, False
         if self.store.has(oid) and self.store._freshen(oid):
             return oid, False
-        self._write(oid, data)
+        self.write_raw(oid, data)
         return oid, True
 
-    def _write(self, oid: ObjectId, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=oid + "-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+    def write_raw(self, oid: ObjectId, data: bytes) -> None:
+        tmp = write_temp(self.folder, data, prefix=oid + "-")
         crashpoint("object.write.temp")
         with self._lock:
             if oid in self.staged:
                 os.unlink(tmp)
             else:
-                self.staged[oid] = Path(tmp)
+                self.staged[oid] = tmp
 
     def iter(self) -> Iterator[ObjectId]:
         yield from sorted(set(self.staged) | set(self.store.iter()))
@@ -109,16 +111,13 @@ class StagedStore(ObjectStore):
             if final.is_file() and self.store._freshen(oid):
                 p.unlink()                      # a concurrent commit put the same bytes there
                 continue
-            made = not final.parent.is_dir()
-            final.parent.mkdir(parents=True, exist_ok=True)
-            if made:
-                folders.add(final.parent.parent)
+            folders.update(make_dirs(final.parent))
             os.utime(p)                 # young from now: gc's grace period covers it until the
             os.replace(p, final)        # manifest transaction, however long the commit took
             folders.add(final.parent)
             crashpoint("object.write")
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
-            _fsync_dir(folder)                  # the renames are durable before the manifest names them
+            fsync_dir(folder)                   # the renames are durable before the manifest names them
         self.staged.clear()
         self.discard()
 

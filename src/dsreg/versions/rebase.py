@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import time
 
-from dsreg.errors import DsregError
+from dsreg.errors import RebaseConflict
 from dsreg.ids import CommitId
 from dsreg.model.history import first_parent_chain, merge_base
 from dsreg.model.objects import commit_parents, get_commit
 from dsreg.model.serialize import Commit, encode_commit
-
-
-class RebaseConflict(DsregError):
-    pass
 
 
 def _first_parent_chain(reg, start: str, stop: set[str]) -> list[str]:
@@ -40,9 +36,7 @@ def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> Comm
         changed = {s for s in set(before) | set(c.splits) if before.get(s) != c.splits.get(s)}
         clash = sorted(changed & theirs_changed)
         if clash:
-            raise RebaseConflict(f"cannot replay {cid[:12]} on the remote's {branch}: both changed split {clash[0]!r}",
-                                 f"commit your change again on top of {dataset}@{branch} after "
-                                 f"'dsreg branch {dataset} {branch} {target[:12]} --force'")
+            raise RebaseConflict(dataset, branch, cid, clash[0], target)
         head = get_commit(reg, new_head)
         splits = dict(head.splits)
         for s in changed:
