@@ -14,14 +14,14 @@ import heapq
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
-from typing import Callable, Collection, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Container, Iterable, Iterator, Protocol, Sequence
 
 from dsreg.ids import CommitId
 
 Parents = Callable[[CommitId], Sequence[CommitId]]
 
 
-def ancestors(parents: Parents, starts: Iterable[CommitId], stop: Collection[CommitId] = ()) -> Iterator[CommitId]:
+def ancestors(parents: Parents, starts: Iterable[CommitId], stop: Container[CommitId] = ()) -> Iterator[CommitId]:
     """The starts and every commit they reach through any parent, each once, breadth-first
     (nearest first). A commit in `stop` is neither yielded nor walked through; anything
     with `__contains__` will do (a set, or an object that asks the manifest)."""
@@ -38,7 +38,7 @@ def ancestors(parents: Parents, starts: Iterable[CommitId], stop: Collection[Com
                 queue.append(p)
 
 
-def first_parent_chain(parents: Parents, start: CommitId, stop: Collection[CommitId] = ()) -> Iterator[CommitId]:
+def first_parent_chain(parents: Parents, start: CommitId, stop: Container[CommitId] = ()) -> Iterator[CommitId]:
     """`start`, its first parent, that one's first parent, ... (`start~0`, `start~1`, ...),
     ending at a commit with no parents or before the first commit in `stop`."""
     seen: set[CommitId] = set()
