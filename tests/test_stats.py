@@ -13,7 +13,8 @@ from dsreg import stats
 from dsreg.rows import shards
 from dsreg.remote import transfer
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats, storage_schema
+from dsreg.rows.arrowtypes import storage_schema
+from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats
 
 LOW_CARD = ("label", "small", "flag")
 RANK_SLACK = 0.01          # quantiles are promised within half a percentile of rank; test at one
@@ -172,7 +173,7 @@ def test_blocks_are_the_row_groups(registry, small_blocks):
     stored = registry.manifest.shard_stats([s.id for s in snap.shards])
     assert max(len(stored[ref.id]["blocks"]) for ref in snap.shards) > 1
     for ref in snap.shards:
-        recomputed = shard_stats_from_data(registry.store.get(ref.id), storage_schema(snap))
+        recomputed = shard_stats_from_data(registry.store.get(ref.id), storage_schema(snap.schema))
         assert json.dumps(recomputed, sort_keys=True) == json.dumps(stored[ref.id], sort_keys=True)
 
 

@@ -17,9 +17,8 @@ from dsreg.porcelain import get_commit, get_snapshot, log
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Snapshot
-from dsreg.rows.shards import strip_metadata
-from dsreg.rows.snapshots import conform
-from dsreg.stats.split import quietly, split_stats, storage_schema
+from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
+from dsreg.stats.split import quietly, split_stats
 from dsreg.stats import STATS_FORMAT
 from dsreg.card import hub
 from dsreg.card.fields import card_fields
@@ -265,7 +264,7 @@ def sample_rows(store, snap: Snapshot, n: int) -> list[dict]:
     """The first `n` rows, JSON-ready and shortened; only the row groups holding them are read."""
     if snap.rows == 0 or n <= 0:
         return []
-    storage = storage_schema(snap)
+    storage = storage_schema(snap.schema)
     pieces, need = [], n
     for ref, start, count in snap.runs():
         take = min(count, need)

@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dsreg.errors import BadInput, UnsupportedType
-from dsreg.rows.fingerprint import SCHEME, mix, row_fingerprints
 from dsreg.ids import ObjectId, ShardId
 from dsreg.model.serialize import ShardRef, decode_fingerprint_object, encode_fingerprints
+from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
+from dsreg.rows.fingerprint import SCHEME, mix, row_fingerprints
 from dsreg.stats import shard_stats
 from dsreg.store import ObjectStore
 
@@ -34,52 +35,6 @@ ROW_GROUP_TARGET_BYTES = 2 << 20
 ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
 _CUT_SALT = np.uint64(0x5851F42D4C957F2D)
 DICTIONARY_SAMPLE_ROWS, DICTIONARY_MAX_DISTINCT = 4096, 0.25     # see dictionary_columns
-
-
-def strip_metadata(schema: pa.Schema) -> pa.Schema:
-    """The schema without schema- or field-level metadata (shards never carry it)."""
-    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
-
-
-def storage_type(t: pa.DataType) -> pa.DataType:
-    """The type rows of type `t` are matched and stored as, so that equal rows make equal
-    shard bytes whatever their source called things: nested fields get canonical names
-    (`item`, `key`, `value`; pyarrow's Parquet reader says `element`) and no metadata, and
-    string and binary views become their large offset forms (Arrow's `take` has no kernels
-    for views). The snapshot keeps the committed type; reading casts back to it."""
-    def child(f: pa.Field, name: str) -> pa.Field:
-        return pa.field(name, storage_type(f.type), f.nullable)
-    if pa.types.is_string_view(t):
-        return pa.large_string()
-    if pa.types.is_binary_view(t):
-        return pa.large_binary()
-    if pa.types.is_struct(t):
-        return pa.struct([child(f, f.name) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(child(t.key_field, "key"), child(t.item_field, "value"), t.keys_sorted)
-    if pa.types.is_fixed_size_list(t):
-        return pa.list_(child(t.value_field, "item"), t.list_size)
-    if pa.types.is_large_list(t):
-        return pa.large_list(child(t.value_field, "item"))
-    if pa.types.is_list(t):
-        return pa.list_(child(t.value_field, "item"))
-    if pa.types.is_large_list_view(t):
-        return pa.large_list_view(child(t.value_field, "item"))
-    if pa.types.is_list_view(t):
-        return pa.list_view(child(t.value_field, "item"))
-    if pa.types.is_dictionary(t):
-        return pa.dictionary(t.index_type, storage_type(t.value_type), t.ordered)
-    return t
-
-
-def storage_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
-
-
-def same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    """Equal including nested field names and metadata (Arrow's `==` ignores list and map
-    field names)."""
-    return a.equals(b, check_metadata=True) and str(a) == str(b)
 
 
 _DAY_MS = 86_400_000
@@ -329,7 +284,6 @@ class ShardReader:
         if got is None:
             scheme, got = decode_fingerprint_object(self.store.get(ref.fingerprints))
             if scheme != SCHEME:
-                from dsreg.rows.snapshots import conform
                 table = pq.ParquetFile(pa.BufferReader(self.store.get(ref.id))).read()
                 got = row_fingerprints(conform(table.select(schema.names), storage_schema(schema)))
             self._fp_cache[ref.fingerprints] = got

@@ -19,8 +19,7 @@ import pyarrow.parquet as pq
 from dsreg.errors import DsregError
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import ShardRef, Snapshot, decode_snapshot
-from dsreg.rows.shards import storage_type
-from dsreg.rows.snapshots import conform
+from dsreg.rows.arrowtypes import conform, storage_schema
 from dsreg.stats import STATS_FORMAT, ColumnStats, TableStats, finalize, kind_of, table_stats, without_rows
 
 
@@ -57,10 +56,6 @@ def prime(reg, splits: list[tuple[str, Snapshot]]) -> None:
             pass
 
 
-def storage_schema(snap: Snapshot) -> pa.Schema:
-    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in snap.schema])
-
-
 class NotLocal(Exception):
     """Statistics would need shard data that is not in the local store."""
 
@@ -73,7 +68,7 @@ def _shard_data(reg, ref: ShardRef, local_only: bool) -> bytes:
 
 def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_only: bool = False) -> TableStats:
     """The mergeable statistics of every row the split reads."""
-    storage = storage_schema(snap)
+    storage = storage_schema(snap.schema)
     docs = reg.manifest.shard_stats([s.id for s in snap.shards])
     total = TableStats()
     order = np.argsort(snap.run_shard, kind="stable")
@@ -188,5 +183,5 @@ def quietly(fn, *args) -> None:
         pass
 
 
-__all__ = ["SPLIT_STATS_FORMAT", "split_stats", "merge_split", "shard_stats_from_data", "storage_schema", "quietly",
+__all__ = ["SPLIT_STATS_FORMAT", "split_stats", "merge_split", "shard_stats_from_data", "quietly",
            "prime"]
