@@ -25,6 +25,7 @@ from dsreg.model.revisions import resolve
 from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
+from dsreg.stats import shard_stats
 
 DEFAULT_SPLIT = "train"
 
@@ -175,8 +176,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
             continue
         candidates = _base_snapshots(reg, base_commit, src.schema, split) if base_commit else []
         index = BaseIndex(reader, candidates) if candidates else None
-        builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix,
-                                  progress=progress.advance)
+        builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix, progress=progress.advance,
+                                  shard_stats=shard_stats)
         progress.start(f"commit {split}", None)
         for batch in src.batches():
             builder.add(batch)
@@ -186,7 +187,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         if files and snap.rows == (prefix.rows if prefix is not None else 0) and not empty_files:
             raise _no_rows(split, files)
         from dsreg.rows.compaction import maybe_compact
-        compact = maybe_compact(reg.store, snap, reader)
+        compact = maybe_compact(reg.store, snap, reader, shard_stats=shard_stats)
         if compact is not None:
             snap, extra_bytes = compact
             built.new_bytes += extra_bytes

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dsreg.model.serialize import Snapshot
-from dsreg.rows.shards import ShardReader
+from dsreg.rows.shards import ShardReader, ShardStats
 from dsreg.rows.snapshots import SnapshotBuilder, iter_snapshot
 from dsreg.store import ObjectStore
 
@@ -36,9 +36,11 @@ def needs_compaction(snap: Snapshot) -> bool:
     return dead_fraction > MAX_DEAD_FRACTION and dead >= MIN_DEAD_ROWS
 
 
-def compact(store: ObjectStore, snap: Snapshot, reader: ShardReader | None = None) -> tuple[Snapshot, int]:
-    """The same rows in fresh shards; returns (snapshot, new bytes written)."""
-    builder = SnapshotBuilder(store, snap.schema)
+def compact(store: ObjectStore, snap: Snapshot, reader: ShardReader | None = None,
+            shard_stats: ShardStats | None = None) -> tuple[Snapshot, int]:
+    """The same rows in fresh shards (carrying `shard_stats`' statistics); returns
+    (snapshot, new bytes written)."""
+    builder = SnapshotBuilder(store, snap.schema, shard_stats=shard_stats)
     for table in iter_snapshot(store, snap, reader=reader):
         builder.add(table)
     built = builder.finish()
@@ -46,8 +48,9 @@ def compact(store: ObjectStore, snap: Snapshot, reader: ShardReader | None = Non
     return built.snapshot, built.new_bytes
 
 
-def maybe_compact(store: ObjectStore, snap: Snapshot, reader: ShardReader | None = None):
-    return compact(store, snap, reader) if needs_compaction(snap) else None
+def maybe_compact(store: ObjectStore, snap: Snapshot, reader: ShardReader | None = None,
+                  shard_stats: ShardStats | None = None):
+    return compact(store, snap, reader, shard_stats) if needs_compaction(snap) else None
 
 
 __all__ = ["needs_compaction", "compact", "maybe_compact", "fragmentation", "np"]

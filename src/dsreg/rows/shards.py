@@ -12,6 +12,7 @@ import io
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,6 @@ from dsreg.ids import ObjectId, ShardId
 from dsreg.model.serialize import ShardRef, decode_fingerprint_object, encode_fingerprints
 from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
 from dsreg.rows.fingerprint import SCHEME, mix, row_fingerprints
-from dsreg.stats import shard_stats
 from dsreg.store import ObjectStore
 
 # Part of the format: changing any of these changes the bytes (and so ids) of new shards.
@@ -35,6 +35,10 @@ ROW_GROUP_TARGET_BYTES = 2 << 20
 ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
 _CUT_SALT = np.uint64(0x5851F42D4C957F2D)
 DICTIONARY_SAMPLE_ROWS, DICTIONARY_MAX_DISTINCT = 4096, 0.25     # see dictionary_columns
+
+# Column statistics of a shard's rows, given their row-group size (`dsreg.stats.shard_stats`):
+# the layer above passes it in, so that rows never import statistics.
+ShardStats = Callable[[pa.Table, int], dict]
 
 
 _DAY_MS = 86_400_000
@@ -101,8 +105,10 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     return out
 
 
-def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[ShardRef, int, bool]:
-    """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?)."""
+def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray, shard_stats: ShardStats | None = None
+                ) -> tuple[ShardRef, int, bool]:
+    """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?).
+    With `shard_stats`, the ref carries the shard's column statistics, per row group."""
     table = table.replace_schema_metadata(None)
     check_storable(table)
     table = table.cast(strip_metadata(table.schema)) if any(f.metadata for f in table.schema) else table
@@ -117,7 +123,7 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     except pa.ArrowException as e:   # ArrowInvalid, ArrowNotImplementedError, ArrowIOError, ...
         raise UnsupportedType(f"cannot store this table as Parquet: {e}") from None
     data = buf.getvalue()
-    stats = shard_stats(table, rg_rows)    # column statistics, once, per row group
+    stats = shard_stats(table, rg_rows) if shard_stats else None    # once, per row group
     sid, new = store.put(data)
     fp_data = encode_fingerprints(fps, SCHEME)
     fid, fp_new = store.put(fp_data)
@@ -165,9 +171,10 @@ class ShardCutter:
     WRITERS = min(2, os.cpu_count() or 1)
     MAX_PENDING = 3
 
-    def __init__(self, store: ObjectStore, on_shard=None):
+    def __init__(self, store: ObjectStore, on_shard=None, shard_stats: ShardStats | None = None):
         self.store = store
         self.on_shard = on_shard
+        self.shard_stats = shard_stats
         self._writer: ThreadPoolExecutor | None = None
         self._writing: deque[Future] = deque()
         self._batches: list[pa.RecordBatch | pa.Table] = []
@@ -201,7 +208,7 @@ class ShardCutter:
     def _emit(self, table: pa.Table, fps: np.ndarray) -> None:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="dsreg-shard-writer")
-        self._writing.append(self._writer.submit(write_shard, self.store, table, fps))
+        self._writing.append(self._writer.submit(write_shard, self.store, table, fps, self.shard_stats))
         self.bounds.append(self.bounds[-1] + table.num_rows)
         while len(self._writing) > self.MAX_PENDING:
             self._collect()
