@@ -10,9 +10,10 @@ import pyarrow as pa
 
 from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, same_type, storage_schema, strip_metadata
+from dsreg.rows.cutter import ShardCutter
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
-from dsreg.rows.shards import ShardCutter, ShardReader, ShardStats
+from dsreg.rows.shards import DEFAULT_SHARD_SETTINGS, ShardReader, ShardSettings, ShardStats
 from dsreg.store import ObjectStore
 
 Progress = Callable[[int], None]   # called with rows just processed
@@ -92,14 +93,15 @@ class SnapshotBuilder:
     """Feed batches in order; get a snapshot whose rows are exactly those batches."""
 
     def __init__(self, store: ObjectStore, schema: pa.Schema, base: BaseIndex | None = None,
-                 prefix: Snapshot | None = None, progress: Progress = _noop, shard_stats: ShardStats | None = None):
+                 prefix: Snapshot | None = None, progress: Progress = _noop,
+                 settings: ShardSettings = DEFAULT_SHARD_SETTINGS, shard_stats: ShardStats | None = None):
         # shard_stats: computes the column statistics new shards carry (None: none, they
         # are computed when first needed)
         self.store = store
         self.schema = schema
         self.storage_schema = storage_schema(schema)   # the form rows are matched and stored in
         self.base = base if base is not None and len(base) else None
-        self.cutter = ShardCutter(store, shard_stats=shard_stats)
+        self.cutter = ShardCutter(store, settings=settings, shard_stats=shard_stats)
         self.progress = progress
         self.reader = base.reader if base is not None else ShardReader(store)
         # runs: (kind, a, b, count); kind 0 = base shard index/row, 1 = new-row index
