@@ -13,10 +13,8 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 import pytest
 
-import dsreg
-import dsreg.rows.ingest
-import dsreg.rows.shards
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.settings import RowSettings, ShardSettings
 from dsreg.errors import BadInput, SchemaMismatch
 from dsreg.progress import Progress
 
@@ -258,15 +256,15 @@ def test_a_parquet_file_cut_short(registry, tmp_path):
     assert registry.datasets() == []
 
 
-def test_an_error_deep_inside_a_file_names_it_and_the_row(registry, tmp_path, monkeypatch):
+def test_an_error_deep_inside_a_file_names_it_and_the_row(registry, tmp_path):
     # the type is inferred from the first block; a later block disagrees
-    monkeypatch.setattr(dsreg.rows.ingest, "CSV_BLOCK_BYTES", 1 << 10)
+    small_blocks = RowSettings(text_block_bytes=1 << 10)
     lines = ["n"] + [str(i) for i in range(2000)] + ["not a number"]
     (tmp_path / "late.csv").write_text("\n".join(lines) + "\n")
     registry.commit("ds", rows(3), message="m")
     head = registry.resolve("ds")
     with pytest.raises(BadInput, match=r"late\.csv.* after row \d+"):
-        registry.commit("ds", tmp_path / "late.csv", message="m")
+        registry.commit("ds", tmp_path / "late.csv", message="m", settings=small_blocks)
     assert registry.resolve("ds") == head
 
 
@@ -339,18 +337,16 @@ class _Sampler(Progress):
         self.tracemalloc.reset_peak()
 
 
-def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
+def test_ingest_streams_with_bounded_memory(registry):
     """A source far larger than the shard size never sits in memory whole. Arrow's
     allocations and Python's (numpy's) peaks, sampled after every batch, do not grow
     with the size of the source, and stay a fraction of it."""
     import tracemalloc
 
     import pyarrow.compute as pc
-    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 4000)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 256 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 1 << 20)
     batch_rows = 4000
+    settings = RowSettings(ShardSettings(target_bytes=256 << 10, min_bytes=64 << 10, max_bytes=1 << 20),
+                           batch_rows=batch_rows)
     schema = rows(1).schema
 
     def generate(batches):
@@ -365,7 +361,7 @@ def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
         tracemalloc.start()
         try:
             r = registry.commit(name, pa.RecordBatchReader.from_batches(schema, generate(batches)),
-                                message="m", progress=sampler)
+                                message="m", progress=sampler, settings=settings)
         finally:
             tracemalloc.stop()
         assert sampler.rows == batches * batch_rows == r.splits["train"].rows
@@ -375,7 +371,7 @@ def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
     big = stream("big", 160)
     arrow_big, py_big, total = big
     # four times the rows, not four times the memory: pending rows are cut into shards of
-    # at most SHARD_MAX_BYTES (1 MiB here), so memory is a few shards' worth
+    # at most max_bytes (1 MiB here), so memory is a few shards' worth
     assert arrow_big < small[0] + (2 << 20), (small, big)
     assert py_big < small[1] + (4 << 20), (small, big)
     assert arrow_big < total / 5 and py_big < total / 3, (small, big)
@@ -383,20 +379,19 @@ def test_ingest_streams_with_bounded_memory(registry, monkeypatch):
     assert tables_equal(registry.load("big"), pa.Table.from_batches(list(generate(160)), schema=schema))
 
 
-def test_files_stream_batch_by_batch(registry, tmp_path, monkeypatch):
-    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 100)
+def test_files_stream_batch_by_batch(registry, tmp_path):
     pq.write_table(rows(1000), tmp_path / "t.parquet", row_group_size=1000)
     seen = []
     from dsreg.rows.ingest import open_source
-    for b in open_source(tmp_path / "t.parquet").batches():
+    for b in open_source(tmp_path / "t.parquet", batch_rows=100).batches():
         seen.append(b.num_rows)
     assert seen == [100] * 10
 
 
-def test_batches_are_evened_out_whatever_the_chunking(registry, monkeypatch):
-    """Many tiny chunks are joined and huge batches sliced, to about BATCH_ROWS rows:
+def test_batches_are_evened_out_whatever_the_chunking(registry):
+    """Many tiny chunks are joined and huge batches sliced, to about `batch_rows` rows:
     work per batch has a fixed cost that must not be paid per tiny chunk."""
-    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 1000)
+    settings = RowSettings(batch_rows=1000)
 
     class Count(Progress):
         def __init__(self):
@@ -409,16 +404,16 @@ def test_batches_are_evened_out_whatever_the_chunking(registry, monkeypatch):
     tiny = pa.Table.from_batches(t.to_batches(max_chunksize=1))
     assert tiny.column(0).num_chunks == 5000
     seen = Count()
-    registry.commit("tiny", tiny, message="m", progress=seen)
+    registry.commit("tiny", tiny, message="m", progress=seen, settings=settings)
     assert seen.batches == [1000] * 5
     assert tables_equal(registry.load("tiny"), t)
     seen = Count()
     registry.commit("huge", pa.RecordBatchReader.from_batches(t.schema, [t.combine_chunks().to_batches()[0]]),
-                    message="m", progress=seen)
+                    message="m", progress=seen, settings=settings)
     assert seen.batches == [1000] * 5
     uneven = pa.RecordBatchReader.from_batches(t.schema, [t.slice(0, 10).to_batches()[0], t.slice(10, 2500).to_batches()[0],
                                                           t.slice(2510).to_batches()[0]])
     seen = Count()
-    registry.commit("uneven", uneven, message="m", progress=seen)
+    registry.commit("uneven", uneven, message="m", progress=seen, settings=settings)
     assert seen.batches == [1000] * 5
     assert tables_equal(registry.load("uneven"), t)

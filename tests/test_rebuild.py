@@ -14,8 +14,6 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-import dsreg.rows.compaction
-import dsreg.rows.shards
 from clihelpers import fails, run
 from conftest import Recorder, edit_table, make_table
 from dsreg.remote import transfer
@@ -24,6 +22,7 @@ from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
 from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.porcelain import get_commit
+from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
 from reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
 
 # what the manifest derives from objects, compared row for row before and after a rebuild
@@ -51,11 +50,9 @@ def rows(reg, queries: dict) -> dict:
 
 
 @pytest.fixture
-def small_shards(monkeypatch):
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 16 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 256 << 10)
-    monkeypatch.setattr(dsreg.rows.compaction, "MIN_DEAD_ROWS", 2_000)
+def small_shards() -> RowSettings:
+    return RowSettings(ShardSettings(target_bytes=64 << 10, min_bytes=16 << 10, max_bytes=256 << 10),
+                       CompactionSettings(min_dead_rows=2_000))
 
 
 @pytest.fixture
@@ -67,7 +64,7 @@ def history(registry, small_shards, tmp_path):
     reg, ids = registry, {}
 
     def commit(ds, splits, message, **kw):
-        r = reg.commit(ds, splits, message=message, **kw)
+        r = reg.commit(ds, splits, message=message, settings=small_shards, **kw)
         ids[message] = r.id
         return r
 
@@ -159,9 +156,9 @@ def test_rebuilding_a_healthy_manifest_changes_nothing_but_caches(registry, hist
     assert reg.fsck().ok and reg.gc(dry_run=True).deleted_objects == 0
 
 
-def test_refs_whose_commits_are_gone_are_dropped_and_fsck_says_so(registry, history):
+def test_refs_whose_commits_are_gone_are_dropped_and_fsck_says_so(registry, history, small_shards):
     reg, (_, ids) = registry, history
-    reg.commit("reviews", {"test": make_table(5, seed=20)}, message="doomed", branch="doomed")
+    reg.commit("reviews", {"test": make_table(5, seed=20)}, message="doomed", branch="doomed", settings=small_shards)
     doomed = reg.resolve("reviews@doomed")
     reg.store.path(doomed).unlink()
     reg = reopen(reg)
@@ -208,7 +205,7 @@ def check_recovered(reg, result, ids) -> None:
                       "message": "fsck --rebuild: recovered head"}
 
 
-def test_a_lost_manifest_is_rebuilt_and_every_version_reads_as_before(registry, history):
+def test_a_lost_manifest_is_rebuilt_and_every_version_reads_as_before(registry, history, small_shards):
     reg, (expected, ids) = registry, history
     logs = {c: reg.log(f"reviews@{c}") for c in (ids["license"], ids["dev two"])}
     diff = reg.diff(f"reviews@{ids['one']}", f"reviews@{ids['dev two']}", rows=True).to_json()
@@ -230,7 +227,7 @@ def test_a_lost_manifest_is_rebuilt_and_every_version_reads_as_before(registry, 
     assert {c: card_doc(reg, f"{ds}@{c}") for ds, c in (("reviews", ids["license"]), ("derived", ids["from v1"]),
                                                          ("frag", ids["a tenth"]))} == cards
     # a commit continues the recovered main, rather than starting a history of its own
-    r = reg.commit("derived", {"extra": make_table(3, seed=30)}, message="after")
+    r = reg.commit("derived", {"extra": make_table(3, seed=30)}, message="after", settings=small_shards)
     assert get_commit(reg, r.id).parents == (ids["from v1"],)
     assert reg.fsck().ok
 

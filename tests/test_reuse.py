@@ -7,6 +7,7 @@ every version must load back exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -17,13 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg
+import dsreg.porcelain
 import dsreg.rows.compaction
 import dsreg.rows.ingest
-import dsreg.porcelain
-import dsreg.rows.shards
 import dsreg.rows.snapshots
 from conftest import edit_table, make_table
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
 from dsreg.porcelain import SplitResult, get_commit, get_snapshot
 
 SCENARIOS = ["edit", "delete", "insert", "append"]
@@ -210,13 +211,11 @@ def test_fingerprint_collisions_never_cause_wrong_reuse(registry, monkeypatch, f
 
 
 @pytest.fixture
-def small_shards(monkeypatch):
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_TARGET_BYTES", 64 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MIN_BYTES", 16 << 10)
-    monkeypatch.setattr(dsreg.rows.shards, "SHARD_MAX_BYTES", 256 << 10)
+def small_shards() -> RowSettings:
+    return RowSettings(ShardSettings(target_bytes=64 << 10, min_bytes=16 << 10, max_bytes=256 << 10))
 
 
-def test_same_rows_from_different_files_make_the_same_shards(registry, tmp_path, small_shards, monkeypatch):
+def test_same_rows_from_different_files_make_the_same_shards(registry, tmp_path, small_shards):
     t = make_table(60_000)
     pq.write_table(t, tmp_path / "one.parquet")
     folder = tmp_path / "parts"
@@ -224,28 +223,28 @@ def test_same_rows_from_different_files_make_the_same_shards(registry, tmp_path,
     bounds = [0, 7, 5_000, 5_001, 31_337, 60_000]
     for k, (a, b) in enumerate(zip(bounds, bounds[1:])):
         pq.write_table(t.slice(a, b - a), folder / f"part-{k}.parquet", row_group_size=997)
-    registry.commit("one", tmp_path / "one.parquet", message="m")
-    registry.commit("many", folder, message="m")
-    monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", 1234)
-    registry.commit("table", t, message="m")
+    registry.commit("one", tmp_path / "one.parquet", message="m", settings=small_shards)
+    registry.commit("many", folder, message="m", settings=small_shards)
+    other_batches = dataclasses.replace(small_shards, batch_rows=1234)
+    registry.commit("table", t, message="m", settings=other_batches)
     ids = shard_ids(registry, "one")
     assert len(ids) > 10
     assert shard_ids(registry, "many") == ids == shard_ids(registry, "table")
     # content-defined cuts resynchronise after an insert: most shards are shared
     mid = pa.concat_tables([t.slice(0, 30_000), make_table(100, seed=4), t.slice(30_000)])
-    registry.commit("inserted", mid, message="m")
+    registry.commit("inserted", mid, message="m", settings=other_batches)
     shared = set(shard_ids(registry, "inserted")) & set(ids)
     assert len(shared) >= len(ids) - 3
 
 
 def test_compaction_triggers_on_fragmentation_and_keeps_content(registry, small_shards):
     t = make_table(40_000)
-    registry.commit("ds", t, message="m")
+    registry.commit("ds", t, message="m", settings=small_shards)
     # edit every 3rd row: ~27k runs averaging 1.5 rows -> past MIN_RUNS, below MIN_MEAN_RUN_ROWS
     score = t["score"].to_numpy().copy()
     score[::3] = -1.0
     edited = t.set_column(2, "score", pa.array(score))
-    r = registry.commit("ds", edited, message="scattered")
+    r = registry.commit("ds", edited, message="scattered", settings=small_shards)
     assert r.compacted == ("train",)
     snap = snapshot_of(registry, "ds")
     assert not dsreg.rows.compaction.needs_compaction(snap)
@@ -253,18 +252,18 @@ def test_compaction_triggers_on_fragmentation_and_keeps_content(registry, small_
     assert tables_equal(registry.load("ds"), edited)
     assert tables_equal(registry.load("ds@main~1"), t)
     # compacted shards are the shards a fresh commit of those rows makes
-    registry.commit("fresh", edited, message="m")
+    registry.commit("fresh", edited, message="m", settings=small_shards)
     assert shard_ids(registry, "fresh") == [s.id for s in snap.shards]
 
 
-def test_compaction_triggers_on_dead_weight(registry, small_shards, monkeypatch):
-    monkeypatch.setattr(dsreg.rows.compaction, "MIN_DEAD_ROWS", 10_000)
+def test_compaction_triggers_on_dead_weight(registry, small_shards):
+    settings = dataclasses.replace(small_shards, compaction=CompactionSettings(min_dead_rows=10_000))
     t = make_table(40_000)
-    registry.commit("ds", t, message="m")
+    registry.commit("ds", t, message="m", settings=settings)
     assert len(shard_ids(registry, "ds")) > 10
     # keep 100 rows of every 1,000: few, long runs, but ~90% of every shard unreferenced
     keep = t.filter(pa.array(np.arange(40_000) % 1000 < 100))
-    r = registry.commit("ds", keep, message="small")
+    r = registry.commit("ds", keep, message="small", settings=settings)
     assert r.compacted == ("train",)
     assert r.splits["train"].new_rows == 0          # the rows were reused before compacting
     mean_run, dead_fraction, dead = dsreg.rows.compaction.fragmentation(snapshot_of(registry, "ds"))
@@ -275,11 +274,11 @@ def test_compaction_triggers_on_dead_weight(registry, small_shards, monkeypatch)
 
 def test_compaction_does_not_trigger_below_its_thresholds(registry, small_shards):
     t = make_table(40_000)
-    registry.commit("ds", t, message="m")
-    r = registry.commit("ds", edit_table(t, "edit", 0.01).table, message="light")
+    registry.commit("ds", t, message="m", settings=small_shards)
+    r = registry.commit("ds", edit_table(t, "edit", 0.01).table, message="light", settings=small_shards)
     assert r.compacted == ()
     snap = snapshot_of(registry, "ds")
-    assert snap.num_runs < dsreg.rows.compaction.MIN_RUNS
+    assert snap.num_runs < CompactionSettings().min_runs
     assert not dsreg.rows.compaction.needs_compaction(snap)
 
 
@@ -287,14 +286,14 @@ def test_compact_directly_preserves_every_row(registry, small_shards):
     from dsreg.rows.compaction import compact
     from dsreg.rows.snapshots import read_snapshot
     t = make_table(20_000)
-    registry.commit("ds", t, message="m")
+    registry.commit("ds", t, message="m", settings=small_shards)
     shuffled = t.take(pa.array(np.random.default_rng(1).permutation(20_000)))
-    with pytest.MonkeyPatch.context() as mp:   # keep the commit itself from compacting
-        mp.setattr(dsreg.rows.compaction, "needs_compaction", lambda snap: False)
-        registry.commit("ds", shuffled, message="shuffled")   # 20k runs of one row
+    never = CompactionSettings(min_runs=1 << 62, min_dead_rows=1 << 62)    # keep the commit itself from compacting
+    registry.commit("ds", shuffled, message="shuffled",                      # 20k runs of one row
+                    settings=dataclasses.replace(small_shards, compaction=never))
     snap = snapshot_of(registry, "ds")
     assert snap.num_runs > 19_000 and dsreg.rows.compaction.needs_compaction(snap)
-    new_snap, written = compact(registry.store, snap)
+    new_snap, written = compact(registry.store, snap, shards=small_shards.shards)
     assert new_snap.schema.equals(snap.schema, check_metadata=True)
     assert tables_equal(read_snapshot(registry.store, new_snap), shuffled)
     assert new_snap.num_runs == len(new_snap.shards) < snap.num_runs
@@ -307,9 +306,9 @@ def reads(monkeypatch):
     real = dsreg.rows.ingest._read_file
     seen: list[str] = []
 
-    def reading(f, like):
+    def reading(f, *args):
         seen.append(Path(f).name)
-        yield from real(f, like)
+        yield from real(f, *args)
     monkeypatch.setattr(dsreg.rows.ingest, "_read_file", reading)
     return seen
 
@@ -354,6 +353,20 @@ def test_recommitting_identical_files_reads_no_rows(registry, tmp_path, reads, m
     full = registry.commit("ds", {"train": path}, message="v1 again")
     assert reads == [path.name]
     assert full == again
+
+
+def test_files_read_with_other_reading_settings_are_read_again(registry, tmp_path, reads):
+    """The input digest names how files were read (batch and text-block sizes are settings of
+    the commit now): other settings miss the cache, the same ones hit it."""
+    path = write(tmp_path / "data.csv", flat_table(3000))
+    registry.commit("ds", {"train": path}, message="v1")
+    for settings in (RowSettings(batch_rows=700), RowSettings(text_block_bytes=1 << 20)):
+        reads.clear()
+        assert registry.commit("ds", {"train": path}, message="again", settings=settings).unchanged
+        assert reads == [path.name]
+        reads.clear()
+        registry.commit("ds", {"train": path}, message="again", settings=settings)
+        assert reads == []
 
 
 def test_a_commit_that_changes_nothing_still_fills_the_cache(registry, tmp_path, reads):
@@ -401,21 +414,21 @@ def test_a_full_recommit_reproduces_the_snapshot_the_shortcut_reuses(registry, t
     duplicate rows among them."""
     no_input_cache(monkeypatch)
     t = flat_table(30_000)
-    registry.commit("ds", t, message="v1")
+    registry.commit("ds", t, message="v1", settings=small_shards)
     edited = edit_table(t, "edit", 0.02, seed=3).table
     dups = pa.concat_tables([edited.slice(0, 10_000), edited.slice(5_000, 5_000), edited.slice(20_000)])
     path = write(tmp_path / "v2.parquet", dups)
-    v2 = registry.commit("ds", path, message="v2")
+    v2 = registry.commit("ds", path, message="v2", settings=small_shards)
     assert v2.splits["train"].reused_rows > 0 and snapshot_of(registry, "ds").num_runs > 50
-    again = registry.commit("ds", path, message="v2 again")
+    again = registry.commit("ds", path, message="v2 again", settings=small_shards)
     assert again.unchanged and again.id == v2.id
     # and when the snapshot was compacted as it was committed
     score = edited["score"].to_numpy().copy()
     score[::3] = -1.0
     path = write(tmp_path / "v3.parquet", edited.set_column(2, "score", pa.array(score)))
-    v3 = registry.commit("ds", path, message="v3")
+    v3 = registry.commit("ds", path, message="v3", settings=small_shards)
     assert v3.compacted == ("train",)
-    again = registry.commit("ds", path, message="v3 again")
+    again = registry.commit("ds", path, message="v3 again", settings=small_shards)
     assert again.unchanged and again.id == v3.id
 
 
@@ -532,8 +545,8 @@ def test_a_file_rewritten_while_it_is_read_is_not_remembered(registry, tmp_path,
     path = write(tmp_path / "data.csv", flat_table(2000))
     real = dsreg.rows.ingest._read_file
 
-    def rewritten_meanwhile(f, like):
-        yield from real(f, like)
+    def rewritten_meanwhile(f, *args):
+        yield from real(f, *args)
         write(path, flat_table(2000, seed=5))
     monkeypatch.setattr(dsreg.rows.ingest, "_read_file", rewritten_meanwhile)
     registry.commit("ds", path, message="m")

@@ -10,11 +10,9 @@ DSREG_TEST_EXAMPLES=400 runs a longer search (35 examples by default).
 """
 from __future__ import annotations
 
-import contextlib
 import decimal
 import os
 import tempfile
-from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -23,10 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dsreg
-import dsreg.rows.compaction
-import dsreg.rows.ingest
-import dsreg.rows.shards
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
 
 # -- random tables of many types ------------------------------------------------------
 _INT_BOUNDS = {8: (-(1 << 7), (1 << 7) - 1), 16: (-(1 << 15), (1 << 15) - 1),
@@ -155,16 +151,9 @@ def assert_loads_as(reg, dataset: str, commit_id: str, split: str, expected: pa.
     got.validate(full=True)
 
 
-@contextlib.contextmanager
-def small_settings(on: bool):
-    """Tiny shards, batches and compaction thresholds, so small tables exercise them."""
-    if not on:
-        yield
-        return
-    with mock.patch.multiple(dsreg.rows.shards, SHARD_TARGET_BYTES=600, SHARD_MIN_BYTES=120, SHARD_MAX_BYTES=2400), \
-            mock.patch.multiple(dsreg.rows.compaction, MIN_RUNS=12, MIN_MEAN_RUN_ROWS=3, MIN_DEAD_ROWS=50), \
-            mock.patch.object(dsreg.rows.ingest, "BATCH_ROWS", 13):
-        yield
+# tiny shards, batches and compaction thresholds, so small tables exercise them
+SMALL = RowSettings(ShardSettings(target_bytes=600, min_bytes=120, max_bytes=2400),
+                    CompactionSettings(min_runs=12, min_mean_run_rows=3, min_dead_rows=50), batch_rows=13)
 
 
 # -- the property ---------------------------------------------------------------------
@@ -183,14 +172,15 @@ def test_every_version_loads_exactly_as_committed(seed, rows, ncols, distinct, s
     meta = {b"origin": b"hypothesis", b"seed": str(seed).encode()} if rng.random() < 0.5 else None
     current = {"train": make_rows(rng, pa.schema(fields, metadata=meta), rows, distinct)}
     versions: list[tuple[str, dict[str, pa.Table]]] = []
-    with tempfile.TemporaryDirectory() as d, small_settings(small):
+    row_settings = SMALL if small else RowSettings()
+    with tempfile.TemporaryDirectory() as d:
         reg = dsreg.Registry.init(d)
         try:
-            r = reg.commit("ds", dict(current), message="initial", author="t")
+            r = reg.commit("ds", dict(current), message="initial", author="t", settings=row_settings)
             versions.append((r.id, dict(current)))
             assert r.splits["train"].rows == rows
             for i, (kind, s) in enumerate(steps):
-                r, current = apply_edit(reg, rng, current, kind, s, distinct, i)
+                r, current = apply_edit(reg, rng, current, kind, s, distinct, i, row_settings)
                 if r.unchanged:
                     assert versions[-1][0] == r.id
                 else:
@@ -207,7 +197,8 @@ def test_every_version_loads_exactly_as_committed(seed, rows, ncols, distinct, s
             reg.close()
 
 
-def apply_edit(reg, rng, current: dict[str, pa.Table], kind: str, s: int, distinct: int, step: int):
+def apply_edit(reg, rng, current: dict[str, pa.Table], kind: str, s: int, distinct: int, step: int,
+               row_settings: RowSettings):
     """Apply one edit to the expected tables and commit it; return (result, new tables)."""
     erng = np.random.default_rng(s)
     train = current["train"]
@@ -218,7 +209,7 @@ def apply_edit(reg, rng, current: dict[str, pa.Table], kind: str, s: int, distin
     if kind == "append":
         more = make_rows(erng, train.schema, int(erng.integers(1, 30)), distinct)
         new["train"] = pa.concat_tables([train, more])
-        r = reg.commit("ds", {"train": more}, message=msg, append=True, author="t")
+        r = reg.commit("ds", {"train": more}, message=msg, append=True, author="t", settings=row_settings)
         return r, new
     if kind == "insert":
         at = int(erng.integers(0, n + 1))
@@ -245,13 +236,13 @@ def apply_edit(reg, rng, current: dict[str, pa.Table], kind: str, s: int, distin
     elif kind == "add_split":
         other = make_rows(erng, pa.schema([random_field(erng, "y")]), int(erng.integers(0, 40)), distinct)
         new["test"] = other
-        r = reg.commit("ds", {"test": other}, message=msg, author="t")
+        r = reg.commit("ds", {"test": other}, message=msg, author="t", settings=row_settings)
         return r, new
     elif kind == "move_rows":     # some train rows move to a new split "valid"
         moving = erng.random(n) < 0.3
         new["train"] = take_rows(train, np.flatnonzero(~moving))
         new["valid"] = take_rows(train, np.flatnonzero(moving))
-        r = reg.commit("ds", {"train": new["train"], "valid": new["valid"]}, message=msg, author="t")
+        r = reg.commit("ds", {"train": new["train"], "valid": new["valid"]}, message=msg, author="t", settings=row_settings)
         assert r.splits["valid"].new_rows == 0 and r.splits["train"].new_rows == 0
         return r, new
     elif kind == "drop_split":
@@ -261,12 +252,12 @@ def apply_edit(reg, rng, current: dict[str, pa.Table], kind: str, s: int, distin
             del new[gone]
             kw["drop_splits"] = [gone]
             if erng.random() < 0.5:   # dropping alone, or with another split committed
-                return reg.commit("ds", {}, message=msg, author="t", **kw), new
+                return reg.commit("ds", {}, message=msg, author="t", settings=row_settings, **kw), new
     elif kind == "metadata":
         new["train"] = train.replace_schema_metadata({b"note": f"step {step}".encode()})
     elif kind == "reverse":
         new["train"] = take_rows(train, np.arange(n)[::-1])
-    r = reg.commit("ds", {"train": new["train"]}, message=msg, author="t", **kw)
+    r = reg.commit("ds", {"train": new["train"]}, message=msg, author="t", settings=row_settings, **kw)
     if kind in ("same", "metadata", "reverse", "delete"):
         assert r.splits["train"].new_rows == 0      # every row already stored
     if kind == "same" and len(current) == 1:
@@ -289,15 +280,14 @@ def test_roundtrip_example_history(registry):
         assert tables_equal(dsreg.load(f"ds@main~{back}"), table)   # the top-level API too
 
 
-def test_batching_does_not_change_what_is_stored(registry, monkeypatch):
+def test_batching_does_not_change_what_is_stored(registry):
     from conftest import make_table
 
     from dsreg.porcelain import get_commit, get_snapshot
     t = make_table(3000)
     stored = []
     for batch_rows in [1, 7, 1000, 65536]:
-        monkeypatch.setattr(dsreg.rows.ingest, "BATCH_ROWS", batch_rows)
-        r = registry.commit(f"b{batch_rows}", {"train": t}, message="m")
+        r = registry.commit(f"b{batch_rows}", {"train": t}, message="m", settings=RowSettings(batch_rows=batch_rows))
         assert_loads_as(registry, f"b{batch_rows}", r.id, "train", t)
         snap = get_snapshot(registry, get_commit(registry, r.id).splits["train"])
         stored.append(([s.id for s in snap.shards], snap.run_start.tolist(), snap.run_count.tolist()))

@@ -10,22 +10,21 @@ import pyarrow.compute as pc
 import pytest
 
 from dsreg import stats
-from dsreg.rows import shards
 from dsreg.remote import transfer
 from dsreg.porcelain import get_commit, get_snapshot
-from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats, storage_schema
+from dsreg.rows.arrowtypes import storage_schema
+from dsreg.rows.settings import RowSettings, ShardSettings
+from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats
 
 LOW_CARD = ("label", "small", "flag")
 RANK_SLACK = 0.01          # quantiles are promised within half a percentile of rank; test at one
 
 
 @pytest.fixture
-def small_blocks(monkeypatch):
+def small_blocks() -> RowSettings:
     """Many shards of many row groups from small tables, so versions reuse parts of blocks."""
-    monkeypatch.setattr(shards, "ROW_GROUP_TARGET_BYTES", 16 << 10)
-    monkeypatch.setattr(shards, "SHARD_MIN_BYTES", 64 << 10)
-    monkeypatch.setattr(shards, "SHARD_TARGET_BYTES", 256 << 10)
-    monkeypatch.setattr(shards, "SHARD_MAX_BYTES", 1 << 20)
+    return RowSettings(ShardSettings(row_group_target_bytes=16 << 10, min_bytes=64 << 10, target_bytes=256 << 10,
+                                     max_bytes=1 << 20))
 
 
 def random_table(n: int, seed: int, start: int = 0) -> pa.Table:
@@ -129,24 +128,24 @@ def check_split(got: dict, table: pa.Table) -> None:
             assert abs(st["distinct"] - want["distinct"]) <= tolerance, (name, st["distinct"], want["distinct"])
 
 
-def versions(reg, n: int, seed: int):
+def versions(reg, n: int, seed: int, settings: RowSettings):
     """A first version, then edits that reuse parts of its shards: scattered edits, deletes, an insert."""
     rng = np.random.default_rng(seed)
     t = random_table(n, seed)
-    yield reg.commit("ds", {"train": t}).id, t
+    yield reg.commit("ds", {"train": t}, settings=settings).id, t
     edited = t.set_column(3, "score", pc.if_else(pa.array(rng.random(n) < 0.01), pa.scalar(-1.5), t["score"]))
-    yield reg.commit("ds", {"train": edited}).id, edited
+    yield reg.commit("ds", {"train": edited}, settings=settings).id, edited
     keep = rng.random(n) >= 0.01
     deleted = edited.filter(pa.array(keep))
-    yield reg.commit("ds", {"train": deleted}).id, deleted
+    yield reg.commit("ds", {"train": deleted}, settings=settings).id, deleted
     mid = deleted.num_rows // 3
     inserted = pa.concat_tables([deleted.slice(0, mid), random_table(300, seed + 1, start=n), deleted.slice(mid)])
-    yield reg.commit("ds", {"train": inserted}).id, inserted
+    yield reg.commit("ds", {"train": inserted}, settings=settings).id, inserted
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_version_stats_match_pyarrow(registry, small_blocks, seed):
-    for commit_id, table in versions(registry, 10_000, seed):
+    for commit_id, table in versions(registry, 10_000, seed, small_blocks):
         sid = get_commit(registry, commit_id).splits["train"]
         registry.manifest.conn.execute("DELETE FROM split_stats")     # not the commit's primed copy
         check_split(split_stats(registry, sid), table)
@@ -154,7 +153,7 @@ def test_version_stats_match_pyarrow(registry, small_blocks, seed):
 
 def test_versions_reuse_parts_of_blocks(registry, small_blocks):
     """The property the test above relies on: later versions read blocks only in part."""
-    ids = [c for c, _ in versions(registry, 10_000, 1)]
+    ids = [c for c, _ in versions(registry, 10_000, 1, small_blocks)]
     for commit_id in ids[1:]:
         snap = get_snapshot(registry, get_commit(registry, commit_id).splits["train"])
         docs = registry.manifest.shard_stats([s.id for s in snap.shards])
@@ -167,18 +166,18 @@ def test_versions_reuse_parts_of_blocks(registry, small_blocks):
 
 def test_blocks_are_the_row_groups(registry, small_blocks):
     """Stats stored at write time equal those recomputed from the shard's row groups."""
-    registry.commit("ds", {"train": random_table(6_000, 5)})
+    registry.commit("ds", {"train": random_table(6_000, 5)}, settings=small_blocks)
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
     stored = registry.manifest.shard_stats([s.id for s in snap.shards])
     assert max(len(stored[ref.id]["blocks"]) for ref in snap.shards) > 1
     for ref in snap.shards:
-        recomputed = shard_stats_from_data(registry.store.get(ref.id), storage_schema(snap))
+        recomputed = shard_stats_from_data(registry.store.get(ref.id), storage_schema(snap.schema))
         assert json.dumps(recomputed, sort_keys=True) == json.dumps(stored[ref.id], sort_keys=True)
 
 
 def test_missing_shard_stats_are_computed_and_cached(registry, small_blocks):
     table = random_table(5_000, 6)
-    sid = get_commit(registry, registry.commit("ds", {"train": table}).id).splits["train"]
+    sid = get_commit(registry, registry.commit("ds", {"train": table}, settings=small_blocks).id).splits["train"]
     before = split_stats(registry, sid)
     m = registry.manifest
     m.conn.execute("UPDATE shards SET stats='{}'")
@@ -209,7 +208,7 @@ def _pushed_and_cloned(registry, tmp_path):
 def test_fetched_shards_get_stats_lazily(registry, small_blocks, tmp_path):
     """A clone's manifest lists shards without statistics; the first card computes and keeps them."""
     table = random_table(4_000, 7)
-    registry.commit("ds", {"train": table})
+    registry.commit("ds", {"train": table}, settings=small_blocks)
     clone = _pushed_and_cloned(registry, tmp_path)
     try:
         rows = clone.manifest.conn.execute("SELECT stats FROM shards").fetchall()
@@ -226,9 +225,9 @@ def test_a_card_reads_no_rows_of_a_committed_version(registry, small_blocks, mon
     """Statistics come from the manifest: building a card reads shards only for its sample rows."""
     from dsreg.card import build_card
     t = random_table(12_000, 8)
-    registry.commit("ds", {"train": t})
+    registry.commit("ds", {"train": t}, settings=small_blocks)
     registry.commit("ds", {"train": pa.concat_tables([t.slice(0, 6_000), random_table(50, 9, 10**6),
-                                                       t.slice(6_000)])})
+                                                       t.slice(6_000)])}, settings=small_blocks)
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
     shard_ids = {s.id for s in snap.shards}
     read = []
@@ -274,12 +273,12 @@ def test_float_specials_are_counted_not_averaged():
 def test_a_commit_in_a_clone_fetches_no_data_for_statistics(registry, small_blocks, tmp_path):
     """Committing primes card statistics only from local data: a clone keeps fetching on demand."""
     table = random_table(4_000, 10)
-    registry.commit("ds", {"train": table})
+    registry.commit("ds", {"train": table}, settings=small_blocks)
     clone = _pushed_and_cloned(registry, tmp_path)
     try:
         remote_shards = [r[0] for r in clone.manifest.conn.execute("SELECT id FROM shards")]
         more = random_table(100, 11, start=10**6)
-        clone.commit("ds", {"train": more}, append=True)
+        clone.commit("ds", {"train": more}, append=True, settings=small_blocks)
         assert not any(clone.store.has(s) for s in remote_shards)
         sid = get_commit(clone, clone.resolve("ds")).splits["train"]
         check_split(split_stats(clone, sid), pa.concat_tables([table, more]))   # the card fetches what it needs
@@ -294,13 +293,12 @@ def test_subtracting_left_out_rows_equals_counting_kept_rows(registry, small_blo
     calls = []
     original = ss.without_rows
     monkeypatch.setattr(ss, "without_rows", lambda *a: calls.append(1) or original(*a))
-    *_, (commit_id, table) = versions(registry, 10_000, 12)
+    *_, (commit_id, table) = versions(registry, 10_000, 12, small_blocks)
     sid = get_commit(registry, commit_id).splits["train"]
     snap = get_snapshot(registry, sid)
     subtracted = merge_split(registry, snap)
     assert calls
-    monkeypatch.setattr(ss, "MOSTLY_USED", 2.0)        # never: count every kept row
-    counted = merge_split(registry, snap)
+    counted = merge_split(registry, snap, mostly_used=2.0)     # never: count every kept row
     assert (subtracted.rows, subtracted.nbytes) == (counted.rows, counted.nbytes)
     for name, f in zip(table.column_names, table.schema):
         a, b = stats.finalize(subtracted.columns[name], f.type), stats.finalize(counted.columns[name], f.type)

@@ -25,8 +25,10 @@ from dsreg.model.log import LogEntry, log_entries
 from dsreg.model.objects import get_commit, get_snapshot, pin, split_snapshot
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, encode_commit, encode_snapshot
+from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
+from dsreg.stats import shard_stats
 
 DEFAULT_SPLIT = "train"
 
@@ -87,9 +89,10 @@ def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) ->
 def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
             drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
             base: str | None = None, metadata: dict | None = None, author: str | None = None,
-            allow_empty: bool = False, empty_files: bool = True,
+            allow_empty: bool = False, empty_files: bool = True, settings: RowSettings = DEFAULT_ROW_SETTINGS,
             progress: Progress = NO_PROGRESS) -> CommitResult:
     # empty_files=False (the CLI, without --allow-empty): refuse files that hold no rows
+    # settings: batch, shard and compaction sizes (tests take small ones)
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
     splits = _normalize_splits(splits)
@@ -132,7 +135,7 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
     compacted = []
     inputs: list[tuple[InputDigest, ObjectId]] = []     # for the input cache (inputcache.py)
     for split, value in sorted(splits.items()):
-        src = open_source(value)
+        src = open_source(value, settings.batch_rows, settings.text_block_bytes)
         check_schema(src.schema, f"split {split}")
         prefix = split_snapshot(reg, parent, split, f"{dataset}@{branch}") if append else None
         if prefix is not None and not schemas_compatible(prefix.schema, src.schema):
@@ -160,8 +163,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
             continue
         candidates = _base_snapshots(reg, base_commit, src.schema, split) if base_commit else []
         index = BaseIndex(reader, candidates) if candidates else None
-        builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix,
-                                  progress=progress.advance)
+        builder = SnapshotBuilder(reg.store, schema, base=index, prefix=prefix, progress=progress.advance,
+                                  settings=settings.shards, shard_stats=shard_stats)
         progress.start(f"commit {split}", None)
         for batch in src.batches():
             builder.add(batch)
@@ -171,7 +174,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         if files and snap.rows == (prefix.rows if prefix is not None else 0) and not empty_files:
             raise _no_rows(split, files)
         from dsreg.rows.compaction import maybe_compact
-        compact = maybe_compact(reg.store, snap, reader)
+        compact = maybe_compact(reg.store, snap, reader, settings=settings.compaction, shards=settings.shards,
+                                shard_stats=shard_stats)
         if compact is not None:
             snap, extra_bytes = compact
             built.new_bytes += extra_bytes

@@ -20,9 +20,8 @@ from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Commit, Snapshot
-from dsreg.rows.shards import strip_metadata
-from dsreg.rows.snapshots import conform
-from dsreg.stats.split import quietly, split_stats, storage_schema
+from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
+from dsreg.stats.split import quietly, split_stats
 from dsreg.stats import STATS_FORMAT
 from dsreg.card import hub
 from dsreg.card.fields import card_fields
@@ -269,7 +268,7 @@ def sample_rows(store, snap: Snapshot, n: int) -> list[dict]:
     """The first `n` rows, JSON-ready and shortened; only the row groups holding them are read."""
     if snap.rows == 0 or n <= 0:
         return []
-    storage = storage_schema(snap)
+    storage = storage_schema(snap.schema)
     pieces, need = [], n
     for ref, start, count in snap.runs():
         take = min(count, need)

@@ -37,8 +37,9 @@ from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import ShardRef, Snapshot
-from dsreg.rows.shards import ShardReader, storage_type
-from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, conform, iter_snapshot, schemas_compatible
+from dsreg.rows.arrowtypes import conform, storage_schema, storage_type
+from dsreg.rows.shards import ShardReader
+from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, iter_snapshot, schemas_compatible
 from dsreg.store import LocalStore
 
 OPS = ("removed", "added", "modified")
@@ -375,6 +376,8 @@ def _pair(fa: np.ndarray, fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _decoded(t: pa.DataType) -> pa.DataType:
+    # the top level only, not arrowtypes.decoded_type: a list of dictionary-encoded numbers
+    # hashes otherwise than a list of numbers, so it must go through a cast to be compared
     return t.value_type if pa.types.is_dictionary(t) else t
 
 
@@ -584,10 +587,6 @@ class _SplitComparison:
         return out
 
 
-def _storage(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
-
-
 def _groups(sorted_values: np.ndarray):
     """(start, end) of each run of equal values in a sorted array."""
     if not len(sorted_values):
@@ -618,7 +617,7 @@ class _RowLoader:
     def take(self, rows: _Rows, schema: pa.Schema) -> pa.Table:
         """These rows, in this order, with these columns, in their storage types (which
         `take` has kernels for; they hold the same values)."""
-        schema = _storage(schema)
+        schema = storage_schema(schema)
         if not len(rows):
             return schema.empty_table()
         order = np.lexsort((rows.row, rows.g))

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from dsreg.errors import BadInput, SchemaMismatch, UnsupportedType
 
+# defaults of open_source's batch_rows and text_block_bytes
 BATCH_ROWS = int(os.environ.get("DSREG_BATCH_ROWS", "65536"))
 CSV_BLOCK_BYTES = 16 << 20
 # Part of every input digest (inputcache.py): bump it whenever what reading files yields
@@ -36,20 +37,26 @@ class Source:
     batches: Callable[[], Iterator[pa.RecordBatch]]
     origins: list[str]
     files: list[tuple[Path, str]] = field(default_factory=list)    # (file, format) in reading order
+    batch_rows: int = BATCH_ROWS                # how it is read (the input cache's key holds them)
+    text_block_bytes: int = CSV_BLOCK_BYTES
 
 
-def open_source(value: Any) -> Source:
-    src = _open_source(value)
+def open_source(value: Any, batch_rows: int = BATCH_ROWS, text_block_bytes: int = CSV_BLOCK_BYTES) -> Source:
+    """`value` as a schema and a stream of batches of `batch_rows` rows; CSV and JSON are
+    parsed (and their types inferred) in blocks of `text_block_bytes`."""
+    src = _open_source(value, batch_rows, text_block_bytes)
     src.schema = without_pins(src.schema)
-    src.batches = _rebatched(src.batches)
+    src.batches = _rebatched(src.batches, batch_rows)
+    src.batch_rows, src.text_block_bytes = batch_rows, text_block_bytes
     return src
 
 
 COALESCE_BYTES = 64 << 20
 
 
-def _rebatched(batches: Callable[[], Iterator[pa.RecordBatch]]) -> Callable[[], Iterator[pa.RecordBatch]]:
-    """Batches of BATCH_ROWS rows whatever the source's chunking (the last one shorter,
+def _rebatched(batches: Callable[[], Iterator[pa.RecordBatch]], batch_rows: int
+               ) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """Batches of `batch_rows` rows whatever the source's chunking (the last one shorter,
     or one sooner at COALESCE_BYTES, far below 2 GiB of offsets): each batch has a fixed
     cost downstream, which a table of many tiny chunks must not pay per chunk. Tiny
     batches are joined, big ones sliced; memory stays bounded by one batch."""
@@ -59,12 +66,12 @@ def _rebatched(batches: Callable[[], Iterator[pa.RecordBatch]]) -> Callable[[], 
         for batch in batches():
             start = 0
             while start < batch.num_rows:
-                piece = batch.slice(start, BATCH_ROWS - rows)
+                piece = batch.slice(start, batch_rows - rows)
                 start += piece.num_rows
                 pending.append(piece)
                 rows += piece.num_rows
                 nbytes += piece.nbytes
-                if rows >= BATCH_ROWS or nbytes >= COALESCE_BYTES:
+                if rows >= batch_rows or nbytes >= COALESCE_BYTES:
                     yield from _joined(pending)
                     pending, rows, nbytes = [], 0, 0
         if pending:
@@ -92,13 +99,13 @@ def without_pins(schema: pa.Schema) -> pa.Schema:
     return schema.with_metadata(kept) if kept else schema.remove_metadata()
 
 
-def _open_source(value: Any) -> Source:
+def _open_source(value: Any, batch_rows: int, block_bytes: int) -> Source:
     if isinstance(value, (str, os.PathLike)):
-        return _open_paths([Path(value)])
+        return _open_paths([Path(value)], batch_rows, block_bytes)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, os.PathLike)) for v in value):
-        return _open_paths([Path(v) for v in value])
+        return _open_paths([Path(v) for v in value], batch_rows, block_bytes)
     if isinstance(value, pa.Table):
-        return Source(value.schema, lambda: iter(value.to_batches(max_chunksize=BATCH_ROWS)), ["<pyarrow.Table>"])
+        return Source(value.schema, lambda: iter(value.to_batches(max_chunksize=batch_rows)), ["<pyarrow.Table>"])
     if isinstance(value, pa.RecordBatch):
         return Source(value.schema, lambda: iter([value]), ["<pyarrow.RecordBatch>"])
     if isinstance(value, pa.RecordBatchReader):
@@ -115,7 +122,7 @@ def _open_source(value: Any) -> Source:
             table = pa.Table.from_pandas(value, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise BadInput(f"cannot convert the DataFrame to Arrow: {e}") from None
-        return Source(table.schema, lambda: iter(table.to_batches(max_chunksize=BATCH_ROWS)), ["<pandas.DataFrame>"])
+        return Source(table.schema, lambda: iter(table.to_batches(max_chunksize=batch_rows)), ["<pandas.DataFrame>"])
     raise BadInput(f"cannot commit a {type(value).__name__}: give a path, a pyarrow Table or "
                    "RecordBatchReader, or a pandas DataFrame")
 
@@ -143,12 +150,12 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _open_paths(paths: list[Path]) -> Source:
+def _open_paths(paths: list[Path], batch_rows: int, block_bytes: int) -> Source:
     files = [f for p in paths for f in list_files(p)]
     first_schema = None
     schemas = []
     for f in files:
-        schema = _file_schema(f, first_schema)
+        schema = _file_schema(f, first_schema, block_bytes)
         if first_schema is None:
             first_schema = schema
         elif not _same_columns(first_schema, schema):
@@ -159,7 +166,7 @@ def _open_paths(paths: list[Path]) -> Source:
 
     def batches() -> Iterator[pa.RecordBatch]:
         for f in files:
-            for batch in _read_file(f, first_schema):
+            for batch in _read_file(f, first_schema, batch_rows, block_bytes):
                 yield batch if batch.schema.equals(first_schema) else _cast_batch(batch, first_schema, f)
     return Source(first_schema, batches, [str(f) for f in files], [(f, _format_of(f)) for f in files])
 
@@ -192,7 +199,7 @@ def describe_schema_difference(a: pa.Schema, b: pa.Schema) -> str:
     return "; ".join(parts) or "schemas differ"
 
 
-def _file_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
+def _file_schema(f: Path, like: pa.Schema | None, block_bytes: int) -> pa.Schema:
     fmt = _format_of(f)
     try:
         if fmt == "parquet":
@@ -202,7 +209,7 @@ def _file_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
             with _open_ipc(f) as reader:
                 return reader.schema
         # CSV and JSON: infer from the first block, as the reader will
-        with _text_reader(f, fmt, like) as reader:
+        with _text_reader(f, fmt, like, block_bytes) as reader:
             return reader.schema
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{f}: cannot read it as {fmt.upper()}: {_first_line(e)}") from None
@@ -247,21 +254,21 @@ class _IpcFile(_ClosingReader):
             yield self.reader.get_batch(i)
 
 
-def _text_reader(f: Path, fmt: str, like: pa.Schema | None) -> _ClosingReader:
+def _text_reader(f: Path, fmt: str, like: pa.Schema | None, block_bytes: int) -> _ClosingReader:
     if fmt in ("csv", "tsv"):
         import pyarrow.csv as pcsv
         convert = pcsv.ConvertOptions(column_types={fl.name: fl.type for fl in like}) if like is not None else None
         parse = pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
-        reader = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        reader = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=block_bytes),
                                parse_options=parse, convert_options=convert)
         return _ClosingReader(reader, reader.close)
     import pyarrow.json as pjson
     parse = pjson.ParseOptions(explicit_schema=like) if like is not None else None
-    reader = pjson.open_json(f, read_options=pjson.ReadOptions(block_size=CSV_BLOCK_BYTES), parse_options=parse)
+    reader = pjson.open_json(f, read_options=pjson.ReadOptions(block_size=block_bytes), parse_options=parse)
     return _ClosingReader(reader, reader.close)
 
 
-def _read_file(f: Path, like: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _read_file(f: Path, like: pa.Schema, batch_rows: int, block_bytes: int) -> Iterator[pa.RecordBatch]:
     fmt = _format_of(f)
     rows = 0
     try:
@@ -270,11 +277,11 @@ def _read_file(f: Path, like: pa.Schema) -> Iterator[pa.RecordBatch]:
             # no pre-buffering: it keeps every column chunk it read ahead until the file
             # is done, so memory grew with the file (1 GB per 4M rows)
             pf = pq.ParquetFile(f, pre_buffer=False)
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS):
+            for batch in pf.iter_batches(batch_size=batch_rows):
                 rows += batch.num_rows
                 yield batch
             return
-        opener = _open_ipc(f) if fmt == "arrow" else _text_reader(f, fmt, like)
+        opener = _open_ipc(f) if fmt == "arrow" else _text_reader(f, fmt, like, block_bytes)
         with opener as reader:
             for batch in reader:
                 rows += batch.num_rows

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from dsreg.ids import ObjectId, new_hasher
-from dsreg.rows.ingest import BATCH_ROWS, CSV_BLOCK_BYTES, INGEST_VERSION, Source
+from dsreg.rows.ingest import INGEST_VERSION, Source
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, Snapshot, decode_snapshot
 
@@ -47,12 +47,12 @@ class InputDigest:
             return False
 
 
-def _reading_key() -> bytes:
+def _reading_key(src: Source) -> bytes:
     """Everything besides the bytes that decides what reading yields."""
     from dsreg import __version__
     from dsreg.rows.fingerprint import SCHEME
     return json.dumps({"ingest": INGEST_VERSION, "dsreg": __version__, "pyarrow": pa.__version__,
-                       "fingerprints": SCHEME, "batch_rows": BATCH_ROWS, "text_block_bytes": CSV_BLOCK_BYTES},
+                       "fingerprints": SCHEME, "batch_rows": src.batch_rows, "text_block_bytes": src.text_block_bytes},
                       sort_keys=True).encode()
 
 
@@ -63,7 +63,7 @@ def input_digest(src: Source, label: str = "hash", progress: Progress = NO_PROGR
         return None
     before = [(f, _stat(f)) for f, _ in src.files]
     h = new_hasher()
-    h.update(_reading_key())
+    h.update(_reading_key(src))
     buf = bytearray(HASH_BLOCK_BYTES)
     view = memoryview(buf)
     progress.start(label, sum(st[0] for _, st in before), unit="bytes")

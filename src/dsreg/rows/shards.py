@@ -1,17 +1,13 @@
-"""Rows <-> shards: fixed Parquet writer settings, content-defined cut points, shard reads.
+"""Rows <-> shards: fixed Parquet writer settings, shard reads.
 
 A shard is an immutable Parquet file named by the hash of its bytes. Its row fingerprints
-live in an object of their own beside it. Writer settings are constants of the format so
-that equal rows give equal bytes, and cut points depend only on the rows themselves
-(their fingerprints and sizes), so the same rows give the same shards whatever files or
-batches they arrived in.
+live in an object of their own beside it. Writer settings are part of the format so that
+equal rows give equal bytes. Where shards are cut is `cutter.py`'s concern.
 """
 from __future__ import annotations
 
 import io
-import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,66 +16,30 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dsreg.errors import BadInput, UnsupportedType
-from dsreg.rows.fingerprint import SCHEME, mix, row_fingerprints
 from dsreg.ids import ObjectId, ShardId
 from dsreg.model.serialize import ShardRef, decode_fingerprint_object, encode_fingerprints
-from dsreg.stats import shard_stats
+from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
+from dsreg.rows.fingerprint import SCHEME, row_fingerprints
 from dsreg.store import ObjectStore
 
-# Part of the format: changing any of these changes the bytes (and so ids) of new shards.
-SHARD_TARGET_BYTES = 32 << 20
-SHARD_MIN_BYTES = 4 << 20
-SHARD_MAX_BYTES = 128 << 20
-ROW_GROUP_TARGET_BYTES = 2 << 20
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """Sizes of new shards and of their row groups. The defaults are part of the format:
+    other values change the bytes (and so ids) of new shards; tests take small ones."""
+    target_bytes: int = 32 << 20
+    min_bytes: int = 4 << 20
+    max_bytes: int = 128 << 20
+    row_group_target_bytes: int = 2 << 20
+
+
+DEFAULT_SHARD_SETTINGS = ShardSettings()
 ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
-_CUT_SALT = np.uint64(0x5851F42D4C957F2D)
 DICTIONARY_SAMPLE_ROWS, DICTIONARY_MAX_DISTINCT = 4096, 0.25     # see dictionary_columns
 
-
-def strip_metadata(schema: pa.Schema) -> pa.Schema:
-    """The schema without schema- or field-level metadata (shards never carry it)."""
-    return pa.schema([pa.field(f.name, f.type, f.nullable) for f in schema])
-
-
-def storage_type(t: pa.DataType) -> pa.DataType:
-    """The type rows of type `t` are matched and stored as, so that equal rows make equal
-    shard bytes whatever their source called things: nested fields get canonical names
-    (`item`, `key`, `value`; pyarrow's Parquet reader says `element`) and no metadata, and
-    string and binary views become their large offset forms (Arrow's `take` has no kernels
-    for views). The snapshot keeps the committed type; reading casts back to it."""
-    def child(f: pa.Field, name: str) -> pa.Field:
-        return pa.field(name, storage_type(f.type), f.nullable)
-    if pa.types.is_string_view(t):
-        return pa.large_string()
-    if pa.types.is_binary_view(t):
-        return pa.large_binary()
-    if pa.types.is_struct(t):
-        return pa.struct([child(f, f.name) for f in t])
-    if pa.types.is_map(t):
-        return pa.map_(child(t.key_field, "key"), child(t.item_field, "value"), t.keys_sorted)
-    if pa.types.is_fixed_size_list(t):
-        return pa.list_(child(t.value_field, "item"), t.list_size)
-    if pa.types.is_large_list(t):
-        return pa.large_list(child(t.value_field, "item"))
-    if pa.types.is_list(t):
-        return pa.list_(child(t.value_field, "item"))
-    if pa.types.is_large_list_view(t):
-        return pa.large_list_view(child(t.value_field, "item"))
-    if pa.types.is_list_view(t):
-        return pa.list_view(child(t.value_field, "item"))
-    if pa.types.is_dictionary(t):
-        return pa.dictionary(t.index_type, storage_type(t.value_type), t.ordered)
-    return t
-
-
-def storage_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in schema])
-
-
-def same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    """Equal including nested field names and metadata (Arrow's `==` ignores list and map
-    field names)."""
-    return a.equals(b, check_metadata=True) and str(a) == str(b)
+# Column statistics of a shard's rows, given their row-group size (`dsreg.stats.shard_stats`):
+# the layer above passes it in, so that rows never import statistics.
+ShardStats = Callable[[pa.Table, int], dict]
 
 
 _DAY_MS = 86_400_000
@@ -121,13 +81,6 @@ def _date64_leaves(arr):
         yield from _date64_leaves(arr.flatten())
 
 
-def cut_candidates(fps: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """Rows after which a shard may end: each row is a candidate with probability
-    nbytes/target, decided by its fingerprint, so shards average the target size."""
-    threshold = np.minimum(nbytes.astype(np.float64) / SHARD_TARGET_BYTES, 1.0) * 2.0**64
-    return mix(fps ^ _CUT_SALT).astype(np.float64) < threshold
-
-
 def dictionary_columns(table: pa.Table) -> list[str]:
     """The columns worth dictionary-encoding: Arrow dictionaries, and strings, binaries and
     integers whose first rows repeat values (at most a quarter distinct). Dictionary pages
@@ -146,13 +99,15 @@ def dictionary_columns(table: pa.Table) -> list[str]:
     return out
 
 
-def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[ShardRef, int, bool]:
-    """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?)."""
+def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray, settings: ShardSettings = DEFAULT_SHARD_SETTINGS,
+                shard_stats: ShardStats | None = None) -> tuple[ShardRef, int, bool]:
+    """Write rows as one shard plus its fingerprints; return (ref, bytes written, new?).
+    With `shard_stats`, the ref carries the shard's column statistics, per row group."""
     table = table.replace_schema_metadata(None)
     check_storable(table)
     table = table.cast(strip_metadata(table.schema)) if any(f.metadata for f in table.schema) else table
     avg = max(table.nbytes // max(table.num_rows, 1), 1)
-    rg_rows = int(min(max(ROW_GROUP_TARGET_BYTES // avg, ROW_GROUP_MIN_ROWS), ROW_GROUP_MAX_ROWS))
+    rg_rows = int(min(max(settings.row_group_target_bytes // avg, ROW_GROUP_MIN_ROWS), ROW_GROUP_MAX_ROWS))
     buf = io.BytesIO()
     try:
         pq.write_table(
@@ -162,7 +117,7 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray) -> tuple[S
     except pa.ArrowException as e:   # ArrowInvalid, ArrowNotImplementedError, ArrowIOError, ...
         raise UnsupportedType(f"cannot store this table as Parquet: {e}") from None
     data = buf.getvalue()
-    stats = shard_stats(table, rg_rows)    # column statistics, once, per row group
+    stats = shard_stats(table, rg_rows) if shard_stats else None    # once, per row group
     sid, new = store.put(data)
     fp_data = encode_fingerprints(fps, SCHEME)
     fid, fp_new = store.put(fp_data)
@@ -199,104 +154,6 @@ def chunk_index(data: bytes) -> bytes:
     return canonical_json(doc)
 
 
-class ShardCutter:
-    """Accumulates new rows and emits shards at content-defined cut points.
-
-    Shards are encoded and stored by background threads, so that writing them overlaps
-    reading and fingerprinting the next rows (Parquet encoding, hashing and file I/O
-    release the GIL); at most `MAX_PENDING` shards wait, which bounds memory. They are
-    collected in emission order, so the result does not depend on the threads."""
-
-    WRITERS = min(2, os.cpu_count() or 1)
-    MAX_PENDING = 3
-
-    def __init__(self, store: ObjectStore, on_shard=None):
-        self.store = store
-        self.on_shard = on_shard
-        self._writer: ThreadPoolExecutor | None = None
-        self._writing: deque[Future] = deque()
-        self._batches: list[pa.RecordBatch | pa.Table] = []
-        self._fps: list[np.ndarray] = []
-        self._sizes: list[np.ndarray] = []
-        self._pending_bytes = 0
-        self.shards: list[ShardRef] = []        # in emission order
-        self.bounds: list[int] = [0]            # new-row index where each shard starts
-        self.new_bytes = 0
-        self.rows = 0
-
-    def add(self, rows: pa.Table, fps: np.ndarray, sizes: np.ndarray) -> None:
-        if rows.num_rows == 0:
-            return
-        self._batches.append(rows)
-        self._fps.append(fps)
-        self._sizes.append(sizes)
-        self._pending_bytes += int(sizes.sum())
-        self.rows += rows.num_rows
-        if self._pending_bytes >= SHARD_MIN_BYTES:
-            self._cut(final=False)
-
-    def finish(self) -> None:
-        self._cut(final=True)
-        while self._writing:
-            self._collect()
-        if self._writer is not None:
-            self._writer.shutdown()
-            self._writer = None
-
-    def _emit(self, table: pa.Table, fps: np.ndarray) -> None:
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(self.WRITERS, thread_name_prefix="dsreg-shard-writer")
-        self._writing.append(self._writer.submit(write_shard, self.store, table, fps))
-        self.bounds.append(self.bounds[-1] + table.num_rows)
-        while len(self._writing) > self.MAX_PENDING:
-            self._collect()
-
-    def _collect(self) -> None:
-        """The oldest shard being written, once it is (shards stay in emission order)."""
-        ref, written, _ = self._writing.popleft().result()
-        self.shards.append(ref)
-        self.new_bytes += written
-        if self.on_shard:
-            self.on_shard(ref, written)
-
-    def _cut(self, final: bool) -> None:
-        if not self._batches:
-            return
-        fps = np.concatenate(self._fps)
-        sizes = np.concatenate(self._sizes)
-        cum = np.cumsum(sizes)
-        cand = np.flatnonzero(cut_candidates(fps, sizes))
-        start, start_bytes, cuts = 0, 0, []
-        n = len(fps)
-        while start < n:
-            # first candidate whose shard would reach the minimum size, else the maximum
-            lo = int(np.searchsorted(cum, start_bytes + SHARD_MIN_BYTES, side="left"))
-            hi = int(np.searchsorted(cum, start_bytes + SHARD_MAX_BYTES, side="left"))
-            k = int(np.searchsorted(cand, max(lo, start), side="left"))
-            end = int(cand[k]) + 1 if k < len(cand) and cand[k] <= hi else hi + 1
-            if end > n:
-                if not final:
-                    break
-                end = n
-            cuts.append(end)
-            start, start_bytes = end, int(cum[end - 1])
-        if not cuts:
-            return
-        # contiguous, whatever batches the rows came in: Parquet's page boundaries follow the
-        # input's chunks, and equal rows must give equal bytes
-        table = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-                                  for b in self._batches]).combine_chunks()
-        prev = 0
-        for end in cuts:
-            self._emit(table.slice(prev, end - prev), fps[prev:end])
-            prev = end
-        rest = table.slice(prev)
-        self._batches = [rest] if rest.num_rows else []
-        self._fps = [fps[prev:]] if rest.num_rows else []
-        self._sizes = [sizes[prev:]] if rest.num_rows else []
-        self._pending_bytes = int(sizes[prev:].sum())
-
-
 @dataclass
 class ShardReader:
     """Reads rows of shards, verified, keeping a few decoded shards at hand."""
@@ -329,7 +186,6 @@ class ShardReader:
         if got is None:
             scheme, got = decode_fingerprint_object(self.store.get(ref.fingerprints))
             if scheme != SCHEME:
-                from dsreg.rows.snapshots import conform
                 table = pq.ParquetFile(pa.BufferReader(self.store.get(ref.id))).read()
                 got = row_fingerprints(conform(table.select(schema.names), storage_schema(schema)))
             self._fp_cache[ref.fingerprints] = got

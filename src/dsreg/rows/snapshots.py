@@ -8,10 +8,12 @@ from typing import Callable, Iterable
 import numpy as np
 import pyarrow as pa
 
+from dsreg.model.serialize import ShardRef, Snapshot
+from dsreg.rows.arrowtypes import conform, same_type, storage_schema, strip_metadata
+from dsreg.rows.cutter import ShardCutter
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
-from dsreg.model.serialize import ShardRef, Snapshot
-from dsreg.rows.shards import ShardCutter, ShardReader, same_type, storage_schema, strip_metadata
+from dsreg.rows.shards import DEFAULT_SHARD_SETTINGS, ShardReader, ShardSettings, ShardStats
 from dsreg.store import ObjectStore
 
 Progress = Callable[[int], None]   # called with rows just processed
@@ -91,12 +93,15 @@ class SnapshotBuilder:
     """Feed batches in order; get a snapshot whose rows are exactly those batches."""
 
     def __init__(self, store: ObjectStore, schema: pa.Schema, base: BaseIndex | None = None,
-                 prefix: Snapshot | None = None, progress: Progress = _noop):
+                 prefix: Snapshot | None = None, progress: Progress = _noop,
+                 settings: ShardSettings = DEFAULT_SHARD_SETTINGS, shard_stats: ShardStats | None = None):
+        # shard_stats: computes the column statistics new shards carry (None: none, they
+        # are computed when first needed)
         self.store = store
         self.schema = schema
         self.storage_schema = storage_schema(schema)   # the form rows are matched and stored in
         self.base = base if base is not None and len(base) else None
-        self.cutter = ShardCutter(store)
+        self.cutter = ShardCutter(store, settings=settings, shard_stats=shard_stats)
         self.progress = progress
         self.reader = base.reader if base is not None else ShardReader(store)
         # runs: (kind, a, b, count); kind 0 = base shard index/row, 1 = new-row index
@@ -305,60 +310,6 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
             + np.arange(int(snap.run_count.sum()), dtype=np.int64)
         table = combined.take(idx)
     return conform(table, schema)
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Give rows read from shards the committed schema (types, nullability, metadata).
-
-    Parquet hands some types back otherwise than they were written (time32[s] as
-    time32[ms], date64 as date32, dictionaries of non-strings decoded, the storage form
-    of view types): each column is turned back into the committed type, exactly.
-    """
-    if table.schema.equals(schema, check_metadata=True) and \
-            all(same_type(c.type, f.type) for c, f in zip(table.columns, schema)):
-        return table
-    columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def restore_column(col: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray:
-    if same_type(col.type, t):
-        return col
-    try:
-        cast = col.cast(t)
-        if same_type(cast.type, t):
-            return cast
-    except pa.ArrowNotImplementedError:   # Arrow cannot cast values into a dictionary
-        pass
-    # rebuilt level by level (this also gives maps their field names, which a cast keeps)
-    return pa.chunked_array([_restore_array(c, t) for c in col.chunks], type=t)
-
-
-def _restore_array(arr: pa.Array, t: pa.DataType) -> pa.Array:
-    """`arr` as type `t`, dictionary-encoding values wherever `t` has a dictionary."""
-    if same_type(arr.type, t):
-        return arr
-    mask = arr.is_null() if arr.null_count else None
-    if pa.types.is_dictionary(t):
-        if not pa.types.is_dictionary(arr.type):
-            arr = _restore_array(arr, t.value_type).dictionary_encode()
-        return arr.cast(t)
-    if pa.types.is_struct(t):
-        children = [_restore_array(arr.field(i), f.type) for i, f in enumerate(t)]
-        return pa.StructArray.from_arrays(children, fields=list(t), mask=mask)
-    # list-like: offsets are slice-aware and absolute, values are the whole child array
-    if pa.types.is_map(t):
-        keys = _restore_array(arr.values.field(0), t.key_type)
-        items = _restore_array(arr.values.field(1), t.item_type)
-        return pa.MapArray.from_arrays(arr.offsets, keys, items, type=t, mask=mask)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        cls = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
-        return cls.from_arrays(arr.offsets, _restore_array(arr.values, t.value_type), type=t, mask=mask)
-    if pa.types.is_fixed_size_list(t):
-        size = t.list_size
-        values = _restore_array(arr.values.slice(arr.offset * size, len(arr) * size), t.value_type)
-        return pa.FixedSizeListArray.from_arrays(values, type=t, mask=mask)
-    return arr.cast(t)
 
 
 def schemas_compatible(a: pa.Schema, b: pa.Schema) -> bool:

@@ -19,14 +19,14 @@ import pyarrow.parquet as pq
 from dsreg.errors import DsregError, NotLocal
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import ShardRef, Snapshot, decode_snapshot
-from dsreg.rows.shards import storage_type
-from dsreg.rows.snapshots import conform
+from dsreg.rows.arrowtypes import conform, storage_schema
 from dsreg.stats import STATS_FORMAT, ColumnStats, TableStats, finalize, kind_of, table_stats, without_rows
 
 
 # finished statistics kept per snapshot; a new value recomputes what older dsregs kept (here:
 # quantiles in the column's terms, distinct-value registers of partly used blocks from the rows kept)
 SPLIT_STATS_FORMAT = "dsreg-split-stats-2"
+MOSTLY_USED = 0.5    # from this fraction of a block on, count what it leaves out and subtract
 
 
 def split_stats(reg, snapshot_id: str, snap: Snapshot | None = None, progress: Progress = NO_PROGRESS,
@@ -57,8 +57,6 @@ def prime(reg, splits: list[tuple[str, Snapshot]]) -> None:
             pass
 
 
-def storage_schema(snap: Snapshot) -> pa.Schema:
-    return pa.schema([pa.field(f.name, storage_type(f.type), f.nullable) for f in snap.schema])
 
 
 def _shard_data(reg, ref: ShardRef, local_only: bool) -> bytes:
@@ -67,9 +65,10 @@ def _shard_data(reg, ref: ShardRef, local_only: bool) -> bytes:
     return reg.store.get(ref.id)
 
 
-def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_only: bool = False) -> TableStats:
-    """The mergeable statistics of every row the split reads."""
-    storage = storage_schema(snap)
+def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_only: bool = False,
+                mostly_used: float = MOSTLY_USED) -> TableStats:
+    """The mergeable statistics of every row the split reads (`mostly_used`: see `_partly_used`)."""
+    storage = storage_schema(snap.schema)
     docs = reg.manifest.shard_stats([s.id for s in snap.shards])
     total = TableStats()
     order = np.argsort(snap.run_shard, kind="stable")
@@ -94,7 +93,7 @@ def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_onl
         if not whole.all():
             part = ~whole
             total.merge(_partly_used(_shard_data(reg, ref, local_only), blocks, edges, block[part], lo[part],
-                                     hi[part], storage))
+                                     hi[part], storage, mostly_used))
         progress.advance(int(run_count[g].sum()))
     progress.finish()
     return total
@@ -117,17 +116,14 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.repeat(lo - (np.cumsum(n) - n), n) + np.arange(int(n.sum()), dtype=np.int64)
 
 
-MOSTLY_USED = 0.5    # from this fraction of a block on, count what it leaves out and subtract
-
-
 def _partly_used(data: bytes, blocks: list[dict], edges: np.ndarray, block: np.ndarray, lo: np.ndarray,
-                 hi: np.ndarray, storage: pa.Schema) -> TableStats:
+                 hi: np.ndarray, storage: pa.Schema, mostly_used: float) -> TableStats:
     """Statistics of the rows taken from blocks of one shard only in part: only their row groups are read.
 
-    A block used mostly (and no row of it twice) gets its stored statistics less those of the
-    rows left out, which are few: exact all the same (see `stats.without_rows`); its
-    distinct-value registers, which cannot subtract, are made from the rows kept. Other blocks
-    have the rows used counted directly."""
+    A block used mostly (at least `mostly_used` of its rows, and none twice) gets its stored
+    statistics less those of the rows left out, which are few: exact all the same (see
+    `stats.without_rows`); its distinct-value registers, which cannot subtract, are made from
+    the rows kept. Other blocks have the rows used counted directly."""
     pf = pq.ParquetFile(pa.BufferReader(data))
     md = pf.metadata
     rg_edges = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
@@ -150,7 +146,7 @@ def _partly_used(data: bytes, blocks: list[dict], edges: np.ndarray, block: np.n
         b = int(of_block[idx[0]])
         used = rows[idx]
         start, size = int(edges[b]), int(edges[b + 1] - edges[b])
-        if len(used) >= MOSTLY_USED * size:
+        if len(used) >= mostly_used * size:
             times = np.bincount(used - start, minlength=size)
             if times.max() <= 1:      # the block's rows lie together in `table`
                 block_rows = table.slice(int(at(np.array([start]))[0]), size)
@@ -184,5 +180,5 @@ def quietly(fn, *args) -> None:
         pass
 
 
-__all__ = ["SPLIT_STATS_FORMAT", "split_stats", "merge_split", "shard_stats_from_data", "storage_schema", "quietly",
+__all__ = ["SPLIT_STATS_FORMAT", "split_stats", "merge_split", "shard_stats_from_data", "quietly",
            "prime"]
