@@ -19,7 +19,7 @@ import pytest
 import dsreg
 import dsreg.rows.compaction
 import dsreg.rows.ingest
-import dsreg.porcelain
+import dsreg.versions.commit
 import dsreg.rows.shards
 import dsreg.rows.snapshots
 from conftest import edit_table, make_table
@@ -315,7 +315,7 @@ def reads(monkeypatch):
 
 
 def no_input_cache(monkeypatch):
-    monkeypatch.setattr(dsreg.porcelain, "cached_snapshot", lambda *a: None)
+    monkeypatch.setattr(dsreg.versions.commit, "cached_snapshot", lambda *a: None)
 
 
 def input_cache(reg) -> set[tuple[str, str]]:

@@ -134,8 +134,8 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
         message = "card: " + "; ".join(part for part in (
             f"set {', '.join(set_)}" if set_ else "", f"unset {', '.join(unset)}" if unset else "") if part)
     # no field changed: no metadata change, so no commit (it comes back `unchanged`)
-    return porcelain.commit(reg, dataset, {}, message=message, branch=rev,
-                            metadata={"card": fields} if fields != before else {})
+    from dsreg.versions.commit import commit
+    return commit(reg, dataset, {}, message=message, branch=rev, metadata={"card": fields} if fields != before else {})
 
 
 __all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "parse_assignments", "validate", "set_fields",
