@@ -12,15 +12,15 @@ from typing import Any
 import pyarrow as pa
 
 from dsreg import __version__
-from dsreg.errors import RefExists, UnknownSplit, UsageError
+from dsreg.errors import UnknownSplit, UsageError
 from dsreg.ids import CommitId, ObjectId
-from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Commit, Snapshot, decode_commit, decode_snapshot
 from dsreg.rows.snapshots import read_snapshot
-from dsreg.versions import commit as versions_commit
+from dsreg.versions import commit as versions_commit, refs
 from dsreg.versions.commit import DEFAULT_SPLIT, CommitResult, SplitResult, default_author  # noqa: F401 - the API's
+from dsreg.versions.describe import describe
 
 
 # -- reading objects ----------------------------------------------------------
@@ -107,78 +107,22 @@ def log(reg, spec: str, n: int | None = None) -> list[LogEntry]:
 
 
 def show(reg, spec: str) -> dict:
-    rev = resolve(reg, spec)
-    c = get_commit(reg, rev.commit_id)
-    splits, schema = {}, {}
-    for split, sid in sorted(c.splits.items()):
-        info = reg.manifest.snapshot_info(sid)
-        snap = None
-        if info is None:
-            snap = get_snapshot(reg, sid)
-            info = {"rows": snap.rows, "bytes": snap.nbytes, "shards": len(snap.shards),
-                    "runs": snap.num_runs}
-        splits[split] = {"rows": info["rows"], "bytes": info["bytes"], "shards": info["shards"], "runs": info["runs"]}
-        s = (snap or get_snapshot(reg, sid)).schema
-        schema[split] = [{"name": f.name, "type": str(f.type)} for f in s]
-    return {"id": rev.commit_id, "dataset": rev.dataset, "parents": list(c.parents), "message": c.message,
-            "author": c.author, "timestamp": c.timestamp, "splits": splits, "schema": schema,
-            "metadata": {k: v for k, v in c.metadata.items()}}
+    return describe(reg, spec)
 
 
 def ls(reg) -> list[dict]:
-    m = reg.manifest
-    out = []
-    for name in m.datasets():
-        branches = {r.name: r.commit for r in m.refs(name, "branch")}
-        tags = {r.name: r.commit for r in m.refs(name, "tag")}
-        out.append({"name": name, "branches": branches, "tags": tags})
-    return out
+    return refs.datasets(reg)
 
 
 # -- refs ---------------------------------------------------------------------
-def _ref_verb(reg, kind: str, dataset: str, new: str | None, rev: str | None, delete: str | None,
-              force: bool) -> Any:
-    check_dataset_name(dataset)
-    m = reg.manifest
-    if not m.has_dataset(dataset):
-        from dsreg.errors import UnknownDataset
-        raise UnknownDataset(dataset)
-    if delete is not None:
-        if new is not None:
-            raise UsageError(f"give either a {kind} to create or -d {kind.upper()}, not both")
-        if kind == "branch" and delete == "main":
-            raise UsageError("the main branch cannot be deleted")
-        with m.transaction():
-            old = m.delete_ref(dataset, kind, delete)
-        return {"deleted": delete, "was": old}
-    if new is None:
-        return {r.name: r.commit for r in m.refs(dataset, kind)}
-    check_ref_name(new, kind)
-    if rev and "@" in rev:
-        # `dsreg tag ds v1 ds@main` is a natural slip: REV belongs to the same dataset
-        named, _, rest = rev.partition("@")
-        if named != dataset:
-            raise UsageError(f"{kind} {new!r} of dataset {dataset!r} cannot point into dataset {named!r}",
-                             f"give REV without NAME@ (a branch, tag or commit of {dataset!r})")
-        rev = rest
-    target = resolve(reg, f"{dataset}@{rev}" if rev else dataset).commit_id
-    with m.transaction():
-        old = m.ref(dataset, kind, new)
-        if old is not None and not force:
-            raise RefExists(f"{kind} {new!r} already exists in dataset {dataset!r} (at {old[:12]})",
-                            "use --force to move it" if kind == "tag" else "use --force to reset it")
-        m.set_ref(dataset, kind, new, target, old, f"{kind}: create from {rev or 'main'}")
-    return {"name": new, "commit": target}
-
-
 def branch(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
            force: bool = False):
-    return _ref_verb(reg, "branch", dataset, new, rev, delete, force)
+    return refs.ref_verb(reg, "branch", dataset, new, rev, delete, force)
 
 
 def tag(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
         force: bool = False):
-    return _ref_verb(reg, "tag", dataset, new, rev, delete, force)
+    return refs.ref_verb(reg, "tag", dataset, new, rev, delete, force)
 
 
 # -- checkout -------------------------------------------------------------------
