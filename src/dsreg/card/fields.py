@@ -6,10 +6,9 @@ copies its parent's metadata), so setting them is a metadata-only commit: no row
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-from dsreg.errors import DsregError, UnknownDataset, UsageError
+from dsreg.errors import CardFieldsNeedBranch, UnknownDataset, UsageError
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
 LIST_FIELDS = ("language", "language_details", "annotations_creators", "language_creators", "multilinguality",
@@ -40,27 +39,6 @@ class UnknownCardField(UsageError):
 
 class BadCardValue(UsageError):
     pass
-
-
-def parse_assignments(items: list[str] | tuple[str, ...], base: str | Path = ".") -> dict[str, Any]:
-    """`KEY=VALUE` strings as {key: value}; `@FILE` reads the value from a file, `@@` is a
-    literal `@`; an empty value removes the field (its value is None)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, eq, raw = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        if raw.startswith("@@"):
-            raw = raw[1:]
-        elif raw.startswith("@"):
-            path = Path(base) / raw[1:]
-            try:
-                raw = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise DsregError(f"--set {key}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-        out[key] = validate(key, raw)
-    return out
 
 
 def validate(key: str, raw: str) -> Any:
@@ -119,7 +97,7 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
         raise UnknownDataset(dataset)
     head = reg.manifest.ref(dataset, "branch", rev)
     if back or head is None:
-        raise UsageError(f"--set records a commit on a branch; {spec!r} is not one", f"use {dataset} or {dataset}@BRANCH")
+        raise CardFieldsNeedBranch(spec, dataset)
     before = card_fields(porcelain.get_commit(reg, head).metadata)
     fields = dict(before)
     for key, value in values.items():
@@ -138,5 +116,5 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
     return commit(reg, dataset, {}, message=message, branch=rev, metadata={"card": fields} if fields != before else {})
 
 
-__all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "parse_assignments", "validate", "set_fields",
+__all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "validate", "set_fields",
            "card_fields", "UnknownCardField", "BadCardValue"]

@@ -12,11 +12,16 @@ from typing import Callable
 from dsreg.errors import (CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
                           KeyColumnTypeChanged, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
                           TagNotBranch, UnknownKeyColumn)
+from dsreg.remote.transfer import NonFastForward
 
 
 def _key_column(e: UnknownKeyColumn) -> tuple[str, str | None]:
     of = f" of {e.where}" if e.where else ""
     return f"--key column {e.column!r} is not in split {e.split!r}{of}", e.hint
+
+
+def _non_fast_forward(e: NonFastForward) -> tuple[str, str | None]:
+    return e.message, "use --force to replace it" if e.kind == "tag" else e.hint
 
 
 # (message, hint) of an error, by its class
@@ -34,6 +39,7 @@ WORDS: dict[type, Callable[..., tuple[str, str | None]]] = {
     CardFieldsNeedBranch: lambda e: (f"--set records a commit on a branch; {e.spec!r} is not one", e.hint),
     EndpointNotApplicable: lambda e: ("--endpoint-url only applies to s3:// remotes", None),
     RegistryNotFound: lambda e: (e.message, "run 'dsreg init' or pass --registry DIR"),
+    NonFastForward: _non_fast_forward,
 }
 
 
