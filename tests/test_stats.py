@@ -13,6 +13,7 @@ from dsreg import stats
 from dsreg.rows import shards
 from dsreg.remote import transfer
 from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.registry import Registry
 from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats, storage_schema
 
 LOW_CARD = ("label", "small", "flag")
@@ -202,7 +203,7 @@ def _pushed_and_cloned(registry, tmp_path):
     (tmp_path / "remote").mkdir()
     transfer.add_remote(registry, "origin", f"file://{tmp_path / 'remote'}")
     transfer.push(registry, "origin", "ds")
-    clone, _ = transfer.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
+    clone, _ = Registry.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
     return clone
 
 
