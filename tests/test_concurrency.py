@@ -103,7 +103,7 @@ def test_processes_pushing_to_one_remote_branch_at_once(registry, tmp_path, kind
     transfer.push(registry)
     jobs = []
     for i in range(n):
-        clone, _ = transfer.clone(url, tmp_path / f"w{i}", endpoint)
+        clone, _ = dsreg.Registry.clone(url, tmp_path / f"w{i}", endpoint)
         clone.close()
         p = tmp_path / f"s{i}.parquet"
         pq.write_table(pa.table({"who": [f"s{i}"] * 50, "n": list(range(50))}), p)
@@ -181,7 +181,7 @@ def test_gc_between_fetching_and_recording_refs_cannot_lose_rows(registry, tmp_p
     registry.commit("ds", {"train": make_table(500)}, message="v1")
     transfer.add_remote(registry, "origin", f"file://{remote}")
     transfer.push(registry)
-    other, _ = transfer.clone(f"file://{remote}", tmp_path / "other")
+    other, _ = dsreg.Registry.clone(f"file://{remote}", tmp_path / "other")
     other.commit("ds", {"test": make_table(200, seed=3)}, message="v2")
     transfer.push(other)
     head = other.resolve("ds")

@@ -194,7 +194,7 @@ def test_remote_damage_is_found_named_refused_and_repaired(registry, history, tm
     assert all(f"problem: {p}" in out for p in shard_p + snap_p)
     # nothing wrong is read: clear errors, and nothing damaged kept or cached
     with pytest.raises(ChecksumMismatch, match=v1["snapshot"]):
-        transfer.clone(url, tmp_path / "clone", endpoint)
+        dsreg.Registry.clone(url, tmp_path / "clone", endpoint)
     assert not (tmp_path / "clone").exists()
     with pytest.raises(ChecksumMismatch, match=ids["shard"]):
         dsreg.load("ds", remote=url, endpoint_url=endpoint)
@@ -211,7 +211,7 @@ def test_remote_damage_is_found_named_refused_and_repaired(registry, history, tm
     out = run("fsck", "--remote", "origin", "--repair").stdout
     assert out.count("repaired: ") == 2 and "no problems found" in out
     assert fsck_remote(registry, "origin").ok
-    clone, _ = transfer.clone(url, tmp_path / "clone", endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", endpoint)
     assert_versions_load(clone, history)
     assert clone.fsck().ok
     clone.close()

@@ -222,7 +222,7 @@ class PullScenario(Scenario):
         src.commit("ds", {"train": t, "test": make_table(300, seed=2)}, message="v1")
         transfer.add_remote(src, "origin", url, self.endpoint)
         transfer.push(src)
-        reg, _ = transfer.clone(url, self.template, self.endpoint)
+        reg, _ = dsreg.Registry.clone(url, self.template, self.endpoint)
         transfer.pull(reg, "origin", "ds@main")
         self.expected = versions(reg)
         reg.close()

@@ -70,7 +70,7 @@ def test_push_clone_pull_and_load_finish_through_injected_faults(registry, s3_en
         transfer.add_remote(registry, "origin", url, proxy.url)
         pushed = transfer.push(registry, "origin")
         assert pushed.uploaded_objects > 0
-        clone, _ = transfer.clone(url, tmp_path / "clone", proxy.url)
+        clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", proxy.url)
         assert transfer.pull(clone, "origin", "ds@main").status == "up-to-date"
         _equal(clone, expected)                       # v1's data arrives on demand, through faults
         assert clone.fsck().ok
@@ -117,7 +117,7 @@ def test_a_push_that_cannot_finish_stops_clearly_and_resumes_without_resending(r
     assert second and not first & second              # nothing that had landed was sent again
     reg = dsreg.Registry(registry.root)
     assert fsck_remote(reg, "direct").ok
-    clone, _ = transfer.clone(url, reg.root.parent / "clone", s3_endpoint)
+    clone, _ = dsreg.Registry.clone(url, reg.root.parent / "clone", s3_endpoint)
     _equal(clone, expected)
     clone.close()
     reg.close()
@@ -134,7 +134,7 @@ def test_a_pull_that_cannot_finish_stops_clearly_and_resumes_without_refetching(
     transfer.add_remote(registry, "origin", url, s3_endpoint)
     transfer.push(registry)
     with FaultProxy(s3_endpoint) as proxy:
-        clone, _ = transfer.clone(url, tmp_path / "clone", proxy.url)
+        clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", proxy.url)
         proxy.log.clear()
         proxy.trip_after = ("GET", 6)
         with pytest.raises(DsregError, match="127.0.0.1"):
@@ -164,7 +164,7 @@ def test_damaged_downloads_never_enter_a_store_or_the_cache(registry, s3_endpoin
     transfer.push(registry)
     shards = {r["id"] for r in registry.manifest.all_shards()}
     with FaultProxy(s3_endpoint, rate=1.0, seed=SEED, kinds=(kind,)) as proxy:
-        clone, _ = transfer.clone(url, tmp_path / "clone", s3_endpoint)
+        clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", s3_endpoint)
         transfer.remove_remote(clone, "origin")
         transfer.add_remote(clone, "origin", url, proxy.url)
         # every object body arrives damaged: a clear error, and not one byte of it kept

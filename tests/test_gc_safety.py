@@ -161,7 +161,7 @@ def test_remote_gc_deletes_only_what_no_remote_ref_reaches(registry, shared, tmp
         done = gc_remote(registry, "origin", grace_seconds=0)
     assert orphan in done.deleted and done.deleted_objects >= 2
     assert fsck_remote(registry, "origin").ok
-    clone, _ = transfer.clone(url, tmp_path / "clone", endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", endpoint)
     for (ds, cid, split), table in expected.items():
         assert tables_equal(clone.load(f"{ds}@{cid}", split=split), table)
     clone.close()
@@ -192,7 +192,7 @@ def test_remote_gc_cannot_race_a_push_in_flight(registry, shared, tmp_path, monk
     monkeypatch.setattr(transfer, "_upload", real_upload)
     transfer.push(registry)                        # again: uploads what is missing, then moves the ref
     assert fsck_remote(registry, "origin").ok
-    clone, _ = transfer.clone(url, tmp_path / "clone", endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", endpoint)
     assert tables_equal(clone.load("ds", split="test"), make_table(300, seed=5))
     clone.close()
 
@@ -225,7 +225,7 @@ def test_a_push_that_starts_while_a_gc_deletes_is_refused(registry, shared, tmp_
     assert refused and "run 'dsreg gc --remote origin' to finish it" in str(refused[0])
     transfer.push(registry, "origin", "ds@again")        # the gc has finished: uploads what it took
     assert fsck_remote(registry, "origin").ok
-    clone, _ = transfer.clone(url, tmp_path / "clone", endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", endpoint)
     assert tables_equal(clone.load("ds@again", split="exp"), make_table(400, seed=2))
     clone.close()
 

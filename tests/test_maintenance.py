@@ -505,8 +505,8 @@ def _no_network(reg, monkeypatch):
 
 
 def test_fsck_of_a_clone_with_data_still_on_the_remote(origin, tmp_path, monkeypatch):
-    from dsreg.remote import transfer
-    clone, _ = transfer.clone(origin, tmp_path / "clone")
+    from dsreg.registry import Registry
+    clone, _ = Registry.clone(origin, tmp_path / "clone")
     try:
         _no_network(clone, monkeypatch)
         result = clone.fsck()

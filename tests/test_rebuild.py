@@ -299,7 +299,7 @@ def test_a_clone_without_its_data_rebuilds_from_what_snapshots_say(registry, his
     """A clone has commits and snapshots, not shards: those are described as the
     snapshots name them, and still fetched when read."""
     reg, (expected, _) = registry, history
-    clone, _ = transfer.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
+    clone, _ = dsreg.Registry.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
     assert not any(clone.store.has(s) for s in
                    [r[0] for r in clone.manifest.conn.execute("SELECT id FROM shards")])
     derived, kept = rows(clone, DERIVED), rows(clone, KEPT)

@@ -55,7 +55,7 @@ def test_push_then_clone_reproduces_every_version(registry, remote_spec, tmp_pat
     again = transfer.push(registry)
     assert again.uploaded_objects == 0 and again.refs == []
 
-    clone, fetched = transfer.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
+    clone, fetched = dsreg.Registry.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
     assert fetched.commits == 3
     assert {r.name: r.commit for r in clone.manifest.refs("ds")} == \
         {r.name: r.commit for r in registry.manifest.refs("ds")}
@@ -87,7 +87,7 @@ def _two_people(registry, remote_spec, tmp_path, rows: int):
     registry.commit("ds", t, message="v1")
     _add_origin(registry, remote_spec)
     transfer.push(registry)
-    other, _ = transfer.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
+    other, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
     other.commit("ds", {"test": t.slice(0, 10)}, message="theirs")
     registry.commit("ds", {"val": t.slice(0, 20)}, message="ours")
     return other, t
@@ -130,7 +130,7 @@ def test_push_after_a_remote_gc_uploads_what_the_gc_collected(registry, remote_s
     registry.commit("ds", {"train": edit_table(t, "edit").table}, message="X", branch="feat")
     _add_origin(registry, remote_spec)
     transfer.push(registry)                                       # main, and feat at X
-    other, _ = transfer.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
+    other, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "other", remote_spec.endpoint_url)
     other.branch("ds", "feat", "main", force=True)
     other.commit("ds", {"train": edit_table(t, "delete").table}, message="Y", branch="feat")
     transfer.push(other, spec="ds@feat", force=True)
@@ -146,7 +146,7 @@ def test_push_after_a_remote_gc_uploads_what_the_gc_collected(registry, remote_s
     pushed = transfer.push(registry, spec=f"ds@{head}", force=how == "force")
     assert pushed.refs and pushed.uploaded_objects >= 5          # X's three again, Z and its snapshot
     assert fsck_remote(registry, "origin").ok
-    fresh, _ = transfer.clone(remote_spec.url, tmp_path / "fresh", remote_spec.endpoint_url)
+    fresh, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "fresh", remote_spec.endpoint_url)
     for rev in (head, f"{head}~1"):
         assert tables_equal(fresh.load(f"ds@{rev}"), registry.load(f"ds@{rev}"))
     assert fresh.fsck().ok
@@ -191,7 +191,7 @@ def test_eight_processes_pushing_one_branch(registry, remote_spec, tmp_path):
     workers = 8
     paths = []
     for i in range(workers):
-        c, _ = transfer.clone(remote_spec.url, tmp_path / f"w{i}", remote_spec.endpoint_url)
+        c, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / f"w{i}", remote_spec.endpoint_url)
         c.close()
         paths.append(str(tmp_path / f"w{i}"))
     barrier = tmp_path / "barrier"
@@ -239,7 +239,7 @@ def test_store_ignoring_conditional_writes_is_refused_for_refs(registry, s3_endp
     transfer.add_remote(registry, "origin", f"s3://{bucket}/p", s3_endpoint)
     transfer.push(registry, "origin")
     with Proxy(s3_endpoint, drop=("If-Match", "If-None-Match")) as proxy:
-        clone, _ = transfer.clone(f"s3://{bucket}/p", tmp_path / "c", proxy.url)
+        clone, _ = dsreg.Registry.clone(f"s3://{bucket}/p", tmp_path / "c", proxy.url)
         assert tables_equal(clone.load("ds"), t)
         clone.close()
 
@@ -365,7 +365,7 @@ def test_multipart_objects_round_trip_through_push_and_clone(registry, s3_endpoi
     etags = [s3.head_object(Bucket=bucket, Key=o["Key"])["ETag"]
              for o in s3.list_objects_v2(Bucket=bucket, Prefix="p/objects/")["Contents"] if o["Size"] >= 64 << 10]
     assert etags and all("-" in e for e in etags)          # multipart ETags: md5-of-parts "-N"
-    clone, _ = transfer.clone(url, tmp_path / "clone", s3_endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", s3_endpoint)
     assert tables_equal(clone.load("ds"), t) and clone.fsck().ok
     clone.close()
 
@@ -445,7 +445,7 @@ def test_unreachable_endpoint_and_missing_bucket_give_clear_errors(registry, s3_
         transfer.add_remote(registry, "nobucket", "s3://no-such-bucket-here/p", s3_endpoint)
     assert _tree_hash(registry.dir) == before
     with pytest.raises(RemoteError):
-        transfer.clone("s3://no-such-bucket-here/p", tmp_path / "never", s3_endpoint)
+        dsreg.Registry.clone("s3://no-such-bucket-here/p", tmp_path / "never", s3_endpoint)
     assert not (tmp_path / "never").exists()
 
 
@@ -498,7 +498,7 @@ def test_transfer_progress_totals_are_exact_and_idle_transfers_draw_nothing(regi
     transfer.push(registry, progress=bars)
     assert bars.take() == []                              # nothing to upload: no bar at all
 
-    clone, fetched = transfer.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url, progress=bars)
+    clone, fetched = dsreg.Registry.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url, progress=bars)
     snapshots = {sid for e in registry.log("ds") for sid in get_commit(registry, e.id).splits.values()}
     commit_bytes = sum(registry.store.size(e.id) for e in registry.log("ds"))
     snapshot_bytes = sum(registry.store.size(sid) for sid in snapshots)
@@ -528,7 +528,7 @@ def test_transfer_progress_totals_are_exact_and_idle_transfers_draw_nothing(regi
 
     # a clone has no chunk index before its data arrives (on demand): a push from it to
     # another remote cannot size every object, so only its objects have a total
-    relay, _ = transfer.clone(remote_spec.url, tmp_path / "relay", remote_spec.endpoint_url)
+    relay, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "relay", remote_spec.endpoint_url)
     (tmp_path / "second").mkdir()
     transfer.add_remote(relay, "second", f"file://{tmp_path / 'second'}")
     relayed = transfer.push(relay, "second", progress=bars)
@@ -650,7 +650,7 @@ def test_a_remote_whose_branch_and_tag_share_a_name_still_clones(registry, remot
     transfer.push(registry)
     _, remote = transfer.get_remote(registry, "origin")
     remote.set_ref("ds", "tag", "main", CommitId(first), None)       # as an older dsreg could push
-    clone, _ = transfer.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
+    clone, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
     assert clone.resolve("ds@main") == registry.resolve("ds@main")
     assert clone.manifest.ref("ds", "tag", "main") == first
     clone.close()

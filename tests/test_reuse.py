@@ -314,7 +314,7 @@ def reads(monkeypatch):
 
 
 def no_input_cache(monkeypatch):
-    monkeypatch.setattr(dsreg.porcelain, "cached_snapshot", lambda *a: None)
+    monkeypatch.setattr(dsreg.versions.commit, "cached_snapshot", lambda *a: None)
 
 
 def input_cache(reg) -> set[tuple[str, str]]:

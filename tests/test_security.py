@@ -204,7 +204,7 @@ def test_malformed_remote_refs_are_refused_or_ignored(registry, tmp_path, s3_end
     for key in ("team/refs/ds@branch/../../../../etc/passwd", "team/refs/../x@branch/main",
                 "team/refs/ds@branch/.hidden", "team/refs/ds@weird/main", "team/refs/ds@branch/a\x01b"):
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps({"commit": head}).encode())
-    other, fetched = transfer.clone(f"s3://{bucket}/team", tmp_path / "c", s3_endpoint)
+    other, fetched = dsreg.Registry.clone(f"s3://{bucket}/team", tmp_path / "c", s3_endpoint)
     assert [(r["dataset"], r["name"]) for r in fetched.refs] == [("ds", "main")]
     other.close()
     # a ref whose content names something that is not a commit id: a clear error
@@ -253,7 +253,7 @@ def test_every_read_path_from_a_remote_verifies(registry, tmp_path, s3_endpoint,
     for i in range(100, len(data) - 100, 97):       # damage every column chunk, not the length
         data[i] ^= 0x01
     s3.put_object(Bucket=bucket, Key=key, Body=bytes(data))
-    clone, _ = transfer.clone(url, tmp_path / "clone", s3_endpoint)
+    clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", s3_endpoint)
     with pytest.raises(ChecksumMismatch):
         clone.load("ds")
     with pytest.raises(ChecksumMismatch):

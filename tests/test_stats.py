@@ -12,6 +12,7 @@ import pytest
 from dsreg import stats
 from dsreg.remote import transfer
 from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.registry import Registry
 from dsreg.rows.arrowtypes import storage_schema
 from dsreg.rows.settings import RowSettings, ShardSettings
 from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats
@@ -201,7 +202,7 @@ def _pushed_and_cloned(registry, tmp_path):
     (tmp_path / "remote").mkdir()
     transfer.add_remote(registry, "origin", f"file://{tmp_path / 'remote'}")
     transfer.push(registry, "origin", "ds")
-    clone, _ = transfer.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
+    clone, _ = Registry.clone(f"file://{tmp_path / 'remote'}", tmp_path / "clone")
     return clone
 
 

@@ -35,12 +35,28 @@ class InvalidName(UsageError):
         self.kind, self.name = kind, name
 
 
+class EndpointNotApplicable(UsageError):
+    def __init__(self, url: str):
+        super().__init__("an endpoint URL only applies to s3:// remotes")
+        self.url = url
+
+
+class CardFieldsNeedBranch(UsageError):
+    """Card fields are recorded as a commit, so only on a branch (`spec` names no branch)."""
+
+    def __init__(self, spec: str, dataset: str):
+        super().__init__(f"card fields are recorded as a commit on a branch; {spec!r} is not one",
+                         f"use {dataset} or {dataset}@BRANCH")
+        self.spec, self.dataset = spec, dataset
+
+
 class RegistryNotFound(DsregError):
     def __init__(self, start: str):
         super().__init__(
             f"no dsreg registry found in {start} or any parent folder",
-            "run 'dsreg init' or pass --registry DIR",
+            "run 'dsreg init' or give the folder that holds one",
         )
+        self.start = start
 
 
 class RegistryExists(DsregError):
@@ -89,6 +105,32 @@ class RefExists(DsregError):
     pass
 
 
+class RefAlreadyExists(RefExists):
+    """Creating a branch or tag that is there already, without `force`."""
+
+    def __init__(self, kind: str, dataset: str, name: str, commit: str):
+        super().__init__(f"{kind} {name!r} already exists in dataset {dataset!r} (at {commit[:12]})",
+                         f"pass force=True to {'move' if kind == 'tag' else 'reset'} it")
+        self.kind, self.dataset, self.name, self.commit = kind, dataset, name, commit
+
+
+class CreateAndDelete(UsageError):
+    """Asked to create a branch or tag and to delete one, in one call."""
+
+    def __init__(self, kind: str):
+        super().__init__(f"give either a {kind} to create or one to delete, not both")
+        self.kind = kind
+
+
+class TagNotBranch(RefExists):
+    """A commit to a tag's name: tags never move."""
+
+    def __init__(self, dataset: str, name: str):
+        super().__init__(f"{dataset}@{name} is a tag, not a branch: tags never move",
+                         f"commit to a branch, e.g. create branch NEW at {name} and commit with branch='NEW'")
+        self.dataset, self.name = dataset, name
+
+
 class RefNotFound(DsregError):
     pass
 
@@ -108,12 +150,54 @@ class UnknownSplit(DsregError):
     pass
 
 
+class SplitNotOnBranch(UnknownSplit):
+    """Dropping, or appending to, a split the branch does not have."""
+
+    def __init__(self, dataset: str, branch: str, split: str, append: bool):
+        super().__init__(f"cannot {'append to' if append else 'drop'} split {split!r}: "
+                         f"{dataset}@{branch} has no such split",
+                         "commit it without append=True first" if append else None)
+        self.dataset, self.branch, self.split, self.append = dataset, branch, split, append
+
+
+class UnknownKeyColumn(UsageError):
+    """A key column (`keys=`) that a split does not have; `where`: the version, if it matters."""
+
+    def __init__(self, column: str, split: str, columns: list[str], where: str | None = None):
+        super().__init__(f"key column {column!r} is not in split {split!r}" + (f" of {where}" if where else ""),
+                         f"columns: {', '.join(columns)}")
+        self.column, self.split, self.columns, self.where = column, split, columns, where
+
+
+class DuplicateKeyColumn(UsageError):
+    def __init__(self, column: str):
+        super().__init__(f"key column {column!r} is given twice")
+        self.column = column
+
+
+class KeyColumnTypeChanged(UsageError):
+    def __init__(self, column: str, split: str):
+        super().__init__(f"key column {column!r} of split {split!r} changed type, and its old "
+                         f"values cannot be cast to the new type to be compared")
+        self.column, self.split = column, split
+
+
 class SchemaMismatch(DsregError):
     pass
 
 
 class BadInput(DsregError):
     """A file or table that cannot be ingested."""
+
+
+class NoRows(BadInput):
+    """Files that hold no rows, refused unless `empty_files`: a file with a header and no
+    rows is far more often a failed export than intent."""
+
+    def __init__(self, split: str, files: list[str]):
+        super().__init__(f"split {split!r}: {', '.join(files)} hold{'s' if len(files) == 1 else ''} no rows",
+                         "pass empty_files=True to commit it anyway")
+        self.split, self.files = split, files
 
 
 class UnsupportedType(BadInput):

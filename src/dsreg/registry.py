@@ -8,12 +8,16 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsreg.errors import ManifestMissing, ManifestUnreadable, RegistryExists, RegistryNotFound
 from dsreg.manifest.database import Manifest
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.store.atomic import write_atomic
 from dsreg.store.overlay import OverlayStore
+
+if TYPE_CHECKING:
+    from dsreg.remote.clone import CloneResult
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -72,6 +76,25 @@ class Registry:
         reg._create_manifest = True
         reg.manifest  # creates and migrates the database
         return reg
+
+    @classmethod
+    def clone(cls, url: str, directory: str | os.PathLike, endpoint_url: str | None = None, *,
+              progress: Progress = NO_PROGRESS) -> CloneResult:
+        """A new registry in `directory` (new, or an empty folder) with origin set to `url`
+        and every branch and tag of the remote, with their commits' metadata; the data
+        arrives on demand. If anything fails (or is interrupted), what the clone created is
+        removed again. Returns (registry, what was fetched)."""
+        from dsreg.remote.clone import CloneResult, check_readable, clone_target, fill_clone, removed_on_failure
+        target = clone_target(directory)
+        check_readable(url, endpoint_url)
+        with removed_on_failure(target):
+            reg = cls.init(target)
+            try:
+                fetched = fill_clone(reg, url, endpoint_url, progress=progress)
+            except BaseException:
+                reg.close()
+                raise
+        return CloneResult(reg, fetched)
 
     @property
     def manifest(self) -> Manifest:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 
-from dsreg.card.fields import KNOWN_FIELDS, parse_assignments, set_fields
+from dsreg.card.fields import KNOWN_FIELDS, set_fields
 from dsreg.card.model import Card, build_card
 
 FORMATS = ("md", "html", "json")
@@ -45,5 +45,4 @@ def card(reg, spec: str, fmt: str = "md", **kw) -> str:
     return render(build_card(reg, spec, **kw), fmt)
 
 
-__all__ = ["Card", "build_card", "render", "card", "check_output", "set_fields", "parse_assignments", "KNOWN_FIELDS",
-           "FORMATS"]
+__all__ = ["Card", "build_card", "render", "card", "check_output", "set_fields", "KNOWN_FIELDS", "FORMATS"]

@@ -6,10 +6,9 @@ copies its parent's metadata), so setting them is a metadata-only commit: no row
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
-from dsreg.errors import BadCardValue, DsregError, UnknownCardField, UnknownDataset, UsageError
+from dsreg.errors import BadCardValue, CardFieldsNeedBranch, DsregError, UnknownCardField, UnknownDataset, UsageError
 from dsreg.model.objects import get_commit
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
@@ -109,7 +108,7 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
         raise UnknownDataset(dataset)
     head = reg.manifest.ref(dataset, "branch", rev)
     if back or head is None:
-        raise UsageError(f"--set records a commit on a branch; {spec!r} is not one", f"use {dataset} or {dataset}@BRANCH")
+        raise CardFieldsNeedBranch(spec, dataset)
     before = card_fields(get_commit(reg, head).metadata)
     fields = dict(before)
     for key, value in values.items():
@@ -124,8 +123,8 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
         message = "card: " + "; ".join(part for part in (
             f"set {', '.join(set_)}" if set_ else "", f"unset {', '.join(unset)}" if unset else "") if part)
     # no field changed: no metadata change, so no commit (it comes back `unchanged`)
-    return porcelain.commit(reg, dataset, {}, message=message, branch=rev,
-                            metadata={"card": fields} if fields != before else {})
+    from dsreg.versions.commit import commit
+    return commit(reg, dataset, {}, message=message, branch=rev, metadata={"card": fields} if fields != before else {})
 
 
 __all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "parse_assignments", "validate", "set_fields",

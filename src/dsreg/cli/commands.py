@@ -412,6 +412,7 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
     """
     from click.core import ParameterSource
     from dsreg import card as card_mod
+    from dsreg.cli.assignments import parse_assignments
     if assignments and out is None and \
             click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT:
         raise UsageError("--set prints no card, so --format has nothing to format",
@@ -419,7 +420,7 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
     if out is not None:
         card_mod.check_output(out)      # before anything is recorded
     if assignments:
-        result = card_mod.set_fields(state.reg, spec, card_mod.parse_assignments(assignments))
+        result = card_mod.set_fields(state.reg, spec, parse_assignments(assignments))
         if result.unchanged:
             click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
         else:

@@ -1,7 +1,8 @@
 """The sharing commands: `remote add|list|remove`, `push`, `fetch`, `pull` and `clone`.
 
-Thin like the rest of the CLI: each parses, calls one `dsreg.remote.transfer` verb, and renders.
-`dsreg.remote.transfer` (and through it boto3 and the manifest) is imported inside the commands.
+Thin like the rest of the CLI: each parses, calls one `dsreg.remote.transfer` verb (clone:
+`Registry.clone`), and renders. `dsreg.remote.transfer` (and through it boto3 and the manifest)
+is imported inside the commands.
 """
 from __future__ import annotations
 
@@ -294,9 +295,8 @@ def clone(state: State, url: str, directory: str | None, endpoint_url: str | Non
       dsreg clone s3://team-datasets/registry           into ./registry
       dsreg clone s3://datasets/reg work --endpoint-url http://minio.local:9000
     """
-    from dsreg.remote import transfer
-    from dsreg.registry import DIRNAME
-    reg, fetched = transfer.clone(url, directory or _folder_for(url), endpoint_url, progress=state.progress())
+    from dsreg.registry import DIRNAME, Registry
+    reg, fetched = Registry.clone(url, directory or _folder_for(url), endpoint_url, progress=state.progress())
     try:
         root, cas = reg.root, reg.manifest.remote("origin")["cas_ok"]
     finally:

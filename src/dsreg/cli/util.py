@@ -55,7 +55,8 @@ class DsregGroup(OrderedGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(1) from None
         except DsregError as e:
-            raise state.fail(e, str(e), e.exit_code) from None
+            from dsreg.cli.messages import describe     # flags, where the library names options
+            raise state.fail(e, describe(e), e.exit_code) from None
         except OSError as e:
             # the file system said no (a missing parent, no permission, a full disk): the
             # user can act on that, so it is no internal error

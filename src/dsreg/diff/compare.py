@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dsreg.errors import UsageError
+from dsreg.errors import DuplicateKeyColumn, KeyColumnTypeChanged, UnknownKeyColumn, UsageError
 from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_as
 from dsreg.rows.ingest import check_schema, open_source
 from dsreg.jsonvalues import to_jsonable
@@ -191,9 +191,9 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
     `keys`, an edited row counts as one removed and one added."""
     keys = tuple(keys)
     if len(set(keys)) != len(keys):
-        raise UsageError("a --key column is given twice")
+        raise DuplicateKeyColumn(next(k for k in keys if keys.count(k) > 1))
     if limit is not None and limit < 0:
-        raise UsageError("--limit must be 0 or more")
+        raise UsageError("limit must be 0 or more")
     if b is not None and paths:
         raise UsageError("give either a second revision or paths to compare with, not both")
     want = limit if limit is not None else (None if rows else 0)   # rows to list; None: all
@@ -301,13 +301,11 @@ def _split_keys(snaps, keys, defaults, old: _Side, new: _Side) -> dict[str, tupl
             for snap, side in zip(ab, (old, new)):
                 missing = [k for k in keys if snap is not None and k not in snap.schema.names]
                 if missing:
-                    raise UsageError(f"--key column {missing[0]!r} is not in split {s!r} of {side.spec}",
-                                     f"columns: {', '.join(snap.schema.names)}")
+                    raise UnknownKeyColumn(missing[0], s, snap.schema.names, where=side.spec)
             if s in both:
                 bad = _incomparable_keys(*ab, keys)
                 if bad:
-                    raise UsageError(f"--key column {bad[0]!r} of split {s!r} changed type, and its old "
-                                     f"values cannot be cast to the new type to be compared")
+                    raise KeyColumnTypeChanged(bad[0], s)
         return {s: (keys if s in both else ()) for s in snaps}
     for s, (a, b) in both.items():
         if defaults and all(k in a.schema.names and k in b.schema.names for k in defaults) and \

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dsreg.errors import PreconditionFailed, RefMoved, RemoteError, UsageError
+from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, is_object_id
 from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.store import LocalStore, ObjectStore
@@ -286,7 +286,7 @@ def open_remote(url: str, endpoint_url: str | None = None) -> Remote:
         return S3Remote(url, endpoint_url)
     if url.startswith("file://"):
         if endpoint_url:
-            raise UsageError("--endpoint-url only applies to s3:// remotes")
+            raise EndpointNotApplicable(url)
         return FolderRemote(url)
     raise UsageError(f"unsupported remote URL {url!r}", "use s3://bucket/prefix or file:///absolute/path")
 

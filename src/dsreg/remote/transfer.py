@@ -1,4 +1,4 @@
-"""push, fetch, pull and clone: move what the other side lacks, then move refs by CAS.
+"""push, fetch and pull (clone: clone.py): move what the other side lacks, then move refs by CAS.
 
 Push decides what to upload from what the manifest already knows the remote holds, asks
 the remote only about the rest (in parallel HEADs, never a listing), uploads objects in
@@ -10,7 +10,6 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator
 
 from dsreg.errors import AccessDenied, AmbiguousRevision, ConditionalWritesUnsupported, DivergedBranches, DsregError, \
@@ -528,47 +527,3 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
 def _known_history(reg, tips) -> Iterator[CommitId]:
     """The tips and every commit they reach, as far as the commits are known here."""
     return ancestors(commit_parents(reg, missing_ok=True), tips)
-
-
-# -- clone ----------------------------------------------------------------------
-def clone(url: str, directory: str | Path, endpoint_url: str | None = None, *,
-          progress: Progress = NO_PROGRESS):
-    """A new registry in `directory` with `origin` set to `url`, every ref's metadata fetched.
-
-    `directory` must be new or an empty folder, as with git clone. If anything fails (or
-    is interrupted), what the clone created is removed again.
-    """
-    import shutil
-    from dsreg.registry import Registry
-    directory = Path(directory).absolute()
-    if directory.exists() and not (directory.is_dir() and not any(directory.iterdir())):
-        raise DsregError(f"{directory} already exists and is not an empty folder",
-                         "clone into a new or empty folder")
-    remote = open_remote(url, endpoint_url)
-    remote.refs()      # fail early, before creating anything, if the remote cannot be read
-    created: Path | None = None     # what to remove on failure: the folder, or its new contents
-    if not directory.exists():
-        created = directory
-        while not created.parent.exists():
-            created = created.parent
-    reg = None
-    try:
-        reg = Registry.init(directory)
-        add_remote(reg, "origin", url, endpoint_url)
-        fetched = fetch(reg, "origin", progress=progress)
-        with reg.manifest.transaction():
-            for ref in reg.manifest.remote_refs("origin"):
-                reg.manifest.add_dataset(ref.dataset)
-                if reg.manifest.ref(ref.dataset, ref.kind, ref.name) is None:
-                    reg.manifest.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}",
-                                         exclusive=False)
-    except BaseException:
-        if reg is not None:
-            reg.close()
-        for path in [created] if created is not None else list(directory.iterdir()):
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-        raise
-    return reg, fetched

@@ -1,0 +1,351 @@
+"""Making a commit, in three steps.
+
+- plan: resolve the branch, its parent and the base version; normalize the splits; check
+  the names, and each source's schema, before a row is read.
+- build: one split's snapshot, from its source through the base's row index: runs over
+  shards the registry has, and new shards for the rows that matched nothing.
+- record: publish the staged objects, write the commit, and in one manifest transaction
+  move the branch by compare-and-swap (with its reflog entry) and fill the input cache;
+  then prime the statistics.
+
+`commit` runs the three inside a staging area (store/staged.py): a commit that fails
+leaves the registry exactly as it was.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from dsreg.errors import DsregError, NoRows, SplitNotOnBranch, TagNotBranch, UnknownKeyColumn, UsageError
+from dsreg.ids import CommitId, ObjectId
+from dsreg.model.revisions import resolve
+from dsreg.model.serialize import (Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot,
+                                   fingerprints_size)
+from dsreg.names import check_dataset_name, check_ref_name, check_split_name
+from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.rows.compaction import maybe_compact
+from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, open_source
+from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
+from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
+from dsreg.rows.shards import ShardReader
+from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
+from dsreg.stats import shard_stats
+from dsreg.stats.split import prime
+from dsreg.store.staged import publish, staged
+
+DEFAULT_SPLIT = "train"
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    rows: int
+    new_rows: int
+    reused_rows: int
+    new_bytes: int
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    id: CommitId
+    dataset: str
+    branch: str
+    splits: dict[str, SplitResult]
+    unchanged: bool = False
+    compacted: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "dataset": self.dataset, "branch": self.branch,
+                "splits": {k: vars(v) for k, v in self.splits.items()}, "unchanged": self.unchanged}
+
+
+def default_author() -> str:
+    if os.environ.get("DSREG_AUTHOR"):
+        return os.environ["DSREG_AUTHOR"]
+    name = os.environ.get("GIT_AUTHOR_NAME")
+    email = os.environ.get("GIT_AUTHOR_EMAIL")
+    if name:
+        return f"{name} <{email}>" if email else name
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+           drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
+           base: str | None = None, metadata: dict | None = None, author: str | None = None,
+           allow_empty: bool = False, empty_files: bool = True, settings: RowSettings = DEFAULT_ROW_SETTINGS,
+           progress: Progress = NO_PROGRESS) -> CommitResult:
+    """Commit `splits` ({split: source}, or one source for `train`) to `dataset`'s `branch`;
+    the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
+    files that hold no rows; `allow_empty` records a commit even when nothing changed;
+    `settings` are the batch, shard and compaction sizes (tests take small ones)."""
+    with staged(reg):
+        plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
+                           keys=keys, base=base, metadata=metadata, author=author, allow_empty=allow_empty,
+                           empty_files=empty_files, settings=settings)
+        reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
+        built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        return record_commit(reg, plan, built)
+
+
+# -- plan -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SplitPlan:
+    name: str
+    source: Source
+    schema: pa.Schema               # the split's schema: the prefix's when appending
+    prefix: Snapshot | None         # the rows appended to, with `append`
+
+
+@dataclass(frozen=True)
+class CommitPlan:
+    dataset: str
+    branch: str
+    message: str
+    author: str
+    splits: tuple[SplitPlan, ...]   # in split order
+    drop_splits: tuple[str, ...]
+    keys: tuple[str, ...]
+    metadata: dict | None
+    allow_empty: bool
+    empty_files: bool
+    parent_id: CommitId | None
+    parent: Commit | None
+    base: Commit | None             # whose rows may be reused: the parent unless `base` named one
+    new_branch: bool                # the branch starts here, from main's head (its ref must not exist)
+    settings: RowSettings = DEFAULT_ROW_SETTINGS
+
+
+def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+                drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
+                base: str | None = None, metadata: dict | None = None, author: str | None = None,
+                allow_empty: bool = False, empty_files: bool = True,
+                settings: RowSettings = DEFAULT_ROW_SETTINGS) -> CommitPlan:
+    check_dataset_name(dataset)
+    check_ref_name(branch, "branch")
+    splits = dict(splits) if isinstance(splits, dict) else {DEFAULT_SPLIT: splits}
+    drop_splits, keys = tuple(drop_splits), tuple(keys)
+    for s in [*splits, *drop_splits]:
+        check_split_name(s)
+    both = set(splits) & set(drop_splits)
+    if both:
+        raise UsageError(f"split {sorted(both)[0]!r} is both committed and dropped")
+    if not splits and not drop_splits and metadata is None and not allow_empty:
+        raise UsageError("nothing to commit: give at least one [SPLIT=]PATH")
+    parent_id, new_branch = _parent_of(reg, dataset, branch)
+    parent = _commit_object(reg, parent_id) if parent_id else None
+    for s in drop_splits:
+        if parent is None or s not in parent.splits:
+            raise SplitNotOnBranch(dataset, branch, s, append=False)
+    if append:
+        missing = [s for s in splits if parent is None or s not in parent.splits]
+        if missing:
+            raise SplitNotOnBranch(dataset, branch, missing[0], append=True)
+    base_commit = _commit_object(reg, resolve(reg, base).commit_id) if base else parent
+    planned = tuple(_plan_split(reg, name, splits[name], parent if append else None, keys, settings)
+                    for name in sorted(splits))
+    return CommitPlan(dataset=dataset, branch=branch, message=message, author=author or default_author(),
+                      splits=planned, drop_splits=drop_splits, keys=keys, metadata=metadata,
+                      allow_empty=allow_empty, empty_files=empty_files, parent_id=parent_id, parent=parent,
+                      base=base_commit, new_branch=new_branch, settings=settings)
+
+
+def _parent_of(reg, dataset: str, branch: str) -> tuple[CommitId | None, bool]:
+    """The commit the new one follows, and whether the branch is new (it starts from main,
+    like `git checkout -b`)."""
+    m = reg.manifest
+    if not m.has_dataset(dataset):
+        return None, False
+    head = m.ref(dataset, "branch", branch)
+    if head is None and m.ref(dataset, "tag", branch) is not None:
+        raise TagNotBranch(dataset, branch)
+    if head is None and branch != "main":
+        main = m.ref(dataset, "branch", "main")
+        if main is not None:
+            return main, True
+    return head, False
+
+
+def _plan_split(reg, name: str, value: Any, append_to: Commit | None, keys: tuple[str, ...],
+                settings: RowSettings) -> SplitPlan:
+    src = open_source(value, settings.batch_rows, settings.text_block_bytes)
+    check_schema(src.schema, f"split {name}")
+    prefix = _snapshot_object(reg, append_to.splits[name]) if append_to is not None else None
+    if prefix is not None and not schemas_compatible(prefix.schema, src.schema):
+        raise DsregError(f"cannot append to split {name!r}: {describe_schema_difference(prefix.schema, src.schema)}")
+    schema = prefix.schema if prefix is not None else src.schema
+    missing_keys = [k for k in keys if k not in schema.names]
+    if missing_keys:
+        raise UnknownKeyColumn(missing_keys[0], name, schema.names)
+    return SplitPlan(name, src, schema, prefix)
+
+
+# -- build ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BuiltSplit:
+    name: str
+    snapshot_id: ObjectId
+    snapshot: Snapshot | None       # a new snapshot object; None: one the input cache named
+    size: int                       # of the encoded new snapshot
+    origins: tuple[str, ...]        # where the rows came from, for the commit's metadata
+    digest: InputDigest | None      # of the input, for the input cache
+    result: SplitResult
+    compacted: bool = False
+
+
+def build_split(reg, plan: CommitPlan, split: SplitPlan, reader: ShardReader,
+                progress: Progress = NO_PROGRESS) -> BuiltSplit:
+    src, prefix = split.source, split.prefix
+    files = [o for o in src.origins if not o.startswith("<")]
+    digest = None if prefix is not None else input_digest(src, f"hash {split.name}", progress)
+    hit = cached_snapshot(reg, digest, plan.base, split.name, src.schema)
+    if hit is not None:
+        # these bytes already gave the base's snapshot of this split: reading them again
+        # would give it again, row for row (see inputcache.py)
+        sid, snap = hit
+        if files and snap.rows == 0 and not plan.empty_files:
+            raise NoRows(split.name, files)
+        return BuiltSplit(split.name, ObjectId(sid), None, 0, tuple(src.origins), None,
+                          SplitResult(rows=snap.rows, new_rows=0, reused_rows=snap.rows, new_bytes=0))
+    candidates = _base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
+    index = BaseIndex(reader, candidates) if candidates else None
+    builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
+                              settings=plan.settings.shards, shard_stats=shard_stats)
+    progress.start(f"commit {split.name}", None)
+    for batch in src.batches():
+        builder.add(batch)
+    built = builder.finish()
+    progress.finish()
+    snap = built.snapshot
+    before = prefix.rows if prefix is not None else 0
+    if files and snap.rows == before and not plan.empty_files:
+        raise NoRows(split.name, files)
+    compact = maybe_compact(reg.store, snap, reader, settings=plan.settings.compaction,
+                            shards=plan.settings.shards, shard_stats=shard_stats)
+    if compact is not None:
+        snap, extra_bytes = compact
+        built.new_bytes += extra_bytes
+    data = encode_snapshot(snap)
+    sid, is_new = reg.store.put(data)
+    result = SplitResult(rows=snap.rows, new_rows=built.new_rows, reused_rows=snap.rows - before - built.new_rows,
+                         new_bytes=built.new_bytes + (len(data) if is_new else 0))
+    return BuiltSplit(split.name, sid, snap, len(data), tuple(src.origins), digest, result,
+                      compacted=compact is not None)
+
+
+def _base_snapshots(reg, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
+    """Every split of the base whose rows could be reused by a table of this schema, the
+    same-named split first: rows found in several splits are reused from their own, so
+    re-committing identical data reproduces the same runs (and so the same snapshot)."""
+    out = []
+    ordered = sorted(base.splits.items(), key=lambda kv: kv[0] != split)
+    for sid in dict.fromkeys(sid for _, sid in ordered):
+        snap = _snapshot_object(reg, sid)
+        if schemas_compatible(snap.schema, schema):
+            out.append(snap)
+    return out
+
+
+# -- record -----------------------------------------------------------------------------
+def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResult:
+    parent, parent_id = plan.parent, plan.parent_id
+    snapshots: dict[str, ObjectId] = dict(parent.splits) if parent else {}
+    for s in plan.drop_splits:
+        snapshots.pop(s)
+    snapshots.update({b.name: b.snapshot_id for b in built})
+    new_objects = [(b.snapshot_id, b.snapshot, b.size) for b in built if b.snapshot is not None]
+    inputs = [(b.digest, b.snapshot_id) for b in built if b.digest is not None]
+    results = {b.name: b.result for b in built}
+    meta = _metadata(plan, {b.name: list(b.origins) for b in built})
+    if parent is not None and not plan.allow_empty and snapshots == parent.splits and \
+            _without_sources(meta) == _without_sources(parent.metadata):
+        _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
+        return CommitResult(CommitId(parent_id), plan.dataset, plan.branch, results, unchanged=True)
+    new = Commit(dataset=plan.dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
+                 message=plan.message, author=plan.author, timestamp=int(time.time()), metadata=meta)
+    cid, _ = reg.store.put(encode_commit(new))
+    publish(reg)                # the objects enter the store just before the manifest names them
+    m = reg.manifest
+    with m.transaction():
+        m.add_dataset(plan.dataset)
+        for shard in _new_shards(reg, new_objects):
+            m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows),
+                        shard.stats)
+        for sid, snap, size in new_objects:
+            m.add_snapshot(sid, snap, snap.nbytes)
+        m.add_commit(CommitId(cid), new)
+        record_inputs(reg, inputs)
+        expected = None if plan.new_branch else parent_id
+        m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected,
+                  f"commit: {plan.message}" if parent_id else f"commit (initial): {plan.message}")
+    prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
+    return CommitResult(CommitId(cid), plan.dataset, plan.branch, results,
+                        compacted=tuple(b.name for b in built if b.compacted))
+
+
+def _metadata(plan: CommitPlan, sources: dict[str, list[str]]) -> dict:
+    """The parent's metadata (but its sources), updated by the caller's, the keys and where
+    the rows of the splits committed now came from."""
+    meta = dict(plan.parent.metadata) if plan.parent else {}
+    meta.pop("sources", None)
+    if plan.metadata:
+        meta.update(plan.metadata)
+    if plan.keys:
+        meta["keys"] = list(plan.keys)
+    if sources:
+        meta["sources"] = sources
+    return meta
+
+
+def _without_sources(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k != "sources"}
+
+
+def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: str) -> None:
+    """A commit that changed nothing still teaches the input cache, so the next identical
+    one is fast: in a transaction of its own, and only while the branch the parent came
+    from is still there (its snapshots are then certainly kept). Best effort: a cache."""
+    if not inputs:
+        return
+    m = reg.manifest
+    try:
+        with m.transaction():
+            if m.ref(dataset, "branch", branch) == parent_id:
+                record_inputs(reg, inputs)
+    except sqlite3.Error:
+        pass
+
+
+def _new_shards(reg, new_objects):
+    seen = set()
+    for _, snap, _ in new_objects:
+        for s in snap.shards:
+            if s.id not in seen:
+                seen.add(s.id)
+                if reg.manifest.shard(s.id) is None:
+                    yield s
+
+
+# -- objects ----------------------------------------------------------------------------
+# porcelain.get_commit / get_snapshot's twins: this layer cannot import porcelain; these
+# give way to the model layer's readers once it has them
+def _commit_object(reg, commit_id: str) -> Commit:
+    c = reg.manifest.commit(commit_id)
+    return c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))
+
+
+def _snapshot_object(reg, snapshot_id: str) -> Snapshot:
+    return decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
+
+
+__all__ = ["commit", "plan_commit", "build_split", "record_commit", "CommitPlan", "SplitPlan", "BuiltSplit",
+           "CommitResult", "SplitResult", "default_author", "DEFAULT_SPLIT"]

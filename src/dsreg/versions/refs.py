@@ -1,0 +1,83 @@
+"""Branches and tags: listing, creating (or moving, with `force`) and deleting them.
+
+Refs move in manifest transactions, by compare-and-swap on the value read in the same
+transaction, each move with its reflog entry.
+"""
+from __future__ import annotations
+
+from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UsageError
+from dsreg.ids import CommitId
+from dsreg.model.revisions import resolve
+from dsreg.names import check_dataset_name, check_ref_name
+
+
+def ref_verb(reg, kind: str, dataset: str, new: str | None = None, rev: str | None = None,
+             delete: str | None = None, force: bool = False) -> dict:
+    """`kind` ("branch" or "tag") of `dataset`: {name: commit} of them all, without `new`
+    or `delete`; else create `new` at `rev`, or delete `delete`."""
+    _existing(reg, dataset)
+    if delete is not None:
+        if new is not None:
+            raise CreateAndDelete(kind)
+        return delete_ref(reg, kind, dataset, delete)
+    if new is None:
+        return list_refs(reg, kind, dataset)
+    return create_ref(reg, kind, dataset, new, rev, force=force)
+
+
+def list_refs(reg, kind: str, dataset: str) -> dict[str, CommitId]:
+    _existing(reg, dataset)
+    return {r.name: r.commit for r in reg.manifest.refs(dataset, kind)}
+
+
+def create_ref(reg, kind: str, dataset: str, name: str, rev: str | None = None, *, force: bool = False) -> dict:
+    """Create `name` at `rev` (a branch, tag or commit of `dataset`; default main); with
+    `force`, move it there if it exists. {"name", "commit"}."""
+    _existing(reg, dataset)
+    check_ref_name(name, kind)
+    if rev and "@" in rev:
+        # `dsreg tag ds v1 ds@main` is a natural slip: REV belongs to the same dataset
+        named, _, rest = rev.partition("@")
+        if named != dataset:
+            raise UsageError(f"{kind} {name!r} of dataset {dataset!r} cannot point into dataset {named!r}",
+                             f"give REV without NAME@ (a branch, tag or commit of {dataset!r})")
+        rev = rest
+    target = resolve(reg, f"{dataset}@{rev}" if rev else dataset).commit_id
+    m = reg.manifest
+    with m.transaction():
+        old = m.ref(dataset, kind, name)
+        if old is not None and not force:
+            raise RefAlreadyExists(kind, dataset, name, old)
+        m.set_ref(dataset, kind, name, target, old, f"{kind}: create from {rev or 'main'}")
+    return {"name": name, "commit": target}
+
+
+def delete_ref(reg, kind: str, dataset: str, name: str) -> dict:
+    """Delete branch or tag `name` (never main). {"deleted", "was"}."""
+    _existing(reg, dataset)
+    if kind == "branch" and name == "main":
+        raise UsageError("the main branch cannot be deleted")
+    m = reg.manifest
+    with m.transaction():
+        old = m.delete_ref(dataset, kind, name)
+    return {"deleted": name, "was": old}
+
+
+def datasets(reg) -> list[dict]:
+    """Every dataset with its branches and tags: [{"name", "branches", "tags"}]."""
+    m = reg.manifest
+    out = []
+    for name in m.datasets():
+        branches = {r.name: r.commit for r in m.refs(name, "branch")}
+        tags = {r.name: r.commit for r in m.refs(name, "tag")}
+        out.append({"name": name, "branches": branches, "tags": tags})
+    return out
+
+
+def _existing(reg, dataset: str) -> None:
+    check_dataset_name(dataset)
+    if not reg.manifest.has_dataset(dataset):
+        raise UnknownDataset(dataset)
+
+
+__all__ = ["ref_verb", "list_refs", "create_ref", "delete_ref", "datasets"]
