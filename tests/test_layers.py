@@ -1,71 +1,76 @@
-"""Imports point down: the versions layer, the card's --set and clone reach neither porcelain
-nor the Registry class at run time (type-only imports under TYPE_CHECKING are fine)."""
+"""The layers of docs/architecture.md hold: the import contracts in pyproject.toml (the same
+`lint-imports` run .ci/run makes) pass, a planted upward import breaks them, and no module
+reaches into another's private names."""
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dsreg
 
 SRC = Path(dsreg.__file__).parent
-
-# DESIGN.md "Layers and layout", bottom to top; a module may import its own layer or below
-LAYERS = [
-    {"errors", "ids", "names", "progress", "faults", "redact", "jsonvalues"},
-    {"store", "manifest"}, {"model"}, {"rows"}, {"stats"}, {"diff", "versions"}, {"read"}, {"remote"},
-    {"maintenance"}, {"checks", "card"}, {"integrations"}, {"porcelain"}, {"registry", "__init__"}, {"cli"},
-]
+ROOT = SRC.parent.parent
+LINT = Path(sys.executable).with_name("lint-imports")
 
 
-def layer(module: str) -> int:
-    part = module.split(".")[1] if module.count(".") else ""
-    return next(i for i, names in enumerate(LAYERS) if part in names)
+def lint(src: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--config", str(ROOT / "pyproject.toml"), "--no-cache"], cwd=ROOT,
+                          env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
 
 
-def runtime_imports(path: Path) -> set[str]:
-    """The dsreg modules `path` imports, but those under `if TYPE_CHECKING:`."""
+def test_the_import_contracts_hold():
+    result = lint(SRC.parent)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    copy = tmp_path / "src"
+    shutil.copytree(SRC, copy / "dsreg", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "dsreg" / "store" / "upward.py").write_text("def f():\n    from dsreg.remote import transfer\n")
+    result = lint(copy)
+    assert result.returncode != 0
+    assert "dsreg.store is not allowed to import dsreg.remote" in result.stdout
+
+
+def test_a_cycle_breaks_the_contract(tmp_path):
+    copy = tmp_path / "src"
+    shutil.copytree(SRC, copy / "dsreg", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "dsreg" / "rows" / "fingerprint.py").open("a").write("\n\ndef _late():\n    from dsreg.rows import shards\n")
+    result = lint(copy)
+    assert result.returncode != 0 and "No cycles" in result.stdout and "BROKEN" in result.stdout
+
+
+def private_uses(path: Path) -> list[str]:
+    """`from dsreg.x import _name`, and `name._attr` where `name` was imported from dsreg."""
     tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and
-            getattr(node.test, "id", None) == "TYPE_CHECKING" for n in ast.walk(node)}
-    out = set()
+    imported: set[str] = set()
+    out = []
     for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names if a.name.startswith("dsreg.")}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dsreg"):
-            if node.module == "dsreg":      # `from dsreg import porcelain`
-                out |= {f"dsreg.{a.name}" for a in node.names if (SRC / f"{a.name}.py").exists()
-                        or (SRC / a.name).is_dir()}
-            else:
-                out.add(node.module)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dsreg"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    out.append(f"{path.name}:{node.lineno} imports {node.module}.{alias.name}")
+                imported.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            imported |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("dsreg")}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__") \
+                and isinstance(node.value, ast.Name) and node.value.id in imported:
+            out.append(f"{path.name}:{node.lineno} uses {node.value.id}.{node.attr}")
     return out
 
 
-def module_name(path: Path) -> str:
-    return "dsreg." + ".".join(path.relative_to(SRC).with_suffix("").parts)
+def test_no_module_uses_another_modules_private_names():
+    found = [use for path in sorted(SRC.rglob("*.py")) for use in private_uses(path)]
+    assert found == []
 
 
-def test_these_modules_import_only_down():
-    for rel in ["versions/commit.py", "versions/refs.py", "versions/describe.py", "remote/clone.py",
-                "cli/messages.py"]:
-        name = module_name(SRC / rel)
-        above = sorted(m for m in runtime_imports(SRC / rel) if layer(m) > layer(name))
-        assert above == [], f"{rel} imports from above: {above}"
-
-
-def test_only_the_top_imports_the_registry_or_porcelain_commit():
-    for path in SRC.rglob("*.py"):
-        name = module_name(path)
-        if layer(name) < layer("dsreg.registry"):
-            assert "dsreg.registry" not in runtime_imports(path), name
-    # `card --set` records its commit through the versions layer
-    fields = (SRC / "card" / "fields.py").read_text()
-    assert "porcelain.commit" not in fields and "dsreg.versions.commit" in fields
-
-
-def test_the_layer_check_sees_an_upward_import(tmp_path):
+def test_the_private_name_check_sees_one(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from dsreg.registry import Registry\n"
-                   "def f():\n    from dsreg import porcelain\n")
-    assert runtime_imports(bad) == {"dsreg.porcelain"}
+    bad.write_text("from dsreg.store import LocalStore\nfrom dsreg.remote.transfer import _ancestors\n"
+                   "def f(s):\n    return LocalStore._read(s, 'x')\n")
+    assert len(private_uses(bad)) == 2

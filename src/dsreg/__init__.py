@@ -1,11 +1,10 @@
 """dsreg: a versioned dataset registry with a Git-like command line."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from typing import TYPE_CHECKING
 
-from typing import TYPE_CHECKING  # noqa: E402
-
-from dsreg.errors import DsregError  # noqa: E402
+from dsreg.errors import DsregError
+from dsreg.version import __version__
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

@@ -299,7 +299,7 @@ class NonFastForward(DsregError):
     def __init__(self, remote: str, dataset: str, name: str, kind: str = "branch"):
         if kind == "tag":
             super().__init__(f"tag {dataset}@{name} already exists on {remote} with another commit",
-                             "use --force to replace it")
+                             "pass force=True to replace it")
         else:
             super().__init__(f"remote {name} has commits you do not have",
                              f"run 'dsreg pull {remote} {dataset}@{name}'")

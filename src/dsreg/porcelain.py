@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dsreg import __version__
+from dsreg.version import __version__
 from dsreg.errors import UnknownSplit, UsageError
 from dsreg.ids import CommitId, ObjectId
 from dsreg.progress import NO_PROGRESS, Progress

@@ -136,6 +136,10 @@ class Registry:
     def _remote_stores(self) -> list:
         return [r.objects for r in self._remotes()]
 
+    def forget_remotes(self) -> None:
+        """Open the remotes again on next use: after one was added, removed or changed."""
+        self._opened_remotes = None
+
     @property
     def tmp_dir(self) -> Path:
         p = self.dir / "tmp"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dsreg.errors import BadCardValue, CardFieldsNeedBranch, DsregError, UnknownCardField, UnknownDataset, UsageError
+from dsreg.errors import BadCardValue, CardFieldsNeedBranch, UnknownCardField, UnknownDataset
 from dsreg.model.objects import get_commit
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
@@ -29,27 +29,6 @@ _SLUG = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _LICENSE = re.compile(r"[a-z0-9][a-z0-9.+\-]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]+)*|code|multilingual")
 _EXTRA = re.compile(r"x-[A-Za-z0-9_.-]+")
-
-
-def parse_assignments(items: list[str] | tuple[str, ...], base: str | Path = ".") -> dict[str, Any]:
-    """`KEY=VALUE` strings as {key: value}; `@FILE` reads the value from a file, `@@` is a
-    literal `@`; an empty value removes the field (its value is None)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, eq, raw = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise UsageError(f"--set {item!r}: expected KEY=VALUE")
-        if raw.startswith("@@"):
-            raw = raw[1:]
-        elif raw.startswith("@"):
-            path = Path(base) / raw[1:]
-            try:
-                raw = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise DsregError(f"--set {key}: cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
-        out[key] = validate(key, raw)
-    return out
 
 
 def validate(key: str, raw: str) -> Any:
@@ -101,7 +80,6 @@ def card_fields(metadata: dict) -> dict[str, Any]:
 
 def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = None):
     """Record card fields on branch NAME (or NAME@BRANCH) as a commit that moves no rows."""
-    from dsreg import porcelain
     from dsreg.model.revisions import split_spec
     dataset, rev, back = split_spec(spec)
     if not reg.manifest.has_dataset(dataset):
@@ -127,5 +105,5 @@ def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = Non
     return commit(reg, dataset, {}, message=message, branch=rev, metadata={"card": fields} if fields != before else {})
 
 
-__all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "parse_assignments", "validate", "set_fields",
+__all__ = ["KNOWN_FIELDS", "LIST_FIELDS", "TEXT_FIELDS", "validate", "set_fields",
            "card_fields"]

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dsreg import __version__
+from dsreg.version import __version__
 from dsreg.jsonvalues import to_jsonable
 from dsreg.ids import CommitId
 from dsreg.model.history import first_parent_chain

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from dsreg import __version__
+from dsreg.version import __version__
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
                       pass_state, short_id, table_lines)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dsreg.errors import (CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
+from dsreg.errors import (NonFastForward, CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
                           KeyColumnTypeChanged, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
                           TagNotBranch, UnknownKeyColumn)
-from dsreg.remote.transfer import NonFastForward
 
 
 def _key_column(e: UnknownKeyColumn) -> tuple[str, str | None]:

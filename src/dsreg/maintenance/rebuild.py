@@ -107,7 +107,7 @@ def rebuild_manifest(reg, progress: Progress = NO_PROGRESS) -> RebuildResult:
     path = reg.dir / "manifest.sqlite"
     temp = reg.dir / REBUILD_TEMP
     reg.close()
-    reg._opened_remotes = None
+    reg.forget_remotes()
     old = _salvage(path)
     _remove(temp)                       # what an interrupted rebuild left
     try:

@@ -39,7 +39,7 @@ sqlite_utils = _import_sqlite_utils()
 from dsreg.errors import RefConflict, RefExists, RefNotFound  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
-from dsreg.model.serialize import Commit, Snapshot  # noqa: E402
+from dsreg.records import Commit, Snapshot  # noqa: E402
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
 

@@ -1,5 +1,8 @@
 """The one place that turns commits and snapshots into bytes and back.
 
+The records themselves (Commit, Snapshot, ShardRef) are shared vocabulary in dsreg.records,
+so the manifest below this layer can hold them too.
+
 Both are canonical JSON (sorted keys, no whitespace, UTF-8), so equal content gives equal
 bytes and so equal ids. Snapshots are zlib-compressed: a version made by scattered edits
 has tens of thousands of runs.
@@ -10,15 +13,14 @@ import base64
 import json
 import re
 import zlib
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dsreg.errors import CorruptObject
+from dsreg.records import COMMIT_FORMAT, Commit, ShardRef, Snapshot
 from dsreg.ids import CommitId, ObjectId, ShardId, is_object_id
 
-COMMIT_FORMAT = "dsreg-commit-1"
 SNAPSHOT_FORMAT = "dsreg-snapshot-2"
 _SNAPSHOT_MAGIC = b"DSRGSNP2"
 _SNAPSHOT_V1 = ("dsreg-snapshot-1", b"DSRGSNP1")     # runs as JSON lists: still read
@@ -43,58 +45,6 @@ def _data_name(value: Any, check, what: str) -> str:
 
 def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-@dataclass(frozen=True)
-class ShardRef:
-    """A shard as a snapshot names it: its id, its fingerprint object, rows and bytes."""
-    id: ShardId
-    fingerprints: ObjectId
-    rows: int
-    bytes: int = 0                    # size of the Parquet object
-    index: ObjectId | None = None     # byte ranges and hashes of its footer and column chunks
-    # column statistics computed when the shard was written, for the manifest; not serialized
-    stats: dict | None = field(default=None, compare=False, repr=False)
-
-    def objects(self) -> tuple[ObjectId, ...]:
-        """Every object this shard consists of: what push, pull and gc must move or keep."""
-        return (ObjectId(self.id), self.fingerprints) + ((self.index,) if self.index else ())
-
-
-@dataclass(frozen=True, eq=False)
-class Snapshot:
-    """A split's rows: an ordered list of runs over shards, plus the Arrow schema."""
-    schema_ipc: bytes                 # Arrow IPC-serialized schema, metadata included
-    shards: tuple[ShardRef, ...]
-    run_shard: np.ndarray             # int64: index into `shards`
-    run_start: np.ndarray             # int64: first row in the shard
-    run_count: np.ndarray             # int64: rows in the run
-
-    @property
-    def rows(self) -> int:
-        return int(self.run_count.sum()) if len(self.run_count) else 0
-
-    @property
-    def schema(self):
-        import pyarrow as pa
-        return pa.ipc.read_schema(pa.py_buffer(self.schema_ipc))
-
-    @property
-    def nbytes(self) -> int:
-        """Stored bytes of the rows this snapshot reads, pro rata over partly used shards."""
-        if not self.num_runs:
-            return 0
-        per_row = np.array([s.bytes / max(s.rows, 1) for s in self.shards])
-        return int((per_row[self.run_shard] * self.run_count).sum())
-
-    @property
-    def num_runs(self) -> int:
-        return len(self.run_count)
-
-    def runs(self):
-        """(ShardRef, start, count) for each run, in order."""
-        for s, a, c in zip(self.run_shard.tolist(), self.run_start.tolist(), self.run_count.tolist()):
-            yield self.shards[s], a, c
 
 
 def encode_snapshot(snap: Snapshot) -> bytes:
@@ -148,24 +98,6 @@ def decode_snapshot(data: bytes) -> Snapshot:
         )
     except (ValueError, KeyError, TypeError, zlib.error) as e:
         raise CorruptObject(f"snapshot object is malformed: {e}") from None
-
-
-@dataclass(frozen=True)
-class Commit:
-    dataset: str
-    parents: tuple[CommitId, ...]
-    splits: dict[str, ObjectId]       # split name -> snapshot object id
-    message: str
-    author: str
-    timestamp: int                    # seconds since the epoch, UTC
-    metadata: dict[str, Any] = field(default_factory=dict)   # user fields (card), sources, ...
-
-    def to_doc(self) -> dict:
-        return {
-            "format": COMMIT_FORMAT, "dataset": self.dataset, "parents": list(self.parents),
-            "splits": dict(sorted(self.splits.items())), "message": self.message,
-            "author": self.author, "timestamp": self.timestamp, "metadata": self.metadata,
-        }
 
 
 def encode_commit(commit: Commit) -> bytes:

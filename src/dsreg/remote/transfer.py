@@ -58,7 +58,7 @@ def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe:
     
     with reg.manifest.transaction():
         reg.manifest.add_remote(name, url, endpoint_url, cas_ok)
-    reg._opened_remotes = None
+    reg.forget_remotes()
     return {"name": name, "url": url, "endpoint_url": endpoint_url, "conditional_writes": cas_ok}
 
 
@@ -67,7 +67,7 @@ def remove_remote(reg, name: str) -> None:
         raise UsageError(f"unknown remote {name!r}", "run 'dsreg remote list'")
     with reg.manifest.transaction():
         reg.manifest.remove_remote(name)
-    reg._opened_remotes = None
+    reg.forget_remotes()
 
 
 def _ensure_cas(reg, name: str, remote: Remote) -> None:

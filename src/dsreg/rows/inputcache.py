@@ -49,7 +49,7 @@ class InputDigest:
 
 def _reading_key(src: Source) -> bytes:
     """Everything besides the bytes that decides what reading yields."""
-    from dsreg import __version__
+    from dsreg.version import __version__
     from dsreg.rows.fingerprint import SCHEME
     return json.dumps({"ingest": INGEST_VERSION, "dsreg": __version__, "pyarrow": pa.__version__,
                        "fingerprints": SCHEME, "batch_rows": src.batch_rows, "text_block_bytes": src.text_block_bytes},

@@ -26,7 +26,7 @@ import pyarrow as pa
 from dsreg.errors import DsregError, NoRows, SplitNotOnBranch, TagNotBranch, UnknownKeyColumn, UsageError
 from dsreg.ids import CommitId, ObjectId
 from dsreg.model.revisions import resolve
-from dsreg.model.serialize import (Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot,
+from dsreg.model.serialize import (Commit, Snapshot, encode_commit, encode_snapshot,
                                    fingerprints_size)
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
@@ -39,6 +39,7 @@ from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
+from dsreg.model.objects import get_commit, get_snapshot
 
 DEFAULT_SPLIT = "train"
 
@@ -142,7 +143,7 @@ def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: st
     if not splits and not drop_splits and metadata is None and not allow_empty:
         raise UsageError("nothing to commit: give at least one [SPLIT=]PATH")
     parent_id, new_branch = _parent_of(reg, dataset, branch)
-    parent = _commit_object(reg, parent_id) if parent_id else None
+    parent = get_commit(reg, parent_id) if parent_id else None
     for s in drop_splits:
         if parent is None or s not in parent.splits:
             raise SplitNotOnBranch(dataset, branch, s, append=False)
@@ -150,7 +151,7 @@ def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: st
         missing = [s for s in splits if parent is None or s not in parent.splits]
         if missing:
             raise SplitNotOnBranch(dataset, branch, missing[0], append=True)
-    base_commit = _commit_object(reg, resolve(reg, base).commit_id) if base else parent
+    base_commit = get_commit(reg, resolve(reg, base).commit_id) if base else parent
     planned = tuple(_plan_split(reg, name, splits[name], parent if append else None, keys, settings)
                     for name in sorted(splits))
     return CommitPlan(dataset=dataset, branch=branch, message=message, author=author or default_author(),
@@ -179,7 +180,7 @@ def _plan_split(reg, name: str, value: Any, append_to: Commit | None, keys: tupl
                 settings: RowSettings) -> SplitPlan:
     src = open_source(value, settings.batch_rows, settings.text_block_bytes)
     check_schema(src.schema, f"split {name}")
-    prefix = _snapshot_object(reg, append_to.splits[name]) if append_to is not None else None
+    prefix = get_snapshot(reg, append_to.splits[name]) if append_to is not None else None
     if prefix is not None and not schemas_compatible(prefix.schema, src.schema):
         raise DsregError(f"cannot append to split {name!r}: {describe_schema_difference(prefix.schema, src.schema)}")
     schema = prefix.schema if prefix is not None else src.schema
@@ -249,7 +250,7 @@ def _base_snapshots(reg, base: Commit, schema: pa.Schema, split: str) -> list[Sn
     out = []
     ordered = sorted(base.splits.items(), key=lambda kv: kv[0] != split)
     for sid in dict.fromkeys(sid for _, sid in ordered):
-        snap = _snapshot_object(reg, sid)
+        snap = get_snapshot(reg, sid)
         if schemas_compatible(snap.schema, schema):
             out.append(snap)
     return out
@@ -338,14 +339,6 @@ def _new_shards(reg, new_objects):
 # -- objects ----------------------------------------------------------------------------
 # porcelain.get_commit / get_snapshot's twins: this layer cannot import porcelain; these
 # give way to the model layer's readers once it has them
-def _commit_object(reg, commit_id: str) -> Commit:
-    c = reg.manifest.commit(commit_id)
-    return c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))
-
-
-def _snapshot_object(reg, snapshot_id: str) -> Snapshot:
-    return decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
-
 
 __all__ = ["commit", "plan_commit", "build_split", "record_commit", "CommitPlan", "SplitPlan", "BuiltSplit",
            "CommitResult", "SplitResult", "default_author", "DEFAULT_SPLIT"]
