@@ -19,7 +19,7 @@ from dsreg.errors import BadInput, DsregError, NothingToCommit, RefExists, RefNo
 from dsreg.ids import CommitId, ObjectId
 from dsreg.rows.ingest import check_schema, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
-from dsreg.names import check_dataset_name, check_ref_name, check_split_name
+from dsreg.names import check_dataset_name, check_dataset_syntax, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
@@ -370,7 +370,7 @@ def ls(reg) -> list[dict]:
 # -- refs ---------------------------------------------------------------------
 def _ref_verb(reg, kind: str, dataset: str, new: str | None, rev: str | None, delete: str | None,
               force: bool) -> Any:
-    check_dataset_name(dataset)
+    check_dataset_syntax(dataset)       # an existing dataset, whatever name an older dsreg gave it
     m = reg.manifest
     if not m.has_dataset(dataset):
         from dsreg.errors import UnknownDataset
