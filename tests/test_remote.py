@@ -14,7 +14,6 @@ import dsreg
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
 from dsreg.errors import DsregError, UsageError
-from dsreg.ids import CommitId
 from dsreg.remote.backends import ConditionalWritesUnsupported
 from dsreg.store.s3 import RemoteError
 from dsreg.remote.transfer import DivergedBranches, NonFastForward
@@ -640,19 +639,3 @@ def test_first_contact_policy_decides_only_connection_failures_before_any_reply(
     assert _first_contact_policy(url, 1)(caught_exception=refused, attempts=1) is False   # DSREG_S3_MAX_ATTEMPTS=1
     assert policy(response=(object(), {}), attempts=1) is None                          # it answered
     assert policy(caught_exception=refused, attempts=2) is None and policy(caught_exception=timed_out) is None
-
-
-def test_a_remote_whose_branch_and_tag_share_a_name_still_clones(registry, remote_spec, tmp_path):
-    """Older dsregs let a branch and a tag share a name; such a remote stays cloneable, and
-    the clone reads what the remote's owner reads (branches first)."""
-    registry.commit("ds", make_table(100), message="v1")
-    first = registry.resolve("ds")
-    registry.commit("ds", make_table(120), message="v2")
-    _add_origin(registry, remote_spec)
-    transfer.push(registry)
-    _, remote = transfer.get_remote(registry, "origin")
-    remote.set_ref("ds", "tag", "main", CommitId(first), None)       # as an older dsreg could push
-    clone, _ = transfer.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
-    assert clone.resolve("ds@main") == registry.resolve("ds@main")
-    assert clone.manifest.ref("ds", "tag", "main") == first
-    clone.close()

@@ -152,6 +152,9 @@ MALICIOUS = {
     "split name ../": dict(splits={"../../escape": "0" * 32}),
     "split name absolute": dict(splits={"/tmp/dsreg-escape": "0" * 32}),
     "dataset name ../": dict(dataset="../x"),
+    "dataset name with a bidi override": dict(dataset="d\u202es"),
+    "dataset name too long": dict(dataset="d" * 201),
+    "split name with a zero-width space": dict(splits={"tr\u200bain": "0" * 32}),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from dsreg.errors import DsregError, UsageError
 from dsreg.ids import CommitId, is_object_id
-from dsreg.names import check_dataset_name, check_ref_name
+from dsreg.names import check_dataset_syntax, check_ref_syntax
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.local import _fsync_dir
 from dsreg.store.s3 import PreconditionFailed, RemoteError, S3Store
@@ -38,6 +38,17 @@ class RefMoved(DsregError):
 
 class ConditionalWritesUnsupported(DsregError):
     pass
+
+
+class BranchAndTag(DsregError):
+    """A remote holds a branch and a tag of one name (older dsregs allowed it): NAME@REF
+    would mean one of them here and maybe the other elsewhere."""
+
+    def __init__(self, remote: str, dataset: str, name: str):
+        super().__init__(f"remote {remote} holds both a branch and a tag named {name!r} in dataset {dataset!r}, "
+                         f"so {dataset}@{name} is ambiguous",
+                         f"delete one of the two on the remote (refs/{dataset}@branch/{name} or "
+                         f"refs/{dataset}@tag/{name})")
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,9 @@ def _ref_key(dataset: str, kind: str, name: str) -> str:
 
 
 def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
+    """(dataset, kind, name) of a ref's key; None for a key no dsreg could have written.
+    Names are checked for syntax only: what an older dsreg wrote is listed (so remote gc
+    keeps what it reaches), and fetch refuses the names dsreg no longer accepts."""
     if not rel.startswith("refs/") or "@" not in rel:
         return None
     dataset, _, rest = rel[len("refs/"):].partition("@")
@@ -61,20 +75,22 @@ def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
     if kind not in KINDS or not name:
         return None
     try:
-        check_dataset_name(dataset)
-        check_ref_name(name, kind)
+        check_dataset_syntax(dataset)
+        check_ref_syntax(name, kind)
     except UsageError:
         return None
     return dataset, kind, name
 
 
-def _decode_ref(data: bytes, where: str) -> CommitId:
+def _decode_ref(data: bytes, dataset: str, kind: str, name: str) -> CommitId:
     try:
         commit = json.loads(data)["commit"]
     except (ValueError, KeyError, TypeError):
-        raise RemoteError(f"remote ref {where} is malformed") from None
+        commit = None
     if not isinstance(commit, str) or not is_object_id(commit):
-        raise RemoteError(f"remote ref {where} is malformed")
+        # named with its dataset: one bad ref among many must be findable
+        raise RemoteError(f"remote {kind} {dataset}@{name} is malformed ({_ref_key(dataset, kind, name)} "
+                          "holds no commit id)", "fix or delete that ref on the remote")
     return CommitId(commit)
 
 
@@ -170,7 +186,7 @@ class FolderRemote(Remote):
                     continue
                 parsed = _parse_ref_key(p.relative_to(self.root).as_posix())
                 if parsed and (dataset is None or parsed[0] == dataset):
-                    commit = _decode_ref(p.read_bytes(), p.name)
+                    commit = _decode_ref(p.read_bytes(), *parsed)
                     out.append(RemoteRef(*parsed, commit, commit))
         return out
 
@@ -178,7 +194,7 @@ class FolderRemote(Remote):
         p = self.root / _ref_key(dataset, kind, name)
         self._check()
         try:
-            commit = _decode_ref(p.read_bytes(), f"{dataset}@{name}")
+            commit = _decode_ref(p.read_bytes(), dataset, kind, name)
         except FileNotFoundError:
             return None
         return RemoteRef(dataset, kind, name, commit, commit)
@@ -239,14 +255,14 @@ class S3Remote(Remote):
             if parsed:
                 got = s3.get_key(key)
                 if got is not None:
-                    out.append(RemoteRef(*parsed, _decode_ref(got[0], key), got[1]))
+                    out.append(RemoteRef(*parsed, _decode_ref(got[0], *parsed), got[1]))
         return out
 
     def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
         got = self.objects.get_key(self.objects.key(_ref_key(dataset, kind, name)))
         if got is None:
             return None
-        return RemoteRef(dataset, kind, name, _decode_ref(got[0], f"{dataset}@{name}"), got[1])
+        return RemoteRef(dataset, kind, name, _decode_ref(got[0], dataset, kind, name), got[1])
 
     def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         try:
