@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
@@ -429,12 +430,35 @@ def _tree_hash(root: Path) -> str:
     ("ftp://x/y", None, "unsupported remote URL"),
     ("file://relative/path", None, "malformed folder remote URL"),
     ("s3://bucket/../x", None, "malformed S3 URL"),
+    ("file:///tmp/a%00b", None, "malformed folder remote URL"),
+    ("file:///tmp/a%2", None, "malformed folder remote URL"),
+    ("file://%2Ftmp", None, "malformed folder remote URL"),
 ])
 def test_malformed_remote_urls_change_nothing(registry, url, endpoint, message):
     before = _tree_hash(registry.dir)
     with pytest.raises(UsageError, match=message):
         transfer.add_remote(registry, "bad", url, endpoint)
     assert _tree_hash(registry.dir) == before
+
+
+def test_percent_encoded_folder_urls_are_decoded(registry, tmp_path, monkeypatch):
+    """file:///a/my%20data is the folder 'my data', as every URL parser reads it."""
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "my data #1 (ü)"
+    folder.mkdir()
+    url = "file://" + "/".join(quote(part) for part in str(folder).split("/"))
+    assert "%20" in url and "%23" in url
+    registry.commit("ds", make_table(10), message="v1")
+    transfer.add_remote(registry, "origin", url)
+    transfer.push(registry)
+    assert (folder / "refs" / "ds@branch" / "main").is_file()
+    assert not (tmp_path / "my%20data%20%231%20%28%C3%BC%29").exists()
+    other, _ = transfer.clone(url, tmp_path / "c")
+    assert other.resolve("ds") == registry.resolve("ds")
+    other.close()
+    assert dsreg.load(f"ds@{registry.resolve('ds')}", remote=url).num_rows == 10
+    with pytest.raises(RemoteError, match=f"remote folder {tmp_path}/no such does not exist"):
+        transfer.add_remote(registry, "missing", "file://" + quote(str(tmp_path / "no such")))
 
 
 def test_unreachable_endpoint_and_missing_bucket_give_clear_errors(registry, s3_endpoint, tmp_path):

@@ -15,12 +15,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote
 
 from dsreg.errors import DsregError, UsageError
 from dsreg.ids import CommitId, is_object_id
@@ -148,13 +150,29 @@ def _decode_marker(data: bytes) -> dict | None:
 GC_MARKER = "gc/started"
 
 
+def _folder_path(url: str) -> str:
+    """The folder a file:// URL names, its %XX escapes decoded as every URL parser does
+    (file:///srv/my%20data is '/srv/my data'); a plain path is taken as it is."""
+    malformed = UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
+    if not url.startswith("file://"):
+        path = url
+    else:
+        raw = url[len("file://"):]
+        if not raw.startswith("/") or re.search(r"%(?![0-9A-Fa-f]{2})", raw):
+            raise malformed
+        try:
+            path = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise malformed from None
+    if not path or not os.path.isabs(path) or "\x00" in path:
+        raise malformed
+    return path
+
+
 class FolderRemote(Remote):
     def __init__(self, url: str):
         self.url = url
-        path = url[len("file://"):] if url.startswith("file://") else url
-        if not path or not os.path.isabs(path):
-            raise UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
-        self.root = Path(path)
+        self.root = Path(_folder_path(url))
         self.objects = LocalStore(self.root / "objects")
         self.objects.where = url
 
@@ -325,6 +343,11 @@ def open_remote(url: str, endpoint_url: str | None = None) -> Remote:
         # refused before anything could store or print it
         raise UsageError("a remote URL or endpoint must not hold credentials (user:password@)",
                          "credentials come from the usual AWS sources: environment, ~/.aws, AWS_PROFILE")
+    if any(c in u for u in (url, endpoint_url or "") for c in "?#"):
+        # a query string is where presigned URLs carry their secrets; dsreg would store it
+        raise UsageError("a remote URL or endpoint must not hold a query string or fragment ('?...', '#...')",
+                         "remove it (credentials come from the usual AWS sources), or write '?' and '#' in "
+                         "a folder name as %3F and %23")
     if url.startswith("s3://"):
         return S3Remote(url, endpoint_url)
     if url.startswith("file://"):
