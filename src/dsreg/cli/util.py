@@ -75,7 +75,7 @@ class DsregGroup(OrderedGroup):
             raise
         except KeyboardInterrupt as e:
             # Ctrl-C: one line and the shell's code for SIGINT, not click's "Aborted!"
-            state.fail(e, "interrupted", 130)
+            state.fail(e, "interrupted", 130)      # for its side effects: ends a bar, --debug traceback
             click.echo("Interrupted", err=True)
             raise click.exceptions.Exit(130) from None
         except BrokenPipeError:
