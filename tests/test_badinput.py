@@ -15,7 +15,6 @@ differences in a file readers may create, truncate or delete.)
 """
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from pathlib import Path
@@ -99,6 +98,20 @@ CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for na
     ("name:split control char", ["commit", "ds", f"a\x02b={B / 'good.parquet'}"], 2, "invalid split name", None),
     ("name:split space", ["commit", "ds", f"a b={B / 'good.parquet'}"], 2, "invalid split name", None),
     ("name:remote ../x", ["remote", "add", "../x", "file:///tmp"], 2, "invalid remote name", None),
+    # names that look like commit ids, or like other names, or too long to be file names
+    ("name:branch full commit id", ["branch", "ds", "{HEAD}"], 2, "looks like a commit id", None),
+    ("name:tag commit id prefix", ["tag", "ds", "{HEAD12}"], 2, "looks like a commit id", None),
+    ("name:commit --branch hex", ["commit", "ds", str(B / "good.parquet"), "--branch", "cafe1234"], 2,
+     "looks like a commit id", None),
+    ("name:branch bidi override", ["branch", "ds", "dev\u202e"], 2, "invisible or direction-changing", None),
+    ("name:tag zero-width space", ["tag", "ds", "v\u200b1"], 2, "invisible or direction-changing", None),
+    ("name:branch C1 control", ["branch", "ds", "a\x9bb"], 2, "control character", None),
+    ("name:dataset bidi override", ["commit", "d\u202es", str(B / "good.parquet")], 2,
+     "invisible or direction-changing", None),
+    ("name:dataset too long", ["commit", "x" * 201, str(B / "good.parquet")], 2, "longer than 200 bytes", None),
+    ("name:branch too long", ["branch", "ds", "b" * 201], 2, "longer than 200 bytes", None),
+    ("name:split too long", ["commit", "ds", f"{'s' * 201}={B / 'good.parquet'}"], 2, "longer than 200 bytes",
+     None),
     # revisions
     ("rev:unknown branch", ["show", "ds@nope"], 1, "unknown revision 'ds@nope'", None),
     ("rev:unknown commit", ["show", "ds@abcdef"], 1, "unknown revision", None),
@@ -113,6 +126,7 @@ CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for na
      None),
     ("rev:negative count", ["log", "ds", "-n", "-1"], 2, "-1", None),
     ("rev:diff unknown", ["diff", "ds@main", "ds@nope"], 1, "unknown revision", None),
+    ("rev:non-ASCII digit", ["show", "ds@main~\u0661"], 2, "invalid revision", None),
     # remotes: URLs
     ("remote:s3 no bucket", ["remote", "add", "bad", "s3://"], 2, "malformed S3 URL", None),
     ("remote:unsupported scheme", ["remote", "add", "bad", "ftp://x/y"], 2, "unsupported remote URL", None),
@@ -123,6 +137,14 @@ CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for na
      "must not hold credentials", None),
     ("remote:credentials in endpoint", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url",
                                         f"http://me:{SECRET}@127.0.0.1:9"], 2, "must not hold credentials", None),
+    ("remote:password holding a quote", ["remote", "add", "bad", f"file://me:pa'{SECRET}@/tmp/x"], 2,
+     "must not hold credentials", None),
+    ("remote:query string", ["remote", "add", "bad", f"s3://bucket/x?secret={SECRET}"], 2, "query string", None),
+    ("remote:endpoint query string", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url",
+                                      f"http://127.0.0.1:9/?X-Amz-Security-Token={SECRET}"], 2, "query string", None),
+    ("remote:clone query string", ["clone", f"s3://bucket/x?secret={SECRET}", "{TMP}/c1"], 2, "query string", None),
+    ("remote:missing percent-encoded folder", ["remote", "add", "bad", "file:///no/such%20folder"], 1,
+     "remote folder /no/such folder does not exist", None),
     ("remote:endpoint not a URL", ["remote", "add", "bad", "s3://bucket/x", "--endpoint-url", "not-a-url"], 2,
      "invalid endpoint URL", None),
     ("remote:existing name", ["remote", "add", "origin", "file:///tmp"], 2, "already exists", None),
@@ -203,7 +225,8 @@ def world(tmp_path_factory, s3_endpoint, s3_auth):
         "badsecret": {"AWS_ACCESS_KEY_ID": s3_auth["rw"]["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": SECRET},
     }
     subst = {"{CLOSED}": f"http://127.0.0.1:{_closed_port()}", "{S3}": s3_endpoint, "{AUTH}": s3_auth["endpoint"],
-             "{TMP}": str(root / "tmp"), "{GOOD}": str(root / "good"), "{ROOT}": str(root / "project"), "{AMBIGUOUS}": head[:8]}
+             "{TMP}": str(root / "tmp"), "{GOOD}": str(root / "good"), "{ROOT}": str(root / "project"), "{AMBIGUOUS}": head[:8],
+             "{HEAD}": head, "{HEAD12}": head[:12]}
     yield {"root": root / "project", "envs": envs, "subst": subst, "secrets": [SECRET]}
     proxy.__exit__(None, None, None)
     mp.undo()

@@ -472,7 +472,7 @@ def test_card_of_two_million_rows_reads_no_rows_but_its_samples(registry, monkey
     the version's statistics, so the card computes none and reads only the shard holding its
     sample rows, where a load reads every shard."""
     import dsreg.stats.split
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     registry.commit("big", {"train": make_table(2_000_000)})
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("big")).splits["train"])
     shards = {ref.id for ref in snap.shards}

@@ -725,3 +725,59 @@ def test_gc_spares_recent_garbage(registry, two_commits):
     assert out.splitlines()[1] == (f"kept {before + 1} unreachable object(s) written too recently "
                                    "to be sure no commit is about to use them")
     assert registry.store.has(oid)
+
+
+# -- terminal safety: text from outside is shown escaped -----------------------------
+EVIL = "\x1b]0;pwned\x07\x1b[2J\x9b31m\rover\u202eevil\x08"
+
+
+def _raw_controls(text: str) -> list[str]:
+    """Characters a terminal would act on: C0 (but newline and tab), DEL, C1, bidi controls."""
+    return [c for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7f <= ord(c) <= 0x9f
+            or c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"]
+
+
+def test_messages_authors_names_and_metadata_from_outside_are_escaped(registry, data):
+    """As a remote's commits could carry them: log, show, ls and branch print every
+    control and bidi character escaped; --json stays exact JSON with them escaped too."""
+    registry.commit("reviews", {"train": V1}, message=f"first {EVIL}\nsecond line {EVIL}",
+                    author=f"Mallory {EVIL} <m@example.com>", metadata={"note": EVIL})
+    head = registry.resolve("reviews")
+    with registry.manifest.transaction():     # a name an older dsreg accepted
+        registry.manifest.set_ref("reviews", "branch", "b\x9bx\u202e", head, None, "older dsreg")
+    outputs = {args: run(*args).stdout for args in (
+        ("log", "reviews"), ("log", "reviews", "--oneline"), ("show", "reviews"), ("ls",), ("branch", "reviews"))}
+    for args, out in outputs.items():
+        assert _raw_controls(out) == [], (args, ascii(out))
+    assert "first \\x1b]0;pwned\\x07\\x1b[2J\\x9b31m" in outputs[("log", "reviews")]
+    assert "over\\u202eevil\\x08" in outputs[("log", "reviews")]       # after '\\r', which splits lines
+    assert "Mallory \\x1b]0;pwned" in outputs[("show", "reviews")]
+    assert "b\\x9bx\\u202e" in outputs[("ls",)] and "b\\x9bx\\u202e" in outputs[("branch", "reviews")]
+    for args in (("log", "reviews"), ("show", "reviews"), ("ls",)):
+        out = run(*args, "--json").stdout
+        assert _raw_controls(out) == [], (args, ascii(out))
+        json.loads(out)
+    assert json.loads(run("log", "reviews", "--json").stdout)[0]["message"] == f"first {EVIL}\nsecond line {EVIL}"
+    assert json.loads(run("show", "reviews", "--json").stdout)["metadata"]["note"] == EVIL
+
+
+def test_an_error_line_escapes_what_it_quotes(registry, data):
+    """A message built from outside text (a file name here) cannot drive the terminal."""
+    bad = data["dir"] / "x\x1b[2J\x9b.parquet"
+    line = fails("commit", "reviews", str(bad), says="no such file")
+    assert _raw_controls(line) == [], ascii(line)
+
+
+@pytest.mark.parametrize("where", ["command", "registry"])
+def test_ctrl_c_prints_one_line_and_exits_130(registry, data, monkeypatch, where):
+    import dsreg.registry
+    from dsreg import porcelain
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+    if where == "command":
+        monkeypatch.setattr(porcelain, "commit", interrupted)
+    else:
+        monkeypatch.setattr(dsreg.registry.Registry, "__init__", interrupted)
+    result = run("commit", "reviews", data["v1"], code=130)
+    assert result.stderr == "Interrupted\n" and result.stdout == ""

@@ -224,7 +224,7 @@ def test_pull_of_a_commit_id_brings_that_version_and_moves_no_branch(registry, o
     assert re.fullmatch(r"downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
     assert json.loads(in_(b, "branch", "reviews", "--json").stdout) == {}       # no branch made or moved
     local = LocalStore(b / ".dsreg" / "objects")            # the data is here, not fetched on demand
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     wanted = [o for sid in get_commit(registry, v1).splits.values()
               for ref in get_snapshot(registry, sid).shards for o in ref.objects()]
     assert wanted and all(local.has(o) for o in wanted)
@@ -448,11 +448,11 @@ def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_
     frames = _last_frames(err)
     # how many commits there are is known only at the end, and snapshot sizes only on arrival
     assert len(frames) == 2 and re.fullmatch(r"fetch: 2 commits, \d+ B", frames[0]), frames
-    assert re.fullmatch(rf"fetch \[#{{30}}\] 100% 2/2 snapshots, [\d.]+ (B|KiB)", frames[1]), frames
+    assert re.fullmatch(r"fetch \[#{30}\] 100% 2/2 snapshots, [\d.]+ (B|KiB)", frames[1]), frames
     clone = tmp_path / "clone"
     out, err = shown("pull", "reviews", cwd=clone)
     frames = _last_frames(err)
-    assert len(frames) == 2 and re.fullmatch(rf"pull \[#{{30}}\] 100% 2/2 shard indexes, [\d.]+ (B|KiB)", frames[0]), \
+    assert len(frames) == 2 and re.fullmatch(r"pull \[#{30}\] 100% 2/2 shard indexes, [\d.]+ (B|KiB)", frames[0]), \
         frames
     assert re.fullmatch(r"pull \[#{30}\] 100% 4/4 objects, ([\d.]+)/\1 (B|KiB)", frames[1]), frames
     out, err = shown("pull", "reviews", cwd=clone)
@@ -483,7 +483,7 @@ def test_a_transfer_line_shows_objects_and_bytes_done_of_total():
 
 @folder_only
 def test_an_object_missing_from_a_folder_remote_is_named_so(registry, origin, pushed, tmp_path):
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     shard = get_snapshot(registry, get_commit(registry, pushed).splits["train"]).shards[0].id
     (Path(origin.url[len("file://"):]) / "objects" / shard[:2] / shard[2:]).unlink()
     other = clone_to(origin, tmp_path / "other")

@@ -16,7 +16,7 @@ from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import hash_bytes
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.maintenance.remote import fsck_remote
 
 from clihelpers import fails, run

@@ -27,7 +27,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
-import pytest
 from click.testing import CliRunner
 
 import dsreg

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import dsreg
 from dsreg.diff.compare import DiffResult, render
 from dsreg.errors import UnknownDataset, UnknownRevision, UsageError
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
 
 from conftest import edit_table, make_table
 

@@ -220,7 +220,7 @@ def test_layout_never_changes_fingerprints(values, strings, cuts, start):
 
 
 def test_stored_fingerprints_match_the_rows(registry):
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     from dsreg.rows.shards import ShardReader
     t = pa.table({"a": pa.array(range(5000)), "s": pa.array([str(i % 7) for i in range(5000)])})
     registry.commit("ds", t, message="m")
@@ -372,7 +372,7 @@ def test_legacy_fingerprint_objects_are_trusted(registry):
 
 
 def _first_shard(registry, spec: str = "ds"):
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     snap = get_snapshot(registry, get_commit(registry, registry.resolve(spec)).splits["train"])
     return snap.shards[0], snap.schema
 

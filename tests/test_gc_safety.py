@@ -13,7 +13,7 @@ import dsreg
 from dsreg.maintenance import reach
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.porcelain import get_commit
+from dsreg.model.objects import get_commit
 from dsreg.errors import GcRefused, RemoteGcRan, RemoteGcRunning
 from dsreg.maintenance.remote import fsck_remote, gc_remote
 

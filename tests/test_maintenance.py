@@ -13,7 +13,7 @@ from dsreg.maintenance import fsck as maintenance, reach
 from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch, GcRefused
 from dsreg.ids import CommitId, ObjectId
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.model.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
 
 DS = "reviews"

@@ -21,7 +21,7 @@ from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
 from dsreg.maintenance.temp import REBUILD_TEMP
-from dsreg.porcelain import get_commit
+from dsreg.model.objects import get_commit
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
 from reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
 

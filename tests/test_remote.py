@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
@@ -15,7 +16,6 @@ from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
 from dsreg.errors import ConditionalWritesUnsupported, DivergedBranches, DsregError, NonFastForward, RemoteError, \
     UsageError
-from dsreg.ids import CommitId
 
 from conftest import edit_table, make_table, new_bucket
 from proxy import Proxy
@@ -288,7 +288,7 @@ def test_a_forced_push_that_loses_the_compare_and_swap_race_is_refused(registry,
 def test_a_second_person_committing_the_same_rows_uploads_no_shards(registry, remote_spec, tmp_path, monkeypatch):
     """Dedup across people: equal rows give equal shards, so a second registry that commits
     the same rows and pushes uploads only its own commit (and snapshot, if it differs)."""
-    from dsreg.porcelain import get_commit
+    from dsreg.model.objects import get_commit
     t = make_table(20_000)
     registry.commit("ds", {"train": t, "test": t.slice(0, 100)}, message="mine")
     _add_origin(registry, remote_spec)
@@ -402,7 +402,7 @@ def test_corrupt_remote_object_never_enters_the_cache(registry, tmp_path, monkey
     transfer.add_remote(registry, "origin", f"file://{folder}")
     transfer.push(registry)
     shard = registry.show("ds")  # noqa: F841
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
     path = folder / "objects" / snap.shards[0].id[:2] / snap.shards[0].id[2:]
     data = bytearray(path.read_bytes())
@@ -428,12 +428,35 @@ def _tree_hash(root: Path) -> str:
     ("ftp://x/y", None, "unsupported remote URL"),
     ("file://relative/path", None, "malformed folder remote URL"),
     ("s3://bucket/../x", None, "malformed S3 URL"),
+    ("file:///tmp/a%00b", None, "malformed folder remote URL"),
+    ("file:///tmp/a%2", None, "malformed folder remote URL"),
+    ("file://%2Ftmp", None, "malformed folder remote URL"),
 ])
 def test_malformed_remote_urls_change_nothing(registry, url, endpoint, message):
     before = _tree_hash(registry.dir)
     with pytest.raises(UsageError, match=message):
         transfer.add_remote(registry, "bad", url, endpoint)
     assert _tree_hash(registry.dir) == before
+
+
+def test_percent_encoded_folder_urls_are_decoded(registry, tmp_path, monkeypatch):
+    """file:///a/my%20data is the folder 'my data', as every URL parser reads it."""
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "my data #1 (ü)"
+    folder.mkdir()
+    url = "file://" + "/".join(quote(part) for part in str(folder).split("/"))
+    assert "%20" in url and "%23" in url
+    registry.commit("ds", make_table(10), message="v1")
+    transfer.add_remote(registry, "origin", url)
+    transfer.push(registry)
+    assert (folder / "refs" / "ds@branch" / "main").is_file()
+    assert not (tmp_path / "my%20data%20%231%20%28%C3%BC%29").exists()
+    other, _ = transfer.clone(url, tmp_path / "c")
+    assert other.resolve("ds") == registry.resolve("ds")
+    other.close()
+    assert dsreg.load(f"ds@{registry.resolve('ds')}", remote=url).num_rows == 10
+    with pytest.raises(RemoteError, match=f"remote folder {tmp_path}/no such does not exist"):
+        transfer.add_remote(registry, "missing", "file://" + quote(str(tmp_path / "no such")))
 
 
 def test_unreachable_endpoint_and_missing_bucket_give_clear_errors(registry, s3_endpoint, tmp_path):
@@ -485,7 +508,7 @@ class _Bars(transfer.Progress):
 
 
 def test_transfer_progress_totals_are_exact_and_idle_transfers_draw_nothing(registry, remote_spec, tmp_path):
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     t = make_table(4000)
     registry.commit("ds", {"train": t, "test": t.slice(0, 300)}, message="v1")
     registry.commit("ds", {"train": edit_table(t, "edit").table}, message="v2")
@@ -638,19 +661,3 @@ def test_first_contact_policy_decides_only_connection_failures_before_any_reply(
     assert _first_contact_policy(url, 1)(caught_exception=refused, attempts=1) is False   # DSREG_S3_MAX_ATTEMPTS=1
     assert policy(response=(object(), {}), attempts=1) is None                          # it answered
     assert policy(caught_exception=refused, attempts=2) is None and policy(caught_exception=timed_out) is None
-
-
-def test_a_remote_whose_branch_and_tag_share_a_name_still_clones(registry, remote_spec, tmp_path):
-    """Older dsregs let a branch and a tag share a name; such a remote stays cloneable, and
-    the clone reads what the remote's owner reads (branches first)."""
-    registry.commit("ds", make_table(100), message="v1")
-    first = registry.resolve("ds")
-    registry.commit("ds", make_table(120), message="v2")
-    _add_origin(registry, remote_spec)
-    transfer.push(registry)
-    _, remote = transfer.get_remote(registry, "origin")
-    remote.set_ref("ds", "tag", "main", CommitId(first), None)       # as an older dsreg could push
-    clone, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "clone", remote_spec.endpoint_url)
-    assert clone.resolve("ds@main") == registry.resolve("ds@main")
-    assert clone.manifest.ref("ds", "tag", "main") == first
-    clone.close()

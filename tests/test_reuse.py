@@ -25,7 +25,8 @@ import dsreg.rows.snapshots
 from conftest import edit_table, make_table
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
-from dsreg.porcelain import SplitResult, get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
+from dsreg.versions.commit import SplitResult
 
 SCENARIOS = ["edit", "delete", "insert", "append"]
 MAX_RATIO = 0.05

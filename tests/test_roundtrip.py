@@ -283,7 +283,7 @@ def test_roundtrip_example_history(registry):
 def test_batching_does_not_change_what_is_stored(registry):
     from conftest import make_table
 
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     t = make_table(3000)
     stored = []
     for batch_rows in [1, 7, 1000, 65536]:
@@ -299,7 +299,7 @@ def test_streamed_reads_give_the_rows_in_order(registry, max_rows):
     """iter_snapshot (checkout, compaction) in windows of any size, over many runs."""
     from conftest import make_table
 
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     from dsreg.rows.snapshots import iter_snapshot
     t = make_table(3000)
     registry.commit("ds", t, message="m")

@@ -117,6 +117,44 @@ def test_debug_tracebacks_are_redacted_whatever_raised(registry, monkeypatch):
     assert "Traceback" in out
 
 
+@pytest.mark.parametrize("url,endpoint,says", [
+    (f"file://user:pa'{FAKE_SECRET}@/tmp/x", None, "must not hold credentials"),
+    (f'file://user:"{FAKE_SECRET}"@/tmp/x', None, "must not hold credentials"),
+    (f"file://{FAKE_ID}:{FAKE_SECRET} x@/tmp/x", None, "must not hold credentials"),
+    (f"s3://bucket/x?secret={FAKE_SECRET}", None, "query string"),
+    (f"s3://bucket/x?X-Amz-Credential={FAKE_ID}", None, "query string"),
+    (f"s3://bucket/x#{FAKE_SECRET}", None, "query string"),
+    (f"file:///tmp/x?token={FAKE_SECRET}", None, "query string"),
+    ("s3://bucket/x", f"http://127.0.0.1:9/?X-Amz-Security-Token={FAKE_SECRET}", "query string"),
+])
+def test_urls_carrying_secrets_are_refused_without_printing_them(registry, tmp_path, url, endpoint, says):
+    """Credentials and query strings in a remote URL or endpoint: refused (exit 2) by
+    remote add, clone and load(remote=), before anything could store or print them."""
+    registry.close()
+    before = tree_hash(registry.dir)
+    extra = ["--endpoint-url", endpoint] if endpoint else []
+    for args in (["--registry", str(registry.root), "remote", "add", "x", url, *extra],
+                 ["clone", url, str(tmp_path / "c"), *extra]):
+        for debug in ([], ["--debug"]):
+            code, out = _invoke([*debug, *args])
+            assert code == 2 and says in out.splitlines()[-1], out
+            assert debug or (out.startswith("Error: ") and out.count("\n") == 1), out
+            assert FAKE_SECRET not in out and FAKE_ID not in out, out
+    assert not (tmp_path / "c").exists()
+    assert tree_hash(registry.dir) == before
+    with pytest.raises(DsregError, match=says) as e:
+        dsreg.load("ds", remote=url, endpoint_url=endpoint)
+    assert FAKE_SECRET not in str(e.value)
+
+
+def test_redaction_covers_passwords_holding_quotes():
+    from dsreg.redact import has_userinfo, redact
+    for text in (f"file://u:pa'{FAKE_SECRET}@/x", f"see 's3://u:a\"b{FAKE_SECRET}@bucket/x' here"):
+        assert FAKE_SECRET not in redact(text), redact(text)
+    assert has_userinfo("file://u:pa'ss@/x") and has_userinfo("file://user@/x")
+    assert not has_userinfo("file:///tmp/a@b") and not has_userinfo("s3://bucket/team@x")
+
+
 # -- paths: names, ids and remote contents ------------------------------------------
 def _folder_remote(tmp_path):
     folder = tmp_path / "evil"
@@ -152,6 +190,9 @@ MALICIOUS = {
     "split name ../": dict(splits={"../../escape": "0" * 32}),
     "split name absolute": dict(splits={"/tmp/dsreg-escape": "0" * 32}),
     "dataset name ../": dict(dataset="../x"),
+    "dataset name with a bidi override": dict(dataset="d\u202es"),
+    "dataset name too long": dict(dataset="d" * 201),
+    "split name with a zero-width space": dict(splits={"tr\u200bain": "0" * 32}),
 }
 
 
@@ -245,7 +286,7 @@ def test_every_read_path_from_a_remote_verifies(registry, tmp_path, s3_endpoint,
     url = f"s3://{bucket}/team"
     transfer.add_remote(registry, "origin", url, s3_endpoint)
     transfer.push(registry)
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     shard = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"]).shards[0].id
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     key = f"team/objects/{shard[:2]}/{shard[2:]}"

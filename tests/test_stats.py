@@ -11,7 +11,7 @@ import pytest
 
 from dsreg import stats
 from dsreg.remote import transfer
-from dsreg.porcelain import get_commit, get_snapshot
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.registry import Registry
 from dsreg.rows.arrowtypes import storage_schema
 from dsreg.rows.settings import RowSettings, ShardSettings

@@ -248,7 +248,7 @@ def test_nested_field_names_do_not_change_shards_but_are_kept(registry, tmp_path
     the same rows must make the same shards, and each version keep its own names."""
     import pyarrow.parquet as pq
 
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     t = pa.table({"emb": pa.array([[float(i), 1.0] for i in range(2000)], pa.list_(pa.float32(), 2)),
                   "tags": pa.array([["a"] * (i % 3) for i in range(2000)], pa.list_(pa.string()))})
     pq.write_table(t, tmp_path / "t.parquet")

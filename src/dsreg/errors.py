@@ -348,3 +348,15 @@ class RemoteGcRan(DsregError):
 
 def _short(commit_id: str | None) -> str:
     return commit_id[:12] if commit_id else "nothing"
+
+
+class BranchAndTag(DsregError):
+    """A remote holds a branch and a tag of one name (older dsregs allowed it): NAME@REF
+    would mean one of them here and maybe the other elsewhere."""
+
+    def __init__(self, remote: str, dataset: str, name: str):
+        super().__init__(f"remote {remote} holds both a branch and a tag named {name!r} in dataset {dataset!r}, "
+                         f"so {dataset}@{name} is ambiguous",
+                         f"delete one of the two on the remote (refs/{dataset}@branch/{name} or "
+                         f"refs/{dataset}@tag/{name})")
+        self.remote, self.dataset, self.name = remote, dataset, name

@@ -12,13 +12,12 @@ from typing import Any
 import pyarrow as pa
 
 from dsreg.version import __version__
-from dsreg.errors import UnknownSplit, UsageError
-from dsreg.ids import CommitId, ObjectId
+from dsreg.errors import UsageError
+from dsreg.ids import CommitId
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.log import LogEntry, log_entries
-from dsreg.model.objects import get_commit, get_snapshot, pin, split_snapshot
+from dsreg.model.objects import get_commit, pin, split_snapshot
 from dsreg.model.revisions import resolve
-from dsreg.model.serialize import Commit, Snapshot, decode_commit, decode_snapshot
 from dsreg.rows.snapshots import read_snapshot
 from dsreg.versions import commit as versions_commit, refs
 from dsreg.versions.commit import DEFAULT_SPLIT, CommitResult, SplitResult, default_author  # noqa: F401 - the API's

@@ -13,8 +13,11 @@ import threading
 
 SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
-# `user@` or `user:password@` after the scheme; a password may hold '/' (AWS secrets do)
-_USERINFO = re.compile(r"(?<=://)(?:[^/@\s'\"]*:[^@\s'\"]*|[^/@:\s'\"]*)@")
+# `user@` or `user:password@` after the scheme, in free text: a password may hold '/'
+# (AWS secrets do) and quotes; a user name may not, so a quoted URL ends where it should
+_USERINFO = re.compile(r"(?<=://)(?:[^/@\s'\"]*:[^@\s]*|[^/@:\s'\"]*)@")
+# the same at the start of one URL, where nothing but '@' ends a password
+_URL_USERINFO = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@:]*:[^@]*|[^/@:]*)@")
 _known: set[str] = set()
 _lock = threading.Lock()
 
@@ -36,5 +39,6 @@ def redact(text: str) -> str:
 
 
 def has_userinfo(url: str) -> bool:
-    """Does the URL carry credentials (`scheme://user:password@host`)?"""
-    return bool(_USERINFO.search(url or ""))
+    """Does the URL carry credentials (`scheme://user:password@host`), whatever the
+    password holds (quotes, spaces, '/')?"""
+    return bool(_URL_USERINFO.match(url or ""))

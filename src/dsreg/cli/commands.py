@@ -15,8 +15,8 @@ import click
 
 from dsreg.version import __version__
 from dsreg.cli.remote import COMMANDS
-from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
-                      pass_state, short_id, table_lines)
+from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, echo, emit_json, format_date, format_size,
+                      json_option, pass_state, short_id, table_lines)
 from dsreg.errors import DsregError, UsageError
 
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")    # as porcelain.CHECKOUT_FORMATS, without importing pyarrow
@@ -81,7 +81,7 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
     if as_json:
         emit_json({"root": str(reg.root), "registry": str(reg.dir)})
     else:
-        click.echo(f"Initialized empty dsreg registry in {reg.dir}")
+        echo(f"Initialized empty dsreg registry in {reg.dir}")
 
 
 @cli.command()
@@ -121,15 +121,15 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:
-        click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
+        echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
     else:
         summary = message.splitlines()[0] if message else ""
-        click.echo(f"[{result.branch} {short_id(result.id)}] {summary}".rstrip())
+        echo(f"[{result.branch} {short_id(result.id)}] {summary}".rstrip())
         for split, s in sorted(result.splits.items()):
-            click.echo(f"  {split}: {s.rows:,} rows ({s.new_rows:,} new, {s.reused_rows:,} reused), "
+            echo(f"  {split}: {s.rows:,} rows ({s.new_rows:,} new, {s.reused_rows:,} reused), "
                        f"{format_size(s.new_bytes)} new")
         for split in drop_splits:
-            click.echo(f"  {split}: dropped")
+            echo(f"  {split}: dropped")
 
 
 @cli.command()
@@ -154,14 +154,14 @@ def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) ->
     for i, e in enumerate(entries):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
         if oneline:
-            click.echo(f"{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
+            echo(f"{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
             continue
-        click.echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
+        echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
         if len(e.parents) > 1:
-            click.echo("Merge:  " + " ".join(short_id(p) for p in e.parents))
-        click.echo(f"Author: {e.author}\nDate:   {format_date(e.timestamp)}\n")
+            echo("Merge:  " + " ".join(short_id(p) for p in e.parents))
+        echo(f"Author: {e.author}\nDate:   {format_date(e.timestamp)}\n")
         for line in (e.message or "(no message)").splitlines():
-            click.echo(f"    {line}")
+            echo(f"    {line}")
 
 
 @cli.command()
@@ -175,29 +175,29 @@ def show(state: State, spec: str, as_json: bool) -> None:
     if as_json:
         emit_json(info)
         return
-    click.echo(f"commit {short_id(info['id'])} ({info['dataset']})")
+    echo(f"commit {short_id(info['id'])} ({info['dataset']})")
     if info["parents"]:
-        click.echo("Parents: " + " ".join(short_id(p) for p in info["parents"]))
-    click.echo(f"Author:  {info['author']}\nDate:    {format_date(info['timestamp'])}\n")
+        echo("Parents: " + " ".join(short_id(p) for p in info["parents"]))
+    echo(f"Author:  {info['author']}\nDate:    {format_date(info['timestamp'])}\n")
     for line in (info["message"] or "(no message)").splitlines():
-        click.echo(f"    {line}")
-    click.echo()
+        echo(f"    {line}")
+    echo()
     rows = [["split", "rows", "bytes", "shards", "runs"]]
     rows += [[split, f"{s['rows']:,}", format_size(s["bytes"]), str(s["shards"]), str(s["runs"])]
              for split, s in info["splits"].items()]
-    click.echo("\n".join(table_lines(rows, right={1, 2, 3, 4})) if info["splits"] else "(no splits)")
+    echo("\n".join(table_lines(rows, right={1, 2, 3, 4})) if info["splits"] else "(no splits)")
     schemas: dict[str, list[str]] = {}   # splits sharing a schema are shown once
     for split, fields in info["schema"].items():
         schemas.setdefault(json.dumps(fields), []).append(split)
     for fields, splits in schemas.items():
-        click.echo(f"\nschema of {', '.join(splits)}:")
+        echo(f"\nschema of {', '.join(splits)}:")
         rows = [[f["name"], f["type"]] for f in json.loads(fields)]
-        click.echo("\n".join("  " + line for line in table_lines(rows)))
+        echo("\n".join("  " + line for line in table_lines(rows)))
     meta = {k: v for k, v in info["metadata"].items() if k != "sources"}
     if meta:
-        click.echo("\nmetadata:")
+        echo("\nmetadata:")
         for k, v in meta.items():
-            click.echo(f"  {k}: {json.dumps(v, ensure_ascii=False)}")
+            echo(f"  {k}: {json.dumps(v, ensure_ascii=False)}")
 
 
 @cli.command(name="ls")
@@ -211,12 +211,12 @@ def ls_(state: State, as_json: bool) -> None:
         emit_json(datasets)
         return
     if not datasets:
-        click.echo("no datasets yet; add one with 'dsreg commit NAME PATH'")
+        echo("no datasets yet; add one with 'dsreg commit NAME PATH'")
     for d in datasets:
-        click.echo(d["name"])
-        click.echo("  branches: " + ", ".join(f"{b} {short_id(c)}" for b, c in d["branches"].items()))
+        echo(d["name"])
+        echo("  branches: " + ", ".join(f"{b} {short_id(c)}" for b, c in d["branches"].items()))
         if d["tags"]:
-            click.echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d["tags"].items()))
+            echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d["tags"].items()))
 
 
 def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
@@ -289,7 +289,7 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], n
         return
     text = diff_mod.render(result, stat=stat, schema_only=schema_only)
     if text:
-        click.echo(text, nl=not text.endswith("\n"))
+        echo(text, nl=not text.endswith("\n"))
 
 
 def _ref_command(kind: str, state: State, name: str, new: str | None, rev: str | None, delete: str | None,
@@ -299,11 +299,11 @@ def _ref_command(kind: str, state: State, name: str, new: str | None, rev: str |
     if as_json:
         emit_json(out)
     elif delete is not None:
-        click.echo(f"deleted {kind} {out['deleted']} (was {short_id(out['was'])})")
+        echo(f"deleted {kind} {out['deleted']} (was {short_id(out['was'])})")
     elif new is not None:
-        click.echo(f"{kind} {out['name']} -> {short_id(out['commit'])}")
+        echo(f"{kind} {out['name']} -> {short_id(out['commit'])}")
     elif out:
-        click.echo("\n".join(table_lines([[ref, short_id(c)] for ref, c in out.items()])))
+        echo("\n".join(table_lines([[ref, short_id(c)] for ref, c in out.items()])))
 
 
 @cli.command()
@@ -367,9 +367,9 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
         emit_json({"id": result.commit, "splits": {s: {"rows": result.rows[s], "files": files}
                                                     for s, files in result.files.items()}})
         return
-    click.echo(f"checked out {spec} ({short_id(result.commit)}) to {out}")
+    echo(f"checked out {spec} ({short_id(result.commit)}) to {out}")
     for s, files in result.files.items():
-        click.echo(f"  {s}: {result.rows[s]:,} rows in {len(files)} file{'s' if len(files) != 1 else ''}")
+        echo(f"  {s}: {result.rows[s]:,} rows in {len(files)} file{'s' if len(files) != 1 else ''}")
 
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
@@ -422,15 +422,15 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
     if assignments:
         result = card_mod.set_fields(state.reg, spec, parse_assignments(assignments))
         if result.unchanged:
-            click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
+            echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
         else:
-            click.echo(f"[{result.branch} {short_id(result.id)}] card fields recorded")
+            echo(f"[{result.branch} {short_id(result.id)}] card fields recorded")
         if out is None:
             return
         spec = f"{result.dataset}@{result.id}"
     text = card_mod.card(state.reg, spec, fmt, progress=state.progress())
     if out is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False)      # the card as written to a file, byte for byte
         return
     from dsreg.store.atomic import write_atomic
     try:
@@ -438,7 +438,7 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
         write_atomic(os.path.realpath(out), text.encode("utf-8"), mode=0o666)
     except OSError as e:
         raise DsregError(f"cannot write {out}: {e.strerror or e}") from None
-    click.echo(f"wrote the {fmt} card of {spec} to {out}")
+    echo(f"wrote the {fmt} card of {spec} to {out}")
 
 
 @cli.command()
@@ -483,17 +483,17 @@ def fsck(state: State, remote_name: str | None, repair: bool, rebuild: bool, as_
         emit_json(result.to_json())
     else:
         for line in result.repaired or ():
-            click.echo(f"repaired: {line}")
+            echo(f"repaired: {line}")
         _render_check(result)
     _fail_on_problems(result, "fsck found ")
 
 
 def _render_check(result) -> None:
     for problem in result.problems:
-        click.echo(f"problem: {problem}")
+        echo(f"problem: {problem}")
     for note in getattr(result, "notes", ()):
-        click.echo(f"note: {note}")
-    click.echo(f"checked {result.checked_objects:,} objects ({format_size(result.checked_bytes)}): "
+        echo(f"note: {note}")
+    echo(f"checked {result.checked_objects:,} objects ({format_size(result.checked_bytes)}): "
                + ("no problems found" if result.ok else f"{len(result.problems)} problem(s)"))
 
 
@@ -507,20 +507,20 @@ def _render_rebuild(r, as_json: bool) -> None:
     if as_json:
         emit_json(r.to_json())
         return
-    click.echo(f"rebuilt the manifest from {r.objects_read:,} objects ({format_size(r.bytes_read)}): "
+    echo(f"rebuilt the manifest from {r.objects_read:,} objects ({format_size(r.bytes_read)}): "
                f"{r.commits:,} commits, {r.snapshots:,} snapshots, {r.shards:,} shards; refs: {r.refs_kept:,} kept, "
                f"{len(r.recovered):,} recreated; {len(r.skipped):,} corrupt objects skipped")
     for note in r.notes:
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")
     for line in r.skipped:
-        click.echo(f"skipped: {line}")
+        echo(f"skipped: {line}")
     for line in r.dropped:
-        click.echo(f"dropped: ref {line}")
+        echo(f"dropped: ref {line}")
     for rec in r.recovered:
         of = f" (the newest of {rec.heads} heads)" if rec.branch == "main" and rec.heads > 1 else ""
-        click.echo(f"recovered: {rec.dataset}@{rec.branch} at {short_id(rec.commit)}{of}")
+        echo(f"recovered: {rec.dataset}@{rec.branch} at {short_id(rec.commit)}{of}")
     if r.backup:
-        click.echo(f"the old manifest is kept as {r.backup}")
+        echo(f"the old manifest is kept as {r.backup}")
     _render_check(r.check)
 
 
@@ -545,10 +545,10 @@ def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, 
             emit_json(remote_result.to_json())
             return
         n = remote_result.deleted_objects
-        click.echo(f"{'would delete' if dry_run else 'deleted'} {n:,} object{'s' if n != 1 else ''} "
+        echo(f"{'would delete' if dry_run else 'deleted'} {n:,} object{'s' if n != 1 else ''} "
                    f"on {remote_result.remote}")
         if remote_result.skipped_recent:
-            click.echo(f"kept {remote_result.skipped_recent:,} unreachable object(s) younger than the grace period")
+            echo(f"kept {remote_result.skipped_recent:,} unreachable object(s) younger than the grace period")
         return
     if grace is not None:
         raise UsageError("--grace applies to 'gc --remote' only")
@@ -558,9 +558,9 @@ def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, 
         return
     n = result.deleted_objects
     verb = "would delete" if dry_run else "deleted"
-    click.echo(f"{verb} {n:,} object{'s' if n != 1 else ''} ({format_size(result.deleted_bytes)})")
+    echo(f"{verb} {n:,} object{'s' if n != 1 else ''} ({format_size(result.deleted_bytes)})")
     if result.skipped_recent:
-        click.echo(f"kept {result.skipped_recent:,} unreachable object(s) written too recently to be sure "
+        echo(f"kept {result.skipped_recent:,} unreachable object(s) written too recently to be sure "
                    "no commit is about to use them")
 
 

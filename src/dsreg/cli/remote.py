@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import (OrderedGroup, State, emit_json, format_size, json_option, pass_state, plural, short_id,
-                      table_lines, warn)
+from dsreg.cli.util import (OrderedGroup, State, echo, emit_json, format_size, json_option, pass_state, plural,
+                      short_id, table_lines, warn)
 from dsreg.errors import UsageError
 
 endpoint_option = click.option(
@@ -79,8 +79,8 @@ def remote_add(state: State, name: str, url: str, endpoint_url: str | None, as_j
     if as_json:
         emit_json(info)
     else:
-        click.echo(f"added remote {name}: {url}" + (f" (endpoint {endpoint_url})" if endpoint_url else ""))
-        click.echo("conditional writes: " + {
+        echo(f"added remote {name}: {url}" + (f" (endpoint {endpoint_url})" if endpoint_url else ""))
+        echo("conditional writes: " + {
             True: "yes (refs move by compare-and-swap)",
             False: "no",
             None: "not probed (no write access); probed again before the first push"}[cas])
@@ -99,13 +99,13 @@ def remote_list(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(remotes)
     elif not remotes:
-        click.echo("no remotes yet; add one with 'dsreg remote add NAME URL'")
+        echo("no remotes yet; add one with 'dsreg remote add NAME URL'")
     else:
         rows = [[r["name"], r["url"],
                  (f"endpoint {r['endpoint_url']}" if r["endpoint_url"] else "")
                  + (" (no conditional writes: read only)" if r["conditional_writes"] is False else "")]
                 for r in remotes]
-        click.echo("\n".join(table_lines(rows)))
+        echo("\n".join(table_lines(rows)))
 
 
 @remote.command(name="remove")
@@ -122,7 +122,7 @@ def remote_remove(state: State, name: str, as_json: bool) -> None:
     if as_json:
         emit_json({"removed": name})
     else:
-        click.echo(f"removed remote {name}")
+        echo(f"removed remote {name}")
 
 
 # -- push / fetch / pull -------------------------------------------------------------------
@@ -162,10 +162,10 @@ def push(state: State, remote_name: str | None, spec: str | None, force: bool, a
         return
     for r in result.refs:
         forced = force and r["was"] is not None and not transfer.is_ancestor(reg, r["was"], r["commit"])
-        click.echo(_moved(r["dataset"], r["kind"], r["name"], r["was"], r["commit"], forced))
+        echo(_moved(r["dataset"], r["kind"], r["name"], r["was"], r["commit"], forced))
     if not result.refs:
-        click.echo(f"{result.remote} is up to date")
-    click.echo(f"uploaded {plural(result.uploaded_objects, 'object')} ({format_size(result.uploaded_bytes)}), "
+        echo(f"{result.remote} is up to date")
+    echo(f"uploaded {plural(result.uploaded_objects, 'object')} ({format_size(result.uploaded_bytes)}), "
                f"skipped {result.skipped_objects:,}")
 
 
@@ -196,11 +196,11 @@ def fetch(state: State, remote_name: str | None, dataset: str | None, as_json: b
     moved = [_moved(*key, before.get(key), after.get(key))
              for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
     for line in moved:
-        click.echo(line)
+        echo(line)
     if not moved and not result.commits:
-        click.echo(f"{name} has nothing new")
+        echo(f"{name} has nothing new")
     else:
-        click.echo(f"fetched {plural(result.commits, 'commit')} from {name} "
+        echo(f"fetched {plural(result.commits, 'commit')} from {name} "
                    f"({plural(result.downloaded_objects, 'object')}, {format_size(result.downloaded_bytes)}): "
                    f"metadata only; 'dsreg pull {name} NAME' brings the data")
 
@@ -260,10 +260,10 @@ def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, 
         emit_json(doc)
         return
     label = f"{result.dataset}@{result.ref or short_id(result.commit)}"
-    click.echo(f"{label}: " + PULL_STATUS[result.status].format(
+    echo(f"{label}: " + PULL_STATUS[result.status].format(
         was=short_id(was), now=short_id(result.commit), remote=doc["remote"], label=label,
         dataset=result.dataset, full=result.commit))
-    click.echo(f"downloaded {plural(doc['downloaded_objects'], 'object')} ({format_size(doc['downloaded_bytes'])})")
+    echo(f"downloaded {plural(doc['downloaded_objects'], 'object')} ({format_size(doc['downloaded_bytes'])})")
 
 
 # -- clone -----------------------------------------------------------------------------------
@@ -304,10 +304,10 @@ def clone(state: State, url: str, directory: str | None, endpoint_url: str | Non
     if as_json:
         emit_json({"root": str(root), "registry": str(root / DIRNAME), "url": url, **fetched.to_json()})
     else:
-        click.echo(f"cloned {url} into {root}")
+        echo(f"cloned {url} into {root}")
         for r in sorted(fetched.refs, key=lambda r: (r["dataset"], r["kind"], r["name"])):
-            click.echo(_moved(r["dataset"], r["kind"], r["name"], None, r["commit"]))
-        click.echo(f"fetched {plural(fetched.commits, 'commit')} ({plural(fetched.downloaded_objects, 'object')}, "
+            echo(_moved(r["dataset"], r["kind"], r["name"], None, r["commit"]))
+        echo(f"fetched {plural(fetched.commits, 'commit')} ({plural(fetched.downloaded_objects, 'object')}, "
                    f"{format_size(fetched.downloaded_bytes)}); the data arrives on first read, or with pull")
     if cas is not None and not cas:
         warn(NO_CONDITIONAL_WRITES.format(url=url, name="origin"))

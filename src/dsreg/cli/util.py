@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 import traceback
@@ -27,8 +28,30 @@ class CliError(click.ClickException):
     """An error shown as one `Error: ...` line on stderr, with its own exit code."""
 
     def __init__(self, message: str, exit_code: int):
-        super().__init__(" ".join(message.splitlines()))
+        super().__init__(printable(" ".join(message.splitlines())))
         self.exit_code = exit_code
+
+
+# What a terminal acts on rather than shows: C0 controls but newline and tab, DEL, C1
+# controls (0x9b is CSI on some terminals), and the bidirectional controls that reorder
+# what follows. Text from outside (a remote's commit messages, authors, names, values)
+# may hold any of them; human output shows them escaped, as Python's repr would.
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def printable(text: str) -> str:
+    """`text` with every control and bidirectional character escaped (newlines and tabs kept)."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def echo(text: str = "", **kw: Any) -> None:
+    """click.echo for human output: nothing in it can drive the terminal."""
+    click.echo(printable(text), **kw)
 
 
 class OrderedGroup(click.Group):
@@ -50,6 +73,11 @@ class DsregGroup(OrderedGroup):
                 state.close()
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt as e:
+            # Ctrl-C: one line and the shell's code for SIGINT, not click's "Aborted!"
+            state.fail(e, "interrupted", 130)      # for its side effects: ends a bar, --debug traceback
+            click.echo("Interrupted", err=True)
+            raise click.exceptions.Exit(130) from None
         except BrokenPipeError:
             # the reader of stdout went away (`dsreg log x | head`): stop quietly
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -197,7 +225,9 @@ class TerminalProgress(Progress):
 
 # -- rendering helpers -------------------------------------------------------------
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    # json escapes C0 controls itself; the others can only stand inside strings, where
+    # \uXXXX is the same text
+    click.echo(_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, indent=2, ensure_ascii=False)))
 
 
 def short_id(commit_id: str | None) -> str:
@@ -241,7 +271,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def warn(message: str) -> None:
     """A `Warning: ...` line on stderr: something worked, but the user should know this."""
     from dsreg.redact import redact
-    click.echo("Warning: " + redact(" ".join(message.splitlines())), err=True)
+    click.echo("Warning: " + printable(redact(" ".join(message.splitlines()))), err=True)
 
 
 def plural(n: int, word: str) -> str:

@@ -361,11 +361,11 @@ def _write_kept(m: Manifest, old: _Old, built: _Built) -> None:
 
 def _ref_problem(row: dict, present: set[ObjectId], commits: dict[CommitId, Commit]) -> str | None:
     from dsreg.errors import UsageError
-    from dsreg.names import check_dataset_name, check_ref_name
+    from dsreg.names import check_dataset_syntax, check_ref_syntax
     cid = row.get("commit_id")
-    try:
-        check_dataset_name(row.get("dataset"))
-        check_ref_name(row.get("name"), row.get("kind"))
+    try:      # syntax only: a ref an older dsreg let take a name refused today is kept
+        check_dataset_syntax(row.get("dataset"))
+        check_ref_syntax(row.get("name"), row.get("kind"))
     except (UsageError, TypeError, AttributeError):
         return "not a well-formed ref"
     if row.get("kind") not in ("branch", "tag"):

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, UsageError
 from dsreg.ids import CommitId
 from dsreg.model.history import nth_first_parent
-from dsreg.names import check_dataset_name, check_ref_name
+from dsreg.names import check_dataset_syntax, check_ref_name
 
 _HEX = re.compile(r"^[0-9a-f]{6,32}$")
-_ANCESTRY = re.compile(r"^(.*?)((?:~\d*)*)$")
+# ASCII digits only: `\d` would read '~١' (an Arabic-Indic one) as ~1
+_ANCESTRY = re.compile(r"^(.*?)((?:~[0-9]*)*)$")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ def split_spec(spec: str) -> tuple[str, str, int]:
     assert m
     rev, tildes = m.group(1) or "main", m.group(2)
     back = sum(int(t) if t else 1 for t in tildes.split("~")[1:]) if tildes else 0
-    check_dataset_name(name)
+    check_dataset_syntax(name)      # addresses what exists: names older dsregs made stay readable
     if rev.startswith("{") or "@{" in spec:
         raise UsageError(f"revision {spec!r}: reflog syntax '@{{...}}' is not supported")
     return name, rev, back
@@ -60,13 +61,19 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
     m = reg.manifest
     if not m.has_dataset(name):
         raise UnknownDataset(name)
-    branch = m.ref(name, "branch", rev)
-    commit = branch or m.ref(name, "tag", rev)
-    if commit is None and is_commit_prefix(rev):
+    branch = None
+    if is_commit_prefix(rev):
+        # an id, or a 6+-hex prefix of one, always means that commit: never a ref that an
+        # older dsreg let take such a name (new ones may not, see names.py)
         found = m.commits_with_prefix(name, rev.lower())      # ids are lower-case hex
         if len(found) > 1:
             raise AmbiguousRevision(spec, found)
+        if not found:
+            _refuse_id_like_ref(m, name, rev, spec)
         commit = found[0] if found else None
+    else:
+        branch = m.ref(name, "branch", rev)
+        commit = branch or m.ref(name, "tag", rev)
     if commit is None:
         try:
             check_ref_name(rev, "revision")
@@ -75,3 +82,15 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
         raise UnknownRevision(spec)
     commit = first_parents(m, commit, back, spec, rev)
     return Revision(name, rev, back, commit, rev if branch and back == 0 else None)
+
+
+def _refuse_id_like_ref(m, name: str, rev: str, spec: str) -> None:
+    """No commit has the id REV names, but a ref of that name exists: say how to reach it."""
+    for kind in ("branch", "tag"):
+        target = m.ref(name, kind, rev)
+        if target is not None:
+            err = UnknownRevision(spec, f"no commit id starts with {rev!r}, and the {kind} of that name "
+                                        f"(at {target[:12]}, made by an older dsreg) is not read as a name "
+                                        "since it looks like a commit id")
+            err.hint = f"rename it: 'dsreg {kind} {name} NEW {target}', then 'dsreg {kind} {name} -d {rev}'"
+            raise err

@@ -109,11 +109,13 @@ def decode_commit(data: bytes) -> Commit:
         doc = json.loads(data)
         if doc.get("format") != COMMIT_FORMAT:
             raise ValueError(f"unknown format {doc.get('format')!r}")
-        from dsreg.names import check_dataset_name, check_split_name
+        # syntax only (safe as paths): what older dsregs stored stays readable; fetch
+        # refuses the names dsreg no longer accepts
+        from dsreg.names import check_dataset_syntax, check_split_syntax
         return Commit(
-            dataset=_data_name(doc["dataset"], check_dataset_name, "commit object"),
+            dataset=_data_name(doc["dataset"], check_dataset_syntax, "commit object"),
             parents=tuple(CommitId(data_id(p, "commit object")) for p in doc["parents"]),
-            splits={_data_name(k, check_split_name, "commit object"): data_id(v, "commit object")
+            splits={_data_name(k, check_split_syntax, "commit object"): data_id(v, "commit object")
                     for k, v in doc["splits"].items()}, message=doc["message"],
             author=doc["author"], timestamp=int(doc["timestamp"]), metadata=doc.get("metadata") or {},
         )

@@ -15,15 +15,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote
 
 from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, is_object_id
-from dsreg.names import check_dataset_name, check_ref_name
+from dsreg.names import check_dataset_syntax, check_ref_syntax
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.atomic import TEMP_PREFIX, write_atomic
 from dsreg.store.s3 import S3Store
@@ -45,6 +47,9 @@ def _ref_key(dataset: str, kind: str, name: str) -> str:
 
 
 def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
+    """(dataset, kind, name) of a ref's key; None for a key no dsreg could have written.
+    Names are checked for syntax only: what an older dsreg wrote is listed (so remote gc
+    keeps what it reaches), and fetch refuses the names dsreg no longer accepts."""
     if not rel.startswith("refs/") or "@" not in rel:
         return None
     dataset, _, rest = rel[len("refs/"):].partition("@")
@@ -52,20 +57,22 @@ def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
     if kind not in KINDS or not name:
         return None
     try:
-        check_dataset_name(dataset)
-        check_ref_name(name, kind)
+        check_dataset_syntax(dataset)
+        check_ref_syntax(name, kind)
     except UsageError:
         return None
     return dataset, kind, name
 
 
-def _decode_ref(data: bytes, where: str) -> CommitId:
+def _decode_ref(data: bytes, dataset: str, kind: str, name: str) -> CommitId:
     try:
         commit = json.loads(data)["commit"]
     except (ValueError, KeyError, TypeError):
-        raise RemoteError(f"remote ref {where} is malformed") from None
+        commit = None
     if not isinstance(commit, str) or not is_object_id(commit):
-        raise RemoteError(f"remote ref {where} is malformed")
+        # named with its dataset: one bad ref among many must be findable
+        raise RemoteError(f"remote {kind} {dataset}@{name} is malformed ({_ref_key(dataset, kind, name)} "
+                          "holds no commit id)", "fix or delete that ref on the remote")
     return CommitId(commit)
 
 
@@ -123,13 +130,29 @@ def _decode_marker(data: bytes) -> dict | None:
 GC_MARKER = "gc/started"
 
 
+def _folder_path(url: str) -> str:
+    """The folder a file:// URL names, its %XX escapes decoded as every URL parser does
+    (file:///srv/my%20data is '/srv/my data'); a plain path is taken as it is."""
+    malformed = UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
+    if not url.startswith("file://"):
+        path = url
+    else:
+        raw = url[len("file://"):]
+        if not raw.startswith("/") or re.search(r"%(?![0-9A-Fa-f]{2})", raw):
+            raise malformed
+        try:
+            path = unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise malformed from None
+    if not path or not os.path.isabs(path) or "\x00" in path:
+        raise malformed
+    return path
+
+
 class FolderRemote(Remote):
     def __init__(self, url: str):
         self.url = url
-        path = url[len("file://"):] if url.startswith("file://") else url
-        if not path or not os.path.isabs(path):
-            raise UsageError(f"malformed folder remote URL {url!r}", "use file:///absolute/path")
-        self.root = Path(path)
+        self.root = Path(_folder_path(url))
         self.objects = LocalStore(self.root / "objects")
         self.objects.where = url
 
@@ -161,7 +184,7 @@ class FolderRemote(Remote):
                     continue
                 parsed = _parse_ref_key(p.relative_to(self.root).as_posix())
                 if parsed and (dataset is None or parsed[0] == dataset):
-                    commit = _decode_ref(p.read_bytes(), p.name)
+                    commit = _decode_ref(p.read_bytes(), *parsed)
                     out.append(RemoteRef(*parsed, commit, commit))
         return out
 
@@ -169,7 +192,7 @@ class FolderRemote(Remote):
         p = self.root / _ref_key(dataset, kind, name)
         self._check()
         try:
-            commit = _decode_ref(p.read_bytes(), f"{dataset}@{name}")
+            commit = _decode_ref(p.read_bytes(), dataset, kind, name)
         except FileNotFoundError:
             return None
         return RemoteRef(dataset, kind, name, commit, commit)
@@ -214,14 +237,14 @@ class S3Remote(Remote):
             if parsed:
                 got = s3.get_key(key)
                 if got is not None:
-                    out.append(RemoteRef(*parsed, _decode_ref(got[0], key), got[1]))
+                    out.append(RemoteRef(*parsed, _decode_ref(got[0], *parsed), got[1]))
         return out
 
     def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
         got = self.objects.get_key(self.objects.key(_ref_key(dataset, kind, name)))
         if got is None:
             return None
-        return RemoteRef(dataset, kind, name, _decode_ref(got[0], f"{dataset}@{name}"), got[1])
+        return RemoteRef(dataset, kind, name, _decode_ref(got[0], dataset, kind, name), got[1])
 
     def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         try:
@@ -282,6 +305,11 @@ def open_remote(url: str, endpoint_url: str | None = None) -> Remote:
         # refused before anything could store or print it
         raise UsageError("a remote URL or endpoint must not hold credentials (user:password@)",
                          "credentials come from the usual AWS sources: environment, ~/.aws, AWS_PROFILE")
+    if any(c in u for u in (url, endpoint_url or "") for c in "?#"):
+        # a query string is where presigned URLs carry their secrets; dsreg would store it
+        raise UsageError("a remote URL or endpoint must not hold a query string or fragment ('?...', '#...')",
+                         "remove it (credentials come from the usual AWS sources), or write '?' and '#' in "
+                         "a folder name as %3F and %23")
     if url.startswith("s3://"):
         return S3Remote(url, endpoint_url)
     if url.startswith("file://"):

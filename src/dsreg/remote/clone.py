@@ -71,7 +71,7 @@ def fill_clone(reg: Registry, url: str, endpoint_url: str | None = None, *,
         for ref in m.remote_refs("origin"):
             m.add_dataset(ref.dataset)
             if m.ref(ref.dataset, ref.kind, ref.name) is None:
-                m.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}", exclusive=False)
+                m.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}")
     return fetched
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dsreg.errors import ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
+from dsreg.errors import BranchAndTag, ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
 from dsreg.ids import ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.history import nth_first_parent
 from dsreg.model.objects import pin
-from dsreg.model.revisions import split_spec
+from dsreg.model.revisions import is_commit_prefix, split_spec
 from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapshot
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import read_snapshot
@@ -157,14 +157,22 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     remote = open_remote(remote_url, endpoint_url)
     cache = LocalStore(cache_dir() / "objects")
     store = CachedRemoteStore(remote, cache)
-    ref = remote.ref(name, "branch", rev) or remote.ref(name, "tag", rev)
-    if ref is not None:
-        commit_id = ref.commit
-    elif is_object_id(rev):
-        commit_id = rev
+    if is_commit_prefix(rev):
+        # an id always means that commit, never a ref of that name; a prefix cannot be
+        # looked up without listing every commit
+        if not is_object_id(rev.lower()):
+            raise UnknownRevision(spec, f"{rev!r} is not a full commit id; without a registry, give a branch, "
+                                        "a tag or a full commit id (32 hex characters)")
+        commit_id = rev.lower()
     else:
-        raise UnknownRevision(f"{spec}", f"no branch or tag {rev!r} on {remote_url} "
-                              "(without a registry, give a branch, a tag or a full commit id)")
+        branch, tag = remote.ref(name, "branch", rev), remote.ref(name, "tag", rev)
+        if branch is not None and tag is not None:
+            raise BranchAndTag(remote_url, name, rev)
+        ref = branch or tag
+        if ref is None:
+            raise UnknownRevision(f"{spec}", f"no branch or tag {rev!r} on {remote_url} "
+                                  "(without a registry, give a branch, a tag or a full commit id)")
+        commit_id = ref.commit
     commits: dict[str, Commit] = {}
 
     def read(cid: str) -> Commit:

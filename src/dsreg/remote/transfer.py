@@ -18,8 +18,9 @@ from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId
 from dsreg.names import check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.remote.backends import Remote, RemoteRef, open_remote
+from dsreg.remote.backends import Remote, open_remote
 from dsreg.remote.gcmarker import check_gc_marker, check_no_gc_running
+from dsreg.remote.refcheck import check_fetched_names, check_remote_refs, refuse_other_kind
 from dsreg.model.history import ancestors, is_ancestor as reaches
 from dsreg.model.objects import commit_parents, get_commit, get_snapshot
 from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
@@ -200,6 +201,8 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
         current = remote.ref(ref.dataset, ref.kind, ref.name)
         if current is not None and current.commit == ref.commit:
             continue
+        if current is None:
+            refuse_other_kind(name, remote, ref)
         if current is not None and not force:
             if ref.kind == "tag" or not is_ancestor(reg, current.commit, ref.commit):
                 raise NonFastForward(name, ref.dataset, ref.name, ref.kind)
@@ -326,6 +329,7 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     `dataset` has no such ref."""
     name, remote = get_remote(reg, remote_name)
     refs = remote.refs(dataset)
+    check_remote_refs(name, refs)
     if dataset is not None and not refs:
         raise UnknownDataset(dataset) if not reg.manifest.has_dataset(dataset) else \
             UsageError(f"remote {name} has no dataset {dataset!r}")
@@ -371,7 +375,9 @@ def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: Fetch
         data = _download(reg, remote, ObjectId(cid))
         result.downloaded_objects += 1
         result.downloaded_bytes += len(data)
-        new[cid] = decode_commit(data)
+        commit = decode_commit(data)
+        check_fetched_names(commit, cid)
+        new[cid] = commit
         result.commits += 1
         bar.advance(1, len(data))
 
@@ -474,7 +480,8 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     # a name that cannot be a commit id must be a branch or tag there: checked before fetching
     fetched = fetch(reg, name, dataset, progress=progress, require=None if is_commit_prefix(rev) else rev)
     remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
-    kind = "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
+    kind = None if is_commit_prefix(rev) else \
+        "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
     if kind is None or back:
         target = _resolve_on_remote(reg, name, dataset, rev, back, remote_refs)
         n, size = download_data(reg, remote, target, progress)
@@ -511,7 +518,8 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
     """REV~N among the commits the remote's refs reach (as just fetched): REV a branch or
     tag of the remote, or a commit id or unique prefix of one."""
     spec = f"{dataset}@{rev}" + (f"~{back}" if back else "")
-    commit = remote_refs.get(("branch", rev)) or remote_refs.get(("tag", rev))
+    # an id or a 6+-hex prefix always means that commit, never a ref of that name
+    commit = None if is_commit_prefix(rev) else remote_refs.get(("branch", rev)) or remote_refs.get(("tag", rev))
     if commit is None:
         found = sorted(c for c in _known_history(reg, remote_refs.values()) if c.startswith(rev.lower()))
         if len(found) > 1:

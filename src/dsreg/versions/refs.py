@@ -8,7 +8,7 @@ from __future__ import annotations
 from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UsageError
 from dsreg.ids import CommitId
 from dsreg.model.revisions import resolve
-from dsreg.names import check_dataset_name, check_ref_name
+from dsreg.names import check_dataset_syntax, check_ref_name
 
 
 def ref_verb(reg, kind: str, dataset: str, new: str | None = None, rev: str | None = None,
@@ -75,7 +75,7 @@ def datasets(reg) -> list[dict]:
 
 
 def _existing(reg, dataset: str) -> None:
-    check_dataset_name(dataset)
+    check_dataset_syntax(dataset)       # an existing dataset, whatever name an older dsreg gave it
     if not reg.manifest.has_dataset(dataset):
         raise UnknownDataset(dataset)
 
