@@ -8,7 +8,6 @@ range, each verified against the shard's chunk index (itself a verified object).
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from dsreg.ids import ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.revisions import split_spec
 from dsreg.model.serialize import ShardRef, decode_commit, decode_snapshot
-from dsreg.rows.shards import ShardReader
+from dsreg.rows.shards import ShardReader, decode_chunk_index
 from dsreg.rows.snapshots import read_snapshot
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.base import ObjectStore as _Base
@@ -133,9 +132,9 @@ class RangeShardReader(ShardReader):
             return super().table(shard)
         got = self._cache.get(shard)
         if got is None:
-            index = json.loads(s.get(ref.index))
-            footer_start, footer_len, footer_hash = index["footer"]
-            file = _VerifiedRanges(s.remote.objects, ref.id, index["chunks"] + [index["footer"]], index["size"])
+            size, ranges = decode_chunk_index(s.get(ref.index))
+            footer_start, footer_len, footer_hash = ranges[0]
+            file = _VerifiedRanges(s.remote.objects, ref.id, [list(r) for r in ranges], size)
             footer = file._chunk(footer_start, footer_len, footer_hash)
             try:
                 md = pq.read_metadata(pa.BufferReader(b"PAR1" + footer))

@@ -9,8 +9,9 @@ import numpy as np
 import pyarrow as pa
 
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.fit import misfit
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
-from dsreg.model.serialize import ShardRef, Snapshot
+from dsreg.model.serialize import CorruptObject, ShardRef, Snapshot
 from dsreg.rows.shards import ShardCutter, ShardReader, same_type, storage_schema, strip_metadata
 from dsreg.store import ObjectStore
 
@@ -278,15 +279,16 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
     if snap.num_runs == 0:
         return schema.empty_table()
     reader = reader or ShardReader(store, columns=columns, cache_size=2)
+    storage = storage_schema(schema)
     used = list(dict.fromkeys(snap.run_shard.tolist()))
     if snap.num_runs <= 64:
-        pieces = [reader.table(ref.id).slice(start, count) for ref, start, count in snap.runs()]
+        pieces = [shard_rows(reader, ref, storage).slice(start, count) for ref, start, count in snap.runs()]
         table = pa.concat_tables(pieces)
     elif snap.rows >= _MIN_MEAN_RUN * snap.num_runs:
         # many runs, but long ones (scattered edits): each shard read once, the runs
         # sliced out and, if they are short, copied together once (3x faster than
         # gathering row by row); runs of whole shards stay as they are, uncopied
-        tables = {si: reader.table(snap.shards[si].id) for si in used}
+        tables = {si: shard_rows(reader, snap.shards[si], storage) for si in used}
         table = pa.concat_tables([tables[si].slice(start, count) for si, start, count in zip(
             snap.run_shard.tolist(), snap.run_start.tolist(), snap.run_count.tolist())])
         if snap.rows < _COMPACT_RUN_ROWS * snap.num_runs:
@@ -295,7 +297,7 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         tables, shift = [], np.zeros(len(snap.shards), dtype=np.int64)
         total = 0
         for si in used:
-            t = reader.table(snap.shards[si].id)
+            t = shard_rows(reader, snap.shards[si], storage)
             shift[si] = total
             total += t.num_rows
             tables.append(t)
@@ -307,18 +309,44 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
     return conform(table, schema)
 
 
+def shard_rows(reader: ShardReader, ref: ShardRef, storage: pa.Schema) -> pa.Table:
+    """A shard's rows, as many and of the kinds its snapshot says (`storage`: the columns
+    read, in storage form): a damaged or forged snapshot must not read fewer rows, or
+    other values, without a word."""
+    table = reader.table(ref.id)
+    if table.num_rows != ref.rows:
+        raise CorruptObject(f"shard {ref.id} holds {table.num_rows} rows, but a snapshot says {ref.rows}",
+                            "run 'dsreg fsck'")
+    why = misfit(table.schema, storage)
+    if why:
+        raise CorruptObject(f"shard {ref.id} does not fit its snapshot's schema: {why}", "run 'dsreg fsck'")
+    return table
+
+
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Give rows read from shards the committed schema (types, nullability, metadata).
 
     Parquet hands some types back otherwise than they were written (time32[s] as
     time32[ms], date64 as date32, dictionaries of non-strings decoded, the storage form
-    of view types): each column is turned back into the committed type, exactly.
+    of view types): each column is turned back into the committed type, exactly. A shard
+    whose columns cannot be (a snapshot that does not describe it) is CorruptObject.
     """
     if table.schema.equals(schema, check_metadata=True) and \
             all(same_type(c.type, f.type) for c, f in zip(table.columns, schema)):
         return table
-    columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
-    return pa.Table.from_arrays(columns, schema=schema)
+    if table.column_names != schema.names:
+        raise CorruptObject(f"a shard's columns ({', '.join(table.column_names)[:200]}) are not the ones its "
+                            f"snapshot names ({', '.join(schema.names)[:200]})", "run 'dsreg fsck'")
+    try:
+        columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
+        return pa.Table.from_arrays(columns, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise CorruptObject(f"a shard's column does not fit its snapshot's schema ({_first_line(e)})",
+                            "run 'dsreg fsck'") from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
 
 def restore_column(col: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray:
@@ -374,6 +402,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
     reader = reader or ShardReader(store, columns=columns, cache_size=2)
+    storage = storage_schema(schema)
     ends = np.cumsum(snap.run_count)
     total = int(ends[-1]) if len(ends) else 0
     for w0 in range(0, total, max_rows):
@@ -386,7 +415,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         start = snap.run_start[first:last] + np.maximum(w0 - begin, 0)
         count = np.minimum(ends[first:last], w1) - np.maximum(begin, w0)
         if len(count) <= 64:
-            pieces = [reader.table(snap.shards[si].id).slice(a, c)
+            pieces = [shard_rows(reader, snap.shards[si], storage).slice(a, c)
                       for si, a, c in zip(shard.tolist(), start.tolist(), count.tolist())]
             yield conform(pa.concat_tables(pieces), schema)
             continue
@@ -398,7 +427,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         pieces, where = [], []
         for si in dict.fromkeys(shard.tolist()):
             mine = np.flatnonzero(of_shard == si)
-            pieces.append(reader.table(snap.shards[si].id).take(rows[mine]))
+            pieces.append(shard_rows(reader, snap.shards[si], storage).take(rows[mine]))
             where.append(mine)
         gathered = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
         order = np.argsort(np.concatenate(where), kind="stable")
