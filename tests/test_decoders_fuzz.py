@@ -27,12 +27,21 @@ from hypothesis import strategies as st
 from dsreg.errors import DsregError
 from dsreg.ids import hash_bytes, is_object_id
 from dsreg.model import checked
-from dsreg.model.serialize import Commit, ShardRef, Snapshot, canonical_json, decode_commit, \
-    decode_fingerprint_object, decode_snapshot, encode_commit, encode_fingerprints, encode_snapshot
+from dsreg.model.serialize import (
+    Commit,
+    ShardRef,
+    Snapshot,
+    canonical_json,
+    decode_commit,
+    decode_fingerprint_object,
+    decode_snapshot,
+    encode_commit,
+    encode_fingerprints,
+    encode_snapshot,
+)
 from dsreg.names import check_dataset_name, check_split_name
 from dsreg.remote.backends import FolderRemote
 from dsreg.rows.shards import chunk_index, decode_chunk_index
-
 from reliability import record
 
 EXAMPLES = int(os.environ.get("DSREG_TEST_EXAMPLES_FUZZ", os.environ.get("DSREG_TEST_EXAMPLES", 200)))
