@@ -14,11 +14,11 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-# What a zlib stream may inflate to: dsreg's objects compress a few times at most (run
-# triples, JSON of random ids), a "zlib bomb" a thousand times. Beyond both limits the
-# stream is refused before it is inflated further.
-INFLATE_FLOOR = 16 << 20
-INFLATE_RATIO = 64
+# What a zlib stream may inflate to: dsreg's objects compress a few times, seldom tens of
+# times (run triples, JSON of random ids), a "zlib bomb" a thousand times. Beyond both
+# limits the stream is refused before it is inflated further.
+INFLATE_FLOOR = 64 << 20       # (2.8 million runs, whatever their pattern)
+INFLATE_RATIO = 128
 MAX_JSON_DEPTH = 64             # user metadata included; deeper trees are refused
 MAX_COUNT = 1 << 40             # rows in a shard, bytes of an object: beyond any real one
 # commit times: 1901..2242 (what every platform's datetime can show, in any time zone)
@@ -46,19 +46,25 @@ class Inflater:
         out = self._d.decompress(self._tail, n) if n else b""
         self._tail = self._d.unconsumed_tail
         if len(out) < n:
+            del out
             raise ValueError("its zlib stream is truncated")
         self.done += n
         return out
 
     def rest(self) -> bytes:
-        """Everything left, within the limit."""
-        out = self._d.decompress(self._tail, self.limit - self.done + 1)
-        self._tail = self._d.unconsumed_tail
-        self.done += len(out)
-        if self.done > self.limit:
-            raise ValueError(f"it inflates to more than {self.limit} bytes")
+        """Everything left, within the limit (inflated a piece at a time: a refused stream
+        costs the limit, not twice it)."""
+        pieces = []
+        while not self._d.eof and (self._tail or not pieces or pieces[-1]):
+            piece = self._d.decompress(self._tail, 1 << 20)
+            self._tail = self._d.unconsumed_tail
+            self.done += len(piece)
+            if self.done > self.limit:
+                pieces.clear()      # (the traceback keeps this frame: not its 100 MiB)
+                raise ValueError(f"it inflates to more than {self.limit} bytes")
+            pieces.append(piece)
         self.end()
-        return out
+        return b"".join(pieces)
 
     def end(self) -> None:
         """The stream must end here, exactly."""

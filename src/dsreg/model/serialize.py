@@ -128,7 +128,7 @@ def _decode_runs(body: bytes, count: int) -> np.ndarray:
     if len(body) != 24 * count:
         raise ValueError(f"{len(body)} bytes of runs for {count} runs")
     return np.ascontiguousarray(np.frombuffer(body, np.uint8).reshape(8, -1).T).view("<i8").reshape(-1, 3) \
-        .astype(np.int64)
+        .astype(np.int64, copy=False)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
