@@ -24,7 +24,7 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import fingerprints_size, Commit, Snapshot, decode_commit, decode_snapshot, encode_commit, encode_snapshot
 from dsreg.rows.shards import ShardReader
-from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
+from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible, wanted_columns
 
 DEFAULT_SPLIT = "train"
 
@@ -85,8 +85,36 @@ def default_author() -> str:
 
 def _normalize_splits(splits: Any) -> dict[str, Any]:
     if isinstance(splits, dict):
+        for name in splits:
+            if not isinstance(name, str):
+                raise UsageError(f"split names must be strings, not {type(name).__name__} {name!r}",
+                                 "e.g. {'train': table}")
         return dict(splits)
     return {DEFAULT_SPLIT: splits}
+
+
+def _names(value: Any, what: str) -> tuple:
+    """A list of names as the API takes it: one string alone would be read letter by letter."""
+    if isinstance(value, (str, bytes)):
+        raise UsageError(f"{what} takes a list of names, not the string {value!r}", f"use {what}=[{value!r}]")
+    return tuple(value)
+
+
+def _check_commit_fields(message: Any, author: Any, metadata: Any) -> None:
+    """What becomes the commit object must be what a commit object holds (and what
+    decoding one accepts): text, and metadata that is a JSON object of bounded depth."""
+    from dsreg.model import checked
+    for what, value in (("message", message), ("author", author)):
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"the commit {what} must be a string, not {type(value).__name__}")
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise UsageError(f"metadata must be a dict of JSON values, not {type(metadata).__name__}")
+    why = checked.json_problem(metadata)
+    if why:
+        raise UsageError(f"metadata {why}", "use strings as keys; strings, numbers, booleans, None, lists and dicts "
+                                            "as values")
 
 
 def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) -> CommitResult:
@@ -107,6 +135,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
     # empty_files=False (the CLI, without --allow-empty): refuse files that hold no rows
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
+    drop_splits, keys = _names(drop_splits, "drop_splits"), _names(keys, "keys")
+    _check_commit_fields(message, author, metadata)
     splits = _normalize_splits(splits)
     for s in [*splits, *drop_splits]:
         check_split_name(s)
@@ -286,11 +316,7 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
     rev = resolve(reg, spec)
     c = get_commit(reg, rev.commit_id)
     snap = split_snapshot(reg, c, split, spec)
-    if columns is not None:
-        unknown = [col for col in columns if col not in snap.schema.names]
-        if unknown:
-            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}",
-                             f"columns: {', '.join(snap.schema.names)}")
+    columns = wanted_columns(columns, snap.schema, f"{spec} split {split!r}")
     if hasattr(reg.store, "prefetch"):      # a clone's data arrives on demand: in parallel
         reg.store.prefetch([snap.shards[i].id for i in dict.fromkeys(snap.run_shard.tolist())])
     table = read_snapshot(reg.store, snap, columns=columns)

@@ -112,6 +112,34 @@ def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def json_problem(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """What keeps a Python value from being stored as JSON and read back the same (None:
+    nothing): keys that are not strings, NaN and infinities, tuples, bytes, sets and other
+    objects, nesting deeper than `limit`. Walked without recursion."""
+    stack = [(value, 1, "")]
+    while stack:
+        v, depth, at = stack.pop()
+        where = f" at {at[:80]}" if at else ""
+        if v is None or isinstance(v, (bool, int, str)):
+            continue
+        if isinstance(v, float):
+            if v != v or v in (float("inf"), float("-inf")):
+                return f"holds {v}{where}, which JSON cannot"
+            continue
+        if not isinstance(v, (dict, list)):
+            return f"holds a {type(v).__name__}{where}, which JSON cannot"
+        if depth > limit:
+            return f"nests more than {limit} levels deep"
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    return f"has the key {k!r}{where}, which is not a string"
+                stack.append((x, depth + 1, f"{at}[{k!r}]"))
+        else:
+            stack.extend((x, depth + 1, f"{at}[{i}]") for i, x in enumerate(v))
+    return None
+
+
 def field(doc: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     """doc[key], which must be of `kind` (an int is never a bool here)."""
     if not isinstance(doc, dict):

@@ -20,7 +20,7 @@ from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.revisions import split_spec
 from dsreg.model.serialize import ShardRef, decode_commit, decode_snapshot
 from dsreg.rows.shards import ShardReader, decode_chunk_index
-from dsreg.rows.snapshots import read_snapshot
+from dsreg.rows.snapshots import read_snapshot, wanted_columns
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.base import ObjectStore as _Base
 
@@ -171,10 +171,7 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     if split not in commit.splits:
         raise UnknownSplit(f"{spec} has no split {split!r}", f"it has {', '.join(sorted(commit.splits))}")
     snap = decode_snapshot(store.get(commit.splits[split]))
-    if columns is not None:
-        unknown = [c for c in columns if c not in snap.schema.names]
-        if unknown:
-            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}")
+    columns = wanted_columns(columns, snap.schema, f"{spec} split {split!r}")
     reader = RangeShardReader(store, {r.id: r for r in snap.shards}, columns)
     table = read_snapshot(store, snap, columns=columns, reader=reader)
     return pin(table, name, commit_id, split)

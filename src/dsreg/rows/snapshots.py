@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 import numpy as np
 import pyarrow as pa
 
+from dsreg.errors import UsageError
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.fit import misfit
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
@@ -268,6 +269,23 @@ class SnapshotBuilder:
             run_count=np.asarray(run_count, dtype=np.int64),
         )
         return BuildResult(snap, self.cutter.rows, self.reused, self.cutter.new_bytes, list(self.cutter.shards))
+
+
+def wanted_columns(columns, schema: pa.Schema, where: str) -> list[str] | None:
+    """`columns=` of a load, checked: None, or a list of distinct columns of `schema`."""
+    if columns is None:
+        return None
+    if isinstance(columns, (str, bytes)):
+        raise UsageError(f"columns= takes a list of column names, not the string {columns!r}",
+                         f"use columns=[{columns!r}]")
+    columns = list(columns)
+    unknown = [col for col in columns if not isinstance(col, str) or col not in schema.names]
+    if unknown:
+        raise UsageError(f"{where} has no column {unknown[0]!r}", f"columns: {', '.join(schema.names)}")
+    twice = sorted({col for col in columns if columns.count(col) > 1})
+    if twice:
+        raise UsageError(f"columns= names {', '.join(map(repr, twice))} more than once")
+    return columns
 
 
 def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None = None,
