@@ -123,6 +123,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) ->
     New objects are staged and enter the store only once nothing can fail any more (see
     staging.py): a commit that fails leaves the registry exactly as it was."""
     from dsreg.store.staged import staged
+    reg.require_writable()
     with staged(reg):
         return _commit(reg, dataset, splits, message, **options)
 

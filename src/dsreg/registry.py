@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dsreg.errors import ChecksumMismatch, ManifestMissing, ManifestUnreadable, ObjectMissing, RegistryExists, \
-    RegistryNotFound
+    RegistryNotFound, RegistryReadOnly
 from dsreg.ids import ObjectId, hash_bytes
 from dsreg.manifest.database import Manifest
 from dsreg.store import LocalStore
@@ -111,6 +112,18 @@ class Registry:
         return self._opened_remotes
 
     @property
+    def read_only(self) -> bool:
+        """Whether this process may not write the registry (its manifest, or the folders
+        objects and temporary files go to): then only reading commands work."""
+        return self.manifest.read_only or not all(
+            os.access(p, os.W_OK) for p in (self.dir, self.dir / "objects") if p.exists())
+
+    def require_writable(self) -> None:
+        """Refuse a writing command before it changes anything, here or on a remote."""
+        if self.read_only:
+            raise RegistryReadOnly(str(self.dir))
+
+    @property
     def tmp_dir(self) -> Path:
         p = self.dir / "tmp"
         p.mkdir(exist_ok=True)
@@ -205,7 +218,16 @@ class RegistryStore(LocalStore):
         # errors are left for the read that needs the object to meet again, and report
         data = self._from_remotes(oid, missing_ok=True)
         if isinstance(data, bytes) and not self.has(oid):
-            self._write(oid, data)
+            self._keep(oid, data)
+
+    def _keep(self, oid: ObjectId, data: bytes, restore: bool = False) -> None:
+        """Keep a verified copy from a remote, if this registry may be written: a read-only
+        one reads on without keeping it."""
+        try:
+            self.restore(oid, data) if restore else self._write(oid, data)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
 
     def _read(self, oid: ObjectId) -> bytes:
         pending = self._prefetching.pop(oid, None) if self._prefetching else None
@@ -220,7 +242,7 @@ class RegistryStore(LocalStore):
             if data is None:
                 raise missing from None
             if not self.has(oid):
-                self._write(oid, data)
+                self._keep(oid, data)
             return data
 
     def get(self, oid: ObjectId) -> bytes:
@@ -231,7 +253,7 @@ class RegistryStore(LocalStore):
         good = self._from_remotes(oid, missing_ok=True)
         if not isinstance(good, bytes):
             raise ChecksumMismatch(oid, got)
-        self.restore(oid, good)
+        self._keep(oid, good, restore=True)
         return good
 
     def _from_remotes(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:

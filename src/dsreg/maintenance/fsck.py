@@ -194,6 +194,8 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     its time, so a young unreachable object may be about to become reachable.
     """
     m, store = reg.manifest, reg.store
+    if not dry_run:
+        reg.require_writable()
     cutoff = time.time() - grace_seconds
     # Deciding under the manifest's write lock: no ref can move onto an object, and no
     # commit can add rows, between the walk and the deletion of the rows.
@@ -328,6 +330,8 @@ def fsck(reg, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckRes
     With `repair`, every reachable object that is missing or corrupt here is replaced by a
     verified copy from a remote that has one (origin first), and the check runs again;
     what no remote could supply stays a problem."""
+    if repair:
+        reg.require_writable()
     result = _Fsck(reg, progress).run()
     if not repair:
         return result

@@ -6,6 +6,7 @@ registered migration functions, each run once in its own transaction.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ def _import_sqlite_utils():
 
 sqlite_utils = _import_sqlite_utils()
 
-from dsreg.errors import RefConflict, RefExists, RefNotFound  # noqa: E402
+from dsreg.errors import RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
 from dsreg.model.serialize import Commit, Snapshot  # noqa: E402
@@ -180,10 +181,19 @@ class RemotesMixin:
 class Manifest(RemotesMixin):
     def __init__(self, path: Path):
         self.path = Path(path)
-        conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        # a manifest we may not write (permissions, a read-only mount) is still read: every
+        # reading command works, and `transaction()` says why writing ones cannot
+        self.read_only = not writable(self.path)
+        if self.read_only:
+            conn = _open_read_only(self.path)
+        else:
+            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=60000")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
+        if self.read_only:
+            self._check_version()
+            return
         if self.db.journal_mode != "wal":
             self.db.enable_wal()
         # FULL: a transaction that returned is on disk, so a power cut cannot undo a commit
@@ -196,7 +206,17 @@ class Manifest(RemotesMixin):
 
     # -- transactions ---------------------------------------------------------
     def transaction(self):
+        if self.read_only:
+            raise RegistryReadOnly(str(self.path))
         return _Transaction(self.conn)
+
+    def _check_version(self) -> None:
+        """Read-only, migrations cannot run: the schema must already be the current one."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or int(row[0]) != len(MIGRATIONS):
+            raise RegistryReadOnly(str(self.path), f"its manifest is at version {row[0] if row else 0} and this "
+                                                   f"dsreg needs {len(MIGRATIONS)}, which it can only upgrade to "
+                                                   "with write access")
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -414,6 +434,30 @@ class Manifest(RemotesMixin):
 
     def ref_exists_error(self, dataset: str, kind: str, name: str) -> RefExists:
         return RefExists(f"{kind} {name!r} already exists in dataset {dataset!r}")
+
+
+def writable(path: Path) -> bool:
+    """Whether SQLite may write the database at `path` and create its -wal and -shm files
+    beside it (root's writes succeed whatever the mode bits, unless the mount is read-only)."""
+    return (os.access(path, os.W_OK) or not path.exists()) and os.access(path.parent, os.W_OK)
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The manifest opened for reading only. WAL mode needs a -shm file: SQLite creates one
+    where it can, reads one that is there; where neither works (a read-only folder a
+    clean close left without one), the database is read as immutable, which is exact
+    only when there is no write-ahead log to fold in."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise RegistryReadOnly(str(path), f"{wal.name} holds changes that only a writer can fold in")
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=60, isolation_level=None)
 
 
 class _Transaction:
