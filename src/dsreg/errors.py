@@ -74,6 +74,16 @@ class RegistryReadOnly(DsregError):
         self.path = path
 
 
+class ManifestWriteFailed(DsregError):
+    """The disk refused a manifest transaction (full, or failing): it was rolled back."""
+
+    def __init__(self, path: str, why: str):
+        super().__init__(f"{why}: could not write the manifest {path}, so nothing was recorded",
+                         "free some space and run the command again; objects it wrote before are left "
+                         "for 'dsreg gc'")
+        self.path = path
+
+
 class UnknownDataset(DsregError):
     def __init__(self, name: str):
         super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")

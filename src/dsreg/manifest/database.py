@@ -37,7 +37,7 @@ def _import_sqlite_utils():
 
 sqlite_utils = _import_sqlite_utils()
 
-from dsreg.errors import RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
+from dsreg.errors import ManifestWriteFailed, RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
 from dsreg.model.serialize import Commit, Snapshot  # noqa: E402
@@ -208,7 +208,7 @@ class Manifest(RemotesMixin):
     def transaction(self):
         if self.read_only:
             raise RegistryReadOnly(str(self.path))
-        return _Transaction(self.conn)
+        return _Transaction(self.conn, self.path)
 
     def _check_version(self) -> None:
         """Read-only, migrations cannot run: the schema must already be the current one."""
@@ -461,10 +461,14 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock."""
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock.
 
-    def __init__(self, conn: sqlite3.Connection):
+    A write the disk refuses (full, failing, read-only) rolls the whole transaction back
+    and says so in one line: what it would have recorded is not recorded at all."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
         self.conn = conn
+        self.path = path
         self.depth = 0
 
     def __enter__(self):
@@ -477,8 +481,35 @@ class _Transaction:
         if self.depth:
             if exc_type is None:
                 crashpoint("manifest.commit.before")
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.OperationalError as e:
+                    self._rollback()
+                    raise self._refused(e) or e
                 crashpoint("manifest.commit")
             else:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    refused = self._refused(exc)
+                    if refused is not None:
+                        raise refused from None
         return False
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:        # (SQLite ends some failed transactions itself)
+            self.conn.execute("ROLLBACK")
+
+    def _refused(self, e: sqlite3.OperationalError):
+        """The DsregError for a write the disk refused; None for other errors (locks, bugs)."""
+        code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+        path = str(self.path or "manifest")
+        if code == _SQLITE_FULL:
+            return ManifestWriteFailed(path, "the disk is full")
+        if code == _SQLITE_IOERR:
+            return ManifestWriteFailed(path, f"the disk failed a write ({e})")
+        if code == _SQLITE_READONLY:
+            return RegistryReadOnly(path)
+        return None
+
+
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13      # primary result codes
