@@ -13,11 +13,10 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
+from conftest import make_table
 from dsreg.cli import cli
 from dsreg.errors import ManifestWriteFailed
 from dsreg.manifest.database import Manifest
-
-from conftest import make_table
 from reliability import record, versions
 
 LONG = "x" * 200_000        # a message that needs pages the full database cannot get
