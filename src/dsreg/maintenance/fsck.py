@@ -570,7 +570,7 @@ class _Fsck:
             for index in sorted({ref.index for ref, _ in uses[shard_id] if ref.index}):
                 self.check_index(index, shard_id, data)
             self.check_shard_row(shard_id, uses[shard_id], actual, data)
-            if actual is not None:
+            if actual is not None and data is not None:
                 self.check_shard_schema(shard_id, data, uses[shard_id])
 
     def parquet_rows(self, shard_id: ObjectId, data: bytes) -> int | None:

@@ -54,7 +54,7 @@ class Inflater:
     def rest(self) -> bytes:
         """Everything left, within the limit (inflated a piece at a time: a refused stream
         costs the limit, not twice it)."""
-        pieces = []
+        pieces: list[bytes] = []
         while not self._d.eof and (self._tail or not pieces or pieces[-1]):
             piece = self._d.decompress(self._tail, 1 << 20)
             self._tail = self._d.unconsumed_tail
