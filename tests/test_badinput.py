@@ -58,6 +58,9 @@ FILES = [
     ("not_objects.jsonl", "cannot read it as JSONL"),
     ("empty.jsonl", "cannot read it as JSONL"),
     ("zero_columns.jsonl", "no columns"),
+    ("nested_150_objects.jsonl", "column a nests too deeply"),
+    ("nested_2000_lists.jsonl", "line 1 nests values more than 1000 levels deep"),
+    ("nested_100000.jsonl", "line 4 nests values more than 1000 levels deep"),
     ("truncated.arrow", "cannot read it as ARROW"),
     ("unsupported_type.arrow", "which Parquet cannot store"),
     ("unsupported_interval.arrow", "which Parquet cannot store"),
@@ -117,6 +120,9 @@ CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for na
     ("rev:unknown commit", ["show", "ds@abcdef"], 1, "unknown revision", None),
     ("rev:ambiguous prefix", ["show", "ds@{AMBIGUOUS}"], 1, "ambiguous revision", None),
     ("rev:too far back", ["show", "ds@main~99"], 1, "history has only", None),
+    ("rev:~ and 5000 digits", ["show", "ds@main~" + "9" * 5000], 1, "history has only", None),
+    ("rev:~ and 5000 digits in log", ["log", "ds@v1~1~" + "7" * 5000], 1, "history has only", None),
+    ("rev:~ and 5000 digits in diff", ["diff", "ds@main~" + "1" * 5000], 1, "history has only", None),
     ("rev:unknown dataset", ["show", "nope"], 1, "unknown dataset 'nope'", None),
     ("rev:reflog syntax", ["show", "ds@{1}"], 2, "'@{...}' is not supported", None),
     ("rev:nothing after @", ["log", "ds@"], 2, "nothing after '@'", None),
@@ -262,6 +268,127 @@ def test_bad_input_gives_one_clear_error_and_changes_nothing(world, case, monkey
     TRIED.append(name)
 
 
+# -- the Python API: misuse is a DsregError of one line, never a raw Python or Arrow error --
+def _deep_struct(levels: int):
+    import pyarrow as pa
+    t = pa.int64()
+    for _ in range(levels):
+        t = pa.struct([("x", t)])
+    return pa.table({"s": pa.nulls(2, t)})
+
+
+def _nested(levels: int):
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _frame(columns, values=((1, 2),)):
+    import pandas as pd
+    return pd.DataFrame([list(v) for v in values], columns=columns)
+
+
+def _reader(*batches):
+    import pyarrow as pa
+    return pa.RecordBatchReader.from_batches(pa.schema([("a", pa.int64())]), iter(batches))
+
+
+def _batch(**columns):
+    import pyarrow as pa
+    return pa.record_batch(columns)
+
+
+T = make_table(20)
+# (case id, call with the registry, DsregError subclass, what its one line must say)
+API_CASES = [
+    ("load: columns twice", lambda reg: reg.load("ds", columns=["id", "id"]), "UsageError", "more than once"),
+    ("load: columns a string", lambda reg: reg.load("ds", columns="id"), "UsageError", "not the string 'id'"),
+    ("load: dsreg.load columns twice", lambda reg: dsreg.load("ds", columns=["id", "label", "id"], registry=reg),
+     "UsageError", "'id' more than once"),
+    ("load: remote, columns twice", lambda reg: dsreg.load("ds@v1", remote=f"file://{reg.root.parent / 'remote'}",
+                                                           columns=["id", "id"]), "UsageError", "more than once"),
+    ("load: remote, columns a string", lambda reg: dsreg.load("ds@v1", remote=f"file://{reg.root.parent / 'remote'}",
+                                                              columns="id"), "UsageError", "not the string"),
+    ("metadata: an object", lambda reg: reg.commit("ds", T, metadata={"x": object()}), "UsageError",
+     "holds a object at ['x']"),
+    ("metadata: a set", lambda reg: reg.commit("ds", T, metadata={"x": [{1, 2}]}), "UsageError", "holds a set"),
+    ("metadata: bytes", lambda reg: reg.commit("ds", T, metadata={"x": b"raw"}), "UsageError", "holds a bytes"),
+    ("metadata: NaN", lambda reg: reg.commit("ds", T, metadata={"x": float("nan")}), "UsageError", "holds nan"),
+    ("metadata: infinity", lambda reg: reg.commit("ds", T, metadata={"x": {"y": float("inf")}}), "UsageError",
+     "holds inf"),
+    ("metadata: a tuple", lambda reg: reg.commit("ds", T, metadata={"x": (1, 2)}), "UsageError", "holds a tuple"),
+    ("metadata: a number as key", lambda reg: reg.commit("ds", T, metadata={1: "x"}), "UsageError",
+     "has the key 1"),
+    ("metadata: not a dict", lambda reg: reg.commit("ds", T, metadata=[("a", 1)]), "UsageError",
+     "must be a dict"),
+    ("metadata: 100 levels deep", lambda reg: reg.commit("ds", T, metadata={"x": _nested(100)}), "UsageError",
+     "nests more than 64 levels"),
+    ("metadata: 100000 levels deep", lambda reg: reg.commit("ds", T, metadata={"x": _nested(100_000)}),
+     "UsageError", "nests more than 64 levels"),
+    ("commit: message not text", lambda reg: reg.commit("ds", T, message=5), "UsageError", "message must be a string"),
+    ("commit: author not text", lambda reg: reg.commit("ds", T, author=["me"]), "UsageError",
+     "author must be a string"),
+    ("commit: split named by a number", lambda reg: reg.commit("ds", {1: T}), "UsageError",
+     "split names must be strings, not int 1"),
+    ("commit: split named None", lambda reg: reg.commit("ds", {None: T}), "UsageError", "not NoneType"),
+    ("commit: drop_splits a string", lambda reg: reg.commit("ds", {}, drop_splits="test"), "UsageError",
+     "not the string 'test'"),
+    ("commit: keys a string", lambda reg: reg.commit("ds", T, keys="id"), "UsageError", "not the string 'id'"),
+    ("DataFrame: duplicate columns", lambda reg: reg.commit("ds", _frame(["a", "a"])), "BadInput",
+     "duplicate column label(s) a"),
+    ("DataFrame: 1 and '1'", lambda reg: reg.commit("ds", _frame([1, "1"])), "BadInput", "duplicate column"),
+    ("DataFrame: tuple labels", lambda reg: reg.commit("ds", _frame([("a", "b"), "c"])), "BadInput",
+     "labelled ('a', 'b') (tuple)"),
+    ("DataFrame: MultiIndex", lambda reg: reg.commit("ds", _frame(__import__("pandas").MultiIndex.from_tuples(
+        [("a", "b"), ("a", "c")]))), "BadInput", "must be strings"),
+    ("DataFrame: None label", lambda reg: reg.commit("ds", _frame([None, "x"])), "BadInput", "labelled nan"),
+    ("DataFrame: complex values", lambda reg: reg.commit("ds", _frame(["z", "n"], [(1 + 2j, 1)])), "BadInput",
+     "cannot convert the DataFrame"),
+    ("DataFrame: objects", lambda reg: reg.commit("ds", _frame(["o", "n"], [(object(), 1)])), "BadInput",
+     "cannot convert the DataFrame"),
+    ("batches: one that does not fit the reader", lambda reg: reg.commit("ds", _reader(_batch(a=[1]), _batch(b=["x"]))),
+     "BadInput", "<pyarrow.RecordBatchReader>: batch 2 does not match its schema: missing column(s) a"),
+    ("batches: not a batch", lambda reg: reg.commit("ds", _reader(_batch(a=[1]), 5)), "BadInput", "batch 2"),
+    ("batches: a list of them", lambda reg: reg.commit("ds", [_batch(a=[1]), _batch(a=[2])]), "BadInput",
+     "cannot commit a list"),
+    ("types: struct 99 deep", lambda reg: reg.commit("ds", _deep_struct(99)), "UnsupportedType",
+     "column s nests too deeply"),
+    ("types: struct 5000 deep", lambda reg: reg.commit("ds", _deep_struct(5000)), "UnsupportedType",
+     "column s nests too deeply"),
+    ("types: list 50 deep", lambda reg: reg.commit("ds", __import__("pyarrow").table({"l": __import__("pyarrow").nulls(
+        1, _list_type(50))})), "UnsupportedType", "column l nests too deeply"),
+]
+
+
+def _list_type(levels: int):
+    import pyarrow as pa
+    t = pa.int64()
+    for _ in range(levels):
+        t = pa.list_(t)
+    return t
+
+
+@pytest.mark.parametrize("case", API_CASES, ids=[c[0] for c in API_CASES])
+def test_python_api_misuse_raises_one_dsreg_error_and_changes_nothing(world, case, monkeypatch, tmp_path):
+    import dsreg.errors as errors
+    name, call, kind, says = case
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    root = world["root"]
+    before = tree_hash(root / ".dsreg")
+    reg = dsreg.Registry(root)
+    try:
+        with pytest.raises(errors.DsregError) as caught:
+            call(reg)
+    finally:
+        reg.close()
+    e = caught.value
+    assert type(e).__name__ == kind or isinstance(e, getattr(errors, kind)), (type(e), e)
+    assert "\n" not in str(e) and says in str(e), str(e)
+    assert tree_hash(root / ".dsreg") == before, f"{name} changed the registry"
+    TRIED.append(name)
+
+
 def test_corpus_is_what_make_corpus_writes(tmp_path):
     """The checked-in files are exactly what the script makes (so they can be regenerated)."""
     import importlib.util
@@ -283,5 +410,5 @@ def test_corpus_is_what_make_corpus_writes(tmp_path):
 
 def test_bad_input_figures():
     assert len(CASES) >= 40
-    record("bad input", cases=len(CASES), tried=len(TRIED), files_in_corpus=len(FILES),
-           registry_changed=0, tracebacks=0)
+    record("bad input", cases=len(CASES) + len(API_CASES), tried=len(TRIED), files_in_corpus=len(FILES),
+           python_api_cases=len(API_CASES), registry_changed=0, tracebacks=0)

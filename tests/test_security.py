@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -310,3 +312,254 @@ def test_every_read_path_from_a_remote_verifies(registry, tmp_path, s3_endpoint,
             assert hash_bytes(p.read_bytes()) == p.parent.name + p.name
     assert not (cache / "objects" / shard[:2] / shard[2:]).exists()
     clone.close()
+
+
+# -- forged objects: checked for shape before anything uses them ---------------------
+def _forged_snapshot(header: dict, runs: bytes | None = None, tail: bytes = b"") -> bytes:
+    """A version-2 snapshot object with this header and these run bytes (by default the
+    header's runs, well encoded), then `tail` inside the zlib stream."""
+    import zlib
+
+    from dsreg.model.serialize import _SNAPSHOT_MAGIC
+    head = canonical_json(header)
+    return _SNAPSHOT_MAGIC + zlib.compress(len(head).to_bytes(4, "little") + head + (runs or b"") + tail, 9)
+
+
+def _runs_bytes(triples) -> bytes:
+    import numpy as np
+    runs = np.asarray(triples, dtype="<i8").reshape(-1, 3)
+    return np.frombuffer(runs.tobytes(), np.uint8).reshape(-1, 8).T.tobytes()
+
+
+def _bomb(header: dict, runs: bytes, gib: float = 1.0) -> bytes:
+    """A snapshot whose zlib stream goes on with `gib` GiB of zeros after its runs (1 MiB compressed)."""
+    import zlib
+
+    from dsreg.model.serialize import _SNAPSHOT_MAGIC
+    head = canonical_json(header)
+    z = zlib.compressobj(9)
+    out = [z.compress(len(head).to_bytes(4, "little") + head + runs)]
+    block = bytes(1 << 24)
+    for _ in range(int(gib * 64)):
+        out.append(z.compress(block))
+    out.append(z.flush())
+    return _SNAPSHOT_MAGIC + b"".join(out)
+
+
+@pytest.fixture
+def pushed(registry, tmp_path):
+    """A registry with ds@main (one split of 50 rows) pushed to a folder remote, whose shard
+    forged snapshots can name: (registry, remote folder, the snapshot's header)."""
+    import base64
+
+    from dsreg.porcelain import get_commit, get_snapshot
+    registry.commit("ds", make_table(50), message="v1")
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    transfer.add_remote(registry, "evil", f"file://{folder}")
+    transfer.push(registry, "evil")
+    snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
+    s = snap.shards[0]
+    header = {"format": "dsreg-snapshot-2", "schema": base64.b64encode(snap.schema_ipc).decode(),
+              "shards": [[s.id, s.fingerprints, s.rows, s.bytes, s.index]], "runs": 1}
+    return registry, folder, header
+
+
+def _schema_b64(schema) -> str:
+    import base64
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def _forged_snapshots(header: dict) -> dict[str, tuple]:
+    """{case: (a function making the snapshot's bytes, what the one error line says)}."""
+    import zlib
+
+    import pyarrow as pa
+    rows = header["shards"][0][2]
+
+    def runs(*triples, **fields):
+        return lambda: _forged_snapshot({**header, "runs": len(triples), **fields}, _runs_bytes(list(triples)))
+
+    def shard(**over):
+        s = dict(zip(("id", "fp", "rows", "bytes", "index"), header["shards"][0]), **over)
+        return [list(s.values())[:len(s) - over.pop("_drop", 0)]]
+
+    deep = pa.int64()
+    for _ in range(120):
+        deep = pa.struct([("x", deep)])
+    return {
+        "shard index past the list": (runs((1, 0, rows)), "outside their shards"),
+        "negative shard index": (runs((-1, 0, rows)), "outside their shards"),
+        "negative start": (runs((0, -5, 5)), "outside their shards"),
+        "negative count": (runs((0, 0, -(1 << 62))), "outside their shards"),
+        "huge count": (runs((0, 0, 1 << 62)), "outside their shards"),
+        "count overflowing start": (runs((0, (1 << 63) - 10, 20)), "outside their shards"),
+        "rows past the shard": (runs((0, rows - 3, 10)), "outside their shards"),
+        "empty run": (runs((0, 0, 0)), "outside their shards"),
+        "shard rows huge": (runs((0, 0, rows), shards=shard(rows=1 << 62)), "a shard's rows"),
+        "shard rows negative": (runs((0, 0, rows), shards=shard(rows=-1)), "a shard's rows"),
+        "shard entry short": (runs((0, 0, rows), shards=[header["shards"][0][:3]]), "a shard entry"),
+        "runs claim more than inflates": (lambda: _forged_snapshot({**header, "runs": 1 << 40}), "number of runs"),
+        "runs fewer than claimed": (lambda: _forged_snapshot({**header, "runs": 3}, _runs_bytes([(0, 0, 1)])),
+                                    "truncated"),
+        "header length lies": (lambda: b"DSRGSNP2" + zlib.compress((1 << 31).to_bytes(4, "little")),
+                               "inflates to more than"),
+        "schema not Arrow": (runs((0, 0, rows), schema="AAAA"), "schema cannot be read"),
+        "schema not base64": (runs((0, 0, rows), schema="%%%"), "malformed"),
+        "schema too deep": (runs((0, 0, rows), schema=_schema_b64(pa.schema([("s", deep)]))), "levels deep"),
+        "header nested 100000 deep": (lambda: _forged_raw(b"[" * 100_000), "nests too deeply"),
+        "header NaN": (lambda: _forged_raw(canonical_json(header).replace(b'"runs":1', b'"runs":NaN')), "not JSON"),
+        "zlib bomb after the runs": (lambda: _bomb(header, _runs_bytes([(0, 0, rows)])), "holds more than it should"),
+        "zlib bomb as runs": (lambda: _bomb({**header, "runs": (1 << 30) // 24}, b""), "number of runs"),
+        "trailing bytes": (lambda: runs((0, 0, rows))() + b"x", "bytes follow"),
+        "version 1 bomb": (lambda: b"DSRGSNP1" + zlib.compress(b" " * (1 << 30), 9), "inflates to more than"),
+    }
+
+
+def _forged_raw(head: bytes) -> bytes:
+    import zlib
+
+    from dsreg.model.serialize import _SNAPSHOT_MAGIC
+    return _SNAPSHOT_MAGIC + zlib.compress(len(head).to_bytes(4, "little") + head)
+
+
+def _forged_commits(sid: str) -> dict[str, tuple[bytes, str]]:
+    """{case: (commit bytes, what the one error line says)}."""
+    deep: list = []
+    for _ in range(200):
+        deep = [deep]
+    return {
+        "timestamp 1e20": (_commit_doc(splits={"train": sid}, timestamp=10**20), "timestamp"),
+        "timestamp as float": (_commit_doc(splits={"train": sid}, timestamp=1e20), "timestamp"),
+        "timestamp a bool": (_commit_doc(splits={"train": sid}, timestamp=True), "timestamp"),
+        "message not text": (_commit_doc(splits={"train": sid}, message=["x"]), "'message' is list"),
+        "parents not a list": (_commit_doc(splits={"train": sid}, parents="abc"), "'parents' is str"),
+        "metadata 200 deep": (_commit_doc(splits={"train": sid}, metadata={"x": deep}), "bounded depth"),
+        "nested 100000 deep": (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        "not an object": (b"[1, 2]", "expected a JSON object"),
+        "Infinity": (_commit_doc(splits={"train": sid}).replace(b'"timestamp":0', b'"timestamp":Infinity'),
+                     "not JSON"),
+    }
+
+
+def _forge(folder: Path, commit: bytes) -> str:
+    cid = _put(folder, commit)
+    _ref(folder, "ds", "forged", cid)
+    return cid
+
+
+class _Hung(Exception):
+    pass
+
+
+@contextmanager
+def _deadline(seconds: int):
+    """Fail, rather than hang the suite, when a call does not return in time."""
+    def hung(*_):
+        raise _Hung(f"still running after {seconds} s")
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+FORGED_SNAPSHOTS = sorted(_forged_snapshots({"shards": [["", "", 50, 0, None]], "schema": ""}))
+FORGED_COMMITS = sorted(_forged_commits("0" * 32))
+
+
+def _one_error_line(args, says: str) -> None:
+    with _deadline(60):
+        code, out = _invoke(args)
+    assert code == 1 and out.startswith("Error: ") and out.count("\n") == 1, out
+    assert says in out, out
+
+
+@pytest.mark.parametrize("what", FORGED_SNAPSHOTS)
+def test_a_forged_snapshot_on_a_remote_is_refused_in_one_line(pushed, tmp_path, what, monkeypatch):
+    """Bad shard indexes, runs outside the shard (one used to hang for ever), a schema
+    that cannot be read, a zlib bomb (refused long before 1 GiB is inflated): fetch,
+    pull, clone and a registry-less load each give one line, and change nothing."""
+    import tracemalloc
+    registry, folder, header = pushed
+    make, says = _forged_snapshots(header)[what]
+    _forge(folder, _commit_doc(splits={"train": _put(folder, make())}))
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    registry.close()
+    before = tree_hash(registry.dir)
+    root = str(registry.root)
+    tracemalloc.start()
+    for args in (["fetch", "evil"], ["pull", "evil", "ds@forged"]):
+        _one_error_line(["--registry", root, *args], says)
+    _one_error_line(["clone", f"file://{folder}", str(tmp_path / "c")], says)
+    with pytest.raises(DsregError, match="malformed"), _deadline(60):
+        dsreg.load("ds@forged", remote=f"file://{folder}")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 << 20, f"{peak >> 20} MiB allocated"
+    assert tree_hash(registry.dir) == before
+    assert not (tmp_path / "c").exists()
+    record("security", scenario=f"forged snapshot: {what}", refused=1)
+
+
+@pytest.mark.parametrize("what", FORGED_COMMITS)
+def test_a_forged_commit_on_a_remote_is_refused_in_one_line(pushed, tmp_path, what, monkeypatch):
+    registry, folder, header = pushed
+    sid = _put(folder, _forged_snapshot(header, _runs_bytes([(0, 0, header["shards"][0][2])])))
+    data, says = _forged_commits(sid)[what]
+    _forge(folder, data)
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    registry.close()
+    before = tree_hash(registry.dir)
+    root = str(registry.root)
+    for args in (["fetch", "evil"], ["pull", "evil", "ds@forged"]):
+        _one_error_line(["--registry", root, *args], says)
+    _one_error_line(["clone", f"file://{folder}", str(tmp_path / "c")], says)
+    with pytest.raises(DsregError, match="malformed"):
+        dsreg.load("ds@forged", remote=f"file://{folder}")
+    assert tree_hash(registry.dir) == before
+    record("security", scenario=f"forged commit: {what}", refused=1)
+
+
+def test_a_ref_nested_deep_is_malformed(pushed):
+    registry, folder, _ = pushed
+    (folder / "refs" / "ds@branch" / "deep").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(DsregError, match="remote ref deep is malformed"):
+        transfer.fetch(registry, "evil")
+
+
+def test_a_snapshot_whose_schema_does_not_fit_its_shard_is_found_and_never_read(pushed, tmp_path, monkeypatch):
+    """Well-formed, but naming other columns or other kinds of values than the shard
+    holds (a cast from int64 to float64 would succeed): fsck names it, every read refuses."""
+    import pyarrow as pa
+    registry, folder, header = pushed
+    rows = header["shards"][0][2]
+    t = make_table(1)
+    other_kind = t.schema.set(0, pa.field("id", pa.float64()))
+    renamed = t.schema.set(1, pa.field("COUNT", pa.int64()))
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    for i, schema in enumerate((other_kind, renamed, pa.schema(list(t.schema)[:3]))):
+        data = _forged_snapshot({**header, "schema": _schema_b64(schema)}, _runs_bytes([(0, 0, rows)]))
+        _ref(folder, "ds", f"forged{i}", _put(folder, _commit_doc(splits={"train": _put(folder, data)})))
+        with pytest.raises(DsregError, match="does not fit its snapshot's schema"):
+            dsreg.load(f"ds@forged{i}", remote=f"file://{folder}")
+        transfer.pull(registry, "evil", f"ds@forged{i}")
+        with pytest.raises(DsregError, match="does not fit its snapshot's schema"):
+            registry.load(f"ds@forged{i}")
+    problems = [p for p in registry.fsck().problems if "does not fit the schema of snapshot" in p]
+    assert len(problems) == 3, registry.fsck().problems
+    assert any("its column id is int64, the snapshot's double" in p for p in problems)
+    assert all("affects ds@forged" in p for p in problems)
+
+
+def test_a_snapshot_claiming_more_rows_than_its_shard_holds_never_reads_fewer(pushed, tmp_path, monkeypatch):
+    registry, folder, header = pushed
+    rows = header["shards"][0][2]
+    liar = [[*header["shards"][0][:2], rows + 5, *header["shards"][0][3:]]]
+    data = _forged_snapshot({**header, "shards": liar}, _runs_bytes([(0, 0, rows + 5)]))
+    _ref(folder, "ds", "liar", _put(folder, _commit_doc(splits={"train": _put(folder, data)})))
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DsregError, match=f"holds {rows} rows, but a snapshot says {rows + 5}"):
+        dsreg.load("ds@liar", remote=f"file://{folder}")

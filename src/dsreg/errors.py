@@ -82,6 +82,26 @@ class ManifestUnreadable(DsregError):
         self.path = path
 
 
+class RegistryReadOnly(DsregError):
+    """The registry's files cannot be written (permissions, a read-only mount): reading
+    commands work, writing ones refuse before they change anything, here or on a remote."""
+
+    def __init__(self, path: str, why: str | None = None):
+        super().__init__(f"the registry is read-only: {path}" + (f" ({why})" if why else ""),
+                         "this command writes to the registry; run it where the registry is writable")
+        self.path = path
+
+
+class ManifestWriteFailed(DsregError):
+    """The disk refused a manifest transaction (full, or failing): it was rolled back."""
+
+    def __init__(self, path: str, why: str):
+        super().__init__(f"{why}: could not write the manifest {path}, so nothing was recorded",
+                         "free some space and run the command again; objects it wrote before are left "
+                         "for 'dsreg gc'")
+        self.path = path
+
+
 class UnknownDataset(DsregError):
     def __init__(self, name: str):
         super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")

@@ -18,7 +18,7 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.log import LogEntry, log_entries
 from dsreg.model.objects import get_commit, pin, split_snapshot
 from dsreg.model.revisions import resolve
-from dsreg.rows.snapshots import read_snapshot
+from dsreg.rows.snapshots import read_snapshot, wanted_columns
 from dsreg.versions import commit as versions_commit, refs
 from dsreg.versions.commit import DEFAULT_SPLIT, CommitResult, SplitResult, default_author  # noqa: F401 - the API's
 from dsreg.versions.describe import describe
@@ -38,11 +38,7 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
     rev = resolve(reg, spec)
     c = get_commit(reg, rev.commit_id)
     snap = split_snapshot(reg, c, split, spec)
-    if columns is not None:
-        unknown = [col for col in columns if col not in snap.schema.names]
-        if unknown:
-            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}",
-                             f"columns: {', '.join(snap.schema.names)}")
+    columns = wanted_columns(columns, snap.schema, f"{spec} split {split!r}")
     # a clone's data arrives on demand: in parallel
     reg.store.prefetch([snap.shards[i].id for i in dict.fromkeys(snap.run_shard.tolist())])
     table = read_snapshot(reg.store, snap, columns=columns)

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dsreg.errors import ManifestMissing, ManifestUnreadable, RegistryExists, RegistryNotFound
+from dsreg.errors import ManifestMissing, ManifestUnreadable, RegistryExists, RegistryNotFound, RegistryReadOnly
 from dsreg.manifest.database import Manifest
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.store.atomic import write_atomic
@@ -139,6 +139,18 @@ class Registry:
     def forget_remotes(self) -> None:
         """Open the remotes again on next use: after one was added, removed or changed."""
         self._opened_remotes = None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this process may not write the registry (its manifest, or the folders
+        objects and temporary files go to): then only reading commands work."""
+        return self.manifest.read_only or not all(
+            os.access(p, os.W_OK) for p in (self.dir, self.dir / "objects") if p.exists())
+
+    def require_writable(self) -> None:
+        """Refuse a writing command before it changes anything, here or on a remote."""
+        if self.read_only:
+            raise RegistryReadOnly(str(self.dir))
 
     @property
     def tmp_dir(self) -> Path:

@@ -70,6 +70,11 @@ def main() -> None:
         "not_objects.jsonl": b"[1, 2]\n[3, 4]\n",
         "empty.jsonl": b"",
         "zero_columns.jsonl": b"{}\n{}\n",
+        # nested beyond Parquet (150 objects), beyond any column (2,000 lists), and so deep that
+        # Arrow's reader overflows the C stack (100,000: the process used to die of SIGSEGV)
+        "nested_150_objects.jsonl": b'{"id": 1}\n' + b'{"a": ' * 150 + b"1" + b"}" * 150 + b"\n",
+        "nested_2000_lists.jsonl": b'{"id": 1, "a": ' + b"[" * 2000 + b"]" * 2000 + b"}\n",
+        "nested_100000.jsonl": b'{"id": 1}\n' * 3 + b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
         # Arrow IPC
         "truncated.arrow": ipc_bytes(table())[:200],
         "unsupported_type.arrow": ipc_bytes(pa.table({"u": pa.UnionArray.from_sparse(

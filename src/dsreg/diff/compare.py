@@ -203,7 +203,8 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
     tmp = None
     try:
         if paths:
-            tmp = tempfile.mkdtemp(prefix="diff-", dir=reg.tmp_dir)
+            # (the files' rows are cut into shards somewhere; a read-only registry: elsewhere)
+            tmp = tempfile.mkdtemp(prefix="diff-", dir=None if reg.read_only else reg.tmp_dir)
             store = _Stores(LocalStore(tmp), reg.store)
             built = _build_from_paths(reg, store, side_a, paths, progress)
             old, new = side_a, _Side(_describe_paths(paths), None, {**side_a.splits, **built}, side_a.keys)

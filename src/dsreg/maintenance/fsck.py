@@ -7,7 +7,6 @@ remote, and checking should not touch the network.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from dsreg.model.history import ancestors
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
     decode_snapshot
+from dsreg.rows.shards import decode_chunk_index
 from dsreg.store import ObjectStore
 from dsreg.store.base import check_object_id
 
@@ -53,6 +53,8 @@ def fsck(reg, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckRes
     With `repair`, every reachable object that is missing or corrupt here is replaced by a
     verified copy from a remote that has one (origin first), and the check runs again;
     what no remote could supply stays a problem."""
+    if repair:
+        reg.require_writable()
     result = _Fsck(reg, progress).run()
     if not repair:
         return result
@@ -85,6 +87,7 @@ class _Fsck:
         self.part_of: dict[ObjectId, set[ObjectId]] = defaultdict(set)    # shard object -> snapshots
         self.fp_count: dict[ObjectId, int | None] = {}          # fingerprints held (None: unreadable)
         self.index_doc: dict[ObjectId, tuple | None] = {}       # (size, byte ranges) of a chunk index
+        self.schemas: dict[ObjectId, object] = {}               # snapshot -> its schema (pyarrow.Schema)
 
     def problem(self, text: str, about: ObjectId | None = None) -> None:
         self.found.append((text, about))
@@ -253,6 +256,7 @@ class _Fsck:
                 self.problem(f"snapshot {sid} has {int(bad.sum())} run(s) outside their shards (run {i}: "
                              f"shard #{int(snap.run_shard[i])}, rows {int(snap.run_start[i])}+"
                              f"{int(snap.run_count[i])})", sid)
+        self.schemas[sid] = snap.schema
         info = self.m.snapshot_info(sid)
         if info is None:
             self.problem(f"manifest has no row for snapshot {sid}", sid)
@@ -285,6 +289,8 @@ class _Fsck:
             for index in sorted({ref.index for ref, _ in uses[shard_id] if ref.index}):
                 self.check_index(index, shard_id, data)
             self.check_shard_row(shard_id, uses[shard_id], actual, data)
+            if actual is not None and data is not None:
+                self.check_shard_schema(shard_id, data, uses[shard_id])
 
     def parquet_rows(self, shard_id: ObjectId, data: bytes) -> int | None:
         """Row count from the Parquet footer alone: no column data is decoded."""
@@ -295,6 +301,23 @@ class _Fsck:
         except Exception as e:  # noqa: BLE001 - Arrow's errors for a bad footer vary
             self.problem(f"shard {shard_id} is not a readable Parquet file ({e})", shard_id)
             return None
+
+    def check_shard_schema(self, shard_id: ObjectId, data: bytes, uses) -> None:
+        """Each snapshot's schema must fit the shard's, from the footer alone (see fit.py)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from dsreg.rows.fit import misfit
+        from dsreg.rows.shards import storage_schema
+        try:
+            schema = pq.read_metadata(pa.BufferReader(data)).schema.to_arrow_schema()
+        except Exception as e:  # noqa: BLE001 - Arrow's errors for a bad footer vary
+            self.problem(f"shard {shard_id} has an unreadable schema ({e})", shard_id)
+            return
+        for sid in sorted({sid for _, sid in uses if sid in self.schemas}):
+            why = misfit(schema, storage_schema(self.schemas[sid]))
+            if why:
+                self.problem(f"shard {shard_id} does not fit the schema of snapshot {sid}: {why}", sid)
 
     def check_fingerprints(self, fp_id: ObjectId, shard_id: ObjectId, rows: int) -> None:
         if fp_id not in self.fp_count:
@@ -321,9 +344,8 @@ class _Fsck:
                 self.problem(f"chunk index {index_id} of shard {shard_id} {self.bad(index_id)}", index_id)
             elif data is not None:
                 try:
-                    doc = json.loads(data)
-                    self.index_doc[index_id] = (int(doc["size"]), [doc["footer"], *doc["chunks"]])
-                except (ValueError, KeyError, TypeError):
+                    self.index_doc[index_id] = decode_chunk_index(data)
+                except CorruptObject:
                     self.problem(f"chunk index {index_id} of shard {shard_id} is malformed", index_id)
         if shard is None or self.index_doc[index_id] is None:
             return

@@ -41,6 +41,8 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
     the transaction that makes them reachable, and `put` of an existing object refreshes
     its time, so a young unreachable object may be about to become reachable.
     """
+    if not dry_run:
+        reg.require_writable()
     m, store = reg.manifest, reg.store
     cutoff = time.time() - grace_seconds
     # Deciding under the manifest's write lock: no ref can move onto an object, and no

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.request import pathname2url
 
-from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, ObjectMissing
+from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, ObjectMissing, RegistryReadOnly
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId, is_object_id
 from dsreg.maintenance.fsck import FsckResult, fsck
@@ -106,6 +106,8 @@ def rebuild_manifest(reg, progress: Progress = NO_PROGRESS) -> RebuildResult:
     backup, swap the new one in, and check the result with fsck (see the module doc)."""
     path = reg.dir / "manifest.sqlite"
     temp = reg.dir / REBUILD_TEMP
+    if not os.access(reg.dir, os.W_OK):
+        raise RegistryReadOnly(str(reg.dir))
     reg.close()
     reg.forget_remotes()
     old = _salvage(path)

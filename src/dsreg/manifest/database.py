@@ -6,6 +6,7 @@ registered migration functions, each run once in its own transaction.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ def _import_sqlite_utils():
 
 sqlite_utils = _import_sqlite_utils()
 
-from dsreg.errors import RefConflict, RefExists, RefNotFound  # noqa: E402
+from dsreg.errors import ManifestWriteFailed, RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
 from dsreg.records import Commit, Snapshot  # noqa: E402
@@ -180,10 +181,19 @@ class RemotesMixin:
 class Manifest(RemotesMixin):
     def __init__(self, path: Path):
         self.path = Path(path)
-        conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+        # a manifest we may not write (permissions, a read-only mount) is still read: every
+        # reading command works, and `transaction()` says why writing ones cannot
+        self.read_only = not writable(self.path)
+        if self.read_only:
+            conn = _open_read_only(self.path)
+        else:
+            conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=60000")
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
+        if self.read_only:
+            self._check_version()
+            return
         if self.db.journal_mode != "wal":
             self.db.enable_wal()
         # FULL: a transaction that returned is on disk, so a power cut cannot undo a commit
@@ -196,7 +206,17 @@ class Manifest(RemotesMixin):
 
     # -- transactions ---------------------------------------------------------
     def transaction(self):
-        return _Transaction(self.conn)
+        if self.read_only:
+            raise RegistryReadOnly(str(self.path))
+        return _Transaction(self.conn, self.path)
+
+    def _check_version(self) -> None:
+        """Read-only, migrations cannot run: the schema must already be the current one."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None or int(row[0]) != len(MIGRATIONS):
+            raise RegistryReadOnly(str(self.path), f"its manifest is at version {row[0] if row else 0} and this "
+                                                   f"dsreg needs {len(MIGRATIONS)}, which it can only upgrade to "
+                                                   "with write access")
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -416,11 +436,39 @@ class Manifest(RemotesMixin):
         return RefExists(f"{kind} {name!r} already exists in dataset {dataset!r}")
 
 
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock."""
+def writable(path: Path) -> bool:
+    """Whether SQLite may write the database at `path` and create its -wal and -shm files
+    beside it (root's writes succeed whatever the mode bits, unless the mount is read-only)."""
+    return (os.access(path, os.W_OK) or not path.exists()) and os.access(path.parent, os.W_OK)
 
-    def __init__(self, conn: sqlite3.Connection):
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """The manifest opened for reading only. WAL mode needs a -shm file: SQLite creates one
+    where it can, reads one that is there; where neither works (a read-only folder a
+    clean close left without one), the database is read as immutable, which is exact
+    only when there is no write-ahead log to fold in."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+    try:
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size:
+        raise RegistryReadOnly(str(path), f"{wal.name} holds changes that only a writer can fold in")
+    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, timeout=60, isolation_level=None)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK, so writers serialize on the database lock.
+
+    A write the disk refuses (full, failing, read-only) rolls the whole transaction back
+    and says so in one line: what it would have recorded is not recorded at all."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
         self.conn = conn
+        self.path = path
         self.depth = 0
 
     def __enter__(self):
@@ -433,8 +481,35 @@ class _Transaction:
         if self.depth:
             if exc_type is None:
                 crashpoint("manifest.commit.before")
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.OperationalError as e:
+                    self._rollback()
+                    raise self._refused(e) or e
                 crashpoint("manifest.commit")
             else:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
+                if isinstance(exc, sqlite3.OperationalError):
+                    refused = self._refused(exc)
+                    if refused is not None:
+                        raise refused from None
         return False
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:        # (SQLite ends some failed transactions itself)
+            self.conn.execute("ROLLBACK")
+
+    def _refused(self, e: sqlite3.OperationalError):
+        """The DsregError for a write the disk refused; None for other errors (locks, bugs)."""
+        code = getattr(e, "sqlite_errorcode", 0) & 0xFF
+        path = str(self.path or "manifest")
+        if code == _SQLITE_FULL:
+            return ManifestWriteFailed(path, "the disk is full")
+        if code == _SQLITE_IOERR:
+            return ManifestWriteFailed(path, f"the disk failed a write ({e})")
+        if code == _SQLITE_READONLY:
+            return RegistryReadOnly(path)
+        return None
+
+
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_FULL = 8, 10, 13      # primary result codes

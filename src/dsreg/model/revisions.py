@@ -33,11 +33,22 @@ def split_spec(spec: str) -> tuple[str, str, int]:
     m = _ANCESTRY.match(rev or "main")
     assert m
     rev, tildes = m.group(1) or "main", m.group(2)
-    back = sum(int(t) if t else 1 for t in tildes.split("~")[1:]) if tildes else 0
+    back = sum(_steps(t) for t in tildes.split("~")[1:]) if tildes else 0
     check_dataset_syntax(name)      # addresses what exists: names older dsregs made stay readable
     if rev.startswith("{") or "@{" in spec:
         raise UsageError(f"revision {spec!r}: reflog syntax '@{{...}}' is not supported")
     return name, rev, back
+
+
+MAX_BACK = 1 << 62      # more first parents than any history has
+
+
+def _steps(digits: str) -> int:
+    """N of one `~N` (`~` alone: 1). int() refuses 4,300 digits and more; an N beyond
+    MAX_BACK is just too far back, which the walk then says."""
+    if not digits:
+        return 1
+    return int(digits) if len(digits) < 19 else MAX_BACK
 
 
 def is_commit_prefix(rev: str) -> bool:

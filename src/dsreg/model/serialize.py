@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dsreg.errors import CorruptObject
+from dsreg.model import checked
 from dsreg.records import COMMIT_FORMAT, Commit, ShardRef, Snapshot
 from dsreg.ids import CommitId, ObjectId, ShardId, is_object_id
 
@@ -70,34 +71,74 @@ def _decode_runs(body: bytes, count: int) -> np.ndarray:
     if len(body) != 24 * count:
         raise ValueError(f"{len(body)} bytes of runs for {count} runs")
     return np.ascontiguousarray(np.frombuffer(body, np.uint8).reshape(8, -1).T).view("<i8").reshape(-1, 3) \
-        .astype(np.int64)
+        .astype(np.int64, copy=False)
 
 
 def decode_snapshot(data: bytes) -> Snapshot:
+    """A snapshot object, checked for shape before anything uses it: inflated within
+    bounds (see checked.py), its schema readable, every run inside a shard it names."""
     try:
         if data.startswith(_SNAPSHOT_MAGIC):
-            body = zlib.decompress(data[len(_SNAPSHOT_MAGIC):])
-            size = int.from_bytes(body[:4], "little")
-            doc = json.loads(body[4:4 + size])
-            if doc.get("format") != SNAPSHOT_FORMAT:
+            stream = checked.Inflater(data[len(_SNAPSHOT_MAGIC):])
+            size = int.from_bytes(stream.take(4), "little")
+            doc = checked.loads(stream.take(size))
+            if checked.field(doc, "format", str) != SNAPSHOT_FORMAT:
                 raise ValueError(f"unknown format {doc.get('format')!r}")
-            runs = _decode_runs(body[4 + size:], int(doc["runs"]))
+            count = checked.count(checked.field(doc, "runs", int), "the number of runs", hi=stream.limit // 24)
+            runs = _decode_runs(stream.take(24 * count), count)
+            stream.end()
         elif data.startswith(_SNAPSHOT_V1[1]):
-            doc = json.loads(zlib.decompress(data[len(_SNAPSHOT_V1[1]):]))
-            if doc.get("format") != _SNAPSHOT_V1[0]:
+            doc = checked.loads(checked.inflate(data[len(_SNAPSHOT_V1[1]):]))
+            if checked.field(doc, "format", str) != _SNAPSHOT_V1[0]:
                 raise ValueError(f"unknown format {doc.get('format')!r}")
-            runs = np.asarray(doc["runs"], dtype=np.int64).reshape(-1, 3)
+            runs = np.asarray(checked.field(doc, "runs", list), dtype=np.int64).reshape(-1, 3)
         else:
             raise ValueError("bad magic")
-        return Snapshot(
-            schema_ipc=base64.b64decode(doc["schema"]),
-            shards=tuple(ShardRef(ShardId(data_id(i, "snapshot")), data_id(f, "snapshot"), int(r), int(b),
-                                  data_id(x, "snapshot") if x else None)
-                         for i, f, r, b, x in doc["shards"]),
+        snap = Snapshot(
+            schema_ipc=_decode_schema(checked.field(doc, "schema", str)),
+            shards=tuple(_decode_shard_ref(s) for s in checked.field(doc, "shards", list)),
             run_shard=runs[:, 0].copy(), run_start=runs[:, 1].copy(), run_count=runs[:, 2].copy(),
         )
-    except (ValueError, KeyError, TypeError, zlib.error) as e:
+        _check_runs(snap)
+        return snap
+    except (ValueError, KeyError, TypeError, OverflowError, zlib.error) as e:
         raise CorruptObject(f"snapshot object is malformed: {e}") from None
+
+
+def _decode_schema(text: str) -> bytes:
+    import pyarrow as pa
+    schema_ipc = base64.b64decode(text, validate=True)
+    try:
+        schema = pa.ipc.read_schema(pa.py_buffer(schema_ipc))
+    except (pa.ArrowException, OSError) as e:
+        raise ValueError(f"its schema cannot be read ({e})") from None
+    deepest = max((checked.parquet_depth(f.type) for f in schema), default=0)
+    if deepest > checked.PARQUET_MAX_DEPTH:
+        raise ValueError(f"its schema nests {deepest} levels deep, more than Parquet can read")
+    return schema_ipc
+
+
+def _decode_shard_ref(entry: Any) -> ShardRef:
+    if not isinstance(entry, list) or len(entry) != 5:
+        raise ValueError(f"a shard entry is {str(entry)[:80]}, expected [id, fingerprints, rows, bytes, index]")
+    i, f, rows, nbytes, x = entry
+    return ShardRef(ShardId(data_id(i, "snapshot")), data_id(f, "snapshot"), checked.count(rows, "a shard's rows"),
+                    checked.count(nbytes, "a shard's bytes"), data_id(x, "snapshot") if x else None)
+
+
+def _check_runs(snap: Snapshot) -> None:
+    """Every run reads at least one row, all of them inside the shard it names: a forged
+    run cannot index past the shard list, read rows that are not there, or loop for ever."""
+    if not snap.num_runs:
+        return
+    rows = np.asarray([s.rows for s in snap.shards] + [0], dtype=np.int64)
+    inside = (snap.run_shard >= 0) & (snap.run_shard < len(snap.shards))
+    idx = np.where(inside, snap.run_shard, len(snap.shards))
+    bad = ~inside | (snap.run_start < 0) | (snap.run_count <= 0) | (snap.run_start > rows[idx] - snap.run_count)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{int(bad.sum())} run(s) outside their shards (run {i}: shard #{int(snap.run_shard[i])}, "
+                         f"rows {int(snap.run_start[i])}+{int(snap.run_count[i])})")
 
 
 def encode_commit(commit: Commit) -> bytes:
@@ -105,19 +146,25 @@ def encode_commit(commit: Commit) -> bytes:
 
 
 def decode_commit(data: bytes) -> Commit:
+    """A commit object, checked for shape: every field of its type, ids and names
+    well-formed, a time any calendar can show, metadata of bounded depth."""
     try:
-        doc = json.loads(data)
-        if doc.get("format") != COMMIT_FORMAT:
+        doc = checked.loads(data)
+        if checked.field(doc, "format", str) != COMMIT_FORMAT:
             raise ValueError(f"unknown format {doc.get('format')!r}")
         # syntax only (safe as paths): what older dsregs stored stays readable; fetch
         # refuses the names dsreg no longer accepts
         from dsreg.names import check_dataset_syntax, check_split_syntax
+        metadata = doc.get("metadata") or {}
+        if not isinstance(metadata, dict) or checked.too_deep(metadata):
+            raise ValueError("its metadata is not a JSON object of bounded depth")
         return Commit(
-            dataset=_data_name(doc["dataset"], check_dataset_syntax, "commit object"),
-            parents=tuple(CommitId(data_id(p, "commit object")) for p in doc["parents"]),
+            dataset=_data_name(checked.field(doc, "dataset", str), check_dataset_syntax, "commit object"),
+            parents=tuple(CommitId(data_id(p, "commit object")) for p in checked.field(doc, "parents", list)),
             splits={_data_name(k, check_split_syntax, "commit object"): data_id(v, "commit object")
-                    for k, v in doc["splits"].items()}, message=doc["message"],
-            author=doc["author"], timestamp=int(doc["timestamp"]), metadata=doc.get("metadata") or {},
+                    for k, v in checked.field(doc, "splits", dict).items()},
+            message=checked.field(doc, "message", str), author=checked.field(doc, "author", str),
+            timestamp=checked.timestamp(checked.field(doc, "timestamp", int)), metadata=metadata,
         )
     except (ValueError, KeyError, TypeError) as e:
         raise CorruptObject(f"commit object is malformed: {e}") from None

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, is_object_id
+from dsreg.model import checked
 from dsreg.names import check_dataset_syntax, check_ref_syntax
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.atomic import TEMP_PREFIX, write_atomic
@@ -66,7 +67,7 @@ def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
 
 def _decode_ref(data: bytes, dataset: str, kind: str, name: str) -> CommitId:
     try:
-        commit = json.loads(data)["commit"]
+        commit = checked.loads(data)["commit"]      # (a ref nested 10,000 deep: no RecursionError)
     except (ValueError, KeyError, TypeError):
         commit = None
     if not isinstance(commit, str) or not is_object_id(commit):
@@ -116,14 +117,14 @@ class Remote:
 
 def _decode_marker(data: bytes) -> dict | None:
     try:
-        doc = json.loads(data)
+        doc = checked.loads(data)
         out = {"id": str(doc["id"]), "started": float(doc["started"])}
         if doc.get("running"):              # a gc deleting now (markers of older dsregs: not known)
             out["running"] = True
         if doc.get("finished") is not None:
             out["finished"] = float(doc["finished"])
         return out
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):
         return {"id": "malformed", "started": 0.0}
 
 

@@ -8,7 +8,6 @@ range, each verified against the shard's chunk index (itself a verified object).
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from dsreg.model.history import nth_first_parent
 from dsreg.model.objects import pin
 from dsreg.model.revisions import is_commit_prefix, split_spec
 from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapshot
-from dsreg.rows.shards import ShardReader
-from dsreg.rows.snapshots import read_snapshot
+from dsreg.rows.shards import ShardReader, decode_chunk_index
+from dsreg.rows.snapshots import read_snapshot, wanted_columns
 from dsreg.store import LocalStore, ObjectStore
 
 
@@ -138,9 +137,9 @@ class RangeShardReader(ShardReader):
             return super().table(shard)
         got = self._cache.get(shard)
         if got is None:
-            index = json.loads(s.get(ref.index))
-            footer_start, footer_len, footer_hash = index["footer"]
-            file = _VerifiedRanges(s.remote.objects, ref.id, index["chunks"] + [index["footer"]], index["size"])
+            size, ranges = decode_chunk_index(s.get(ref.index))
+            footer_start, footer_len, footer_hash = ranges[0]
+            file = _VerifiedRanges(s.remote.objects, ref.id, [list(r) for r in ranges], size)
             footer = file._chunk(footer_start, footer_len, footer_hash)
             try:
                 md = pq.read_metadata(pa.BufferReader(b"PAR1" + footer))
@@ -188,10 +187,7 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     if split not in commit.splits:
         raise UnknownSplit(f"{spec} has no split {split!r}", f"it has {', '.join(sorted(commit.splits))}")
     snap = decode_snapshot(store.get(commit.splits[split]))
-    if columns is not None:
-        unknown = [c for c in columns if c not in snap.schema.names]
-        if unknown:
-            raise UsageError(f"{spec} split {split!r} has no column {unknown[0]!r}")
+    columns = wanted_columns(columns, snap.schema, f"{spec} split {split!r}")
     reader = RangeShardReader(store, {r.id: r for r in snap.shards}, columns)
     table = read_snapshot(store, snap, columns=columns, reader=reader)
     return pin(table, name, commit_id, split)

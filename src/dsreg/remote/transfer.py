@@ -47,6 +47,7 @@ def get_remote(reg, name: str | None) -> tuple[str, Remote]:
 
 def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe: bool = True) -> dict:
     check_ref_name(name, "remote", allow_slash=False)
+    reg.require_writable()              # (before the probe writes to the remote)
     if reg.manifest.remote(name) is not None:
         raise UsageError(f"remote {name!r} already exists", "remove it first with 'dsreg remote remove'")
     remote = open_remote(url, endpoint_url)
@@ -185,6 +186,7 @@ def _local_refs(reg, spec: str | None):
 
 def push(reg, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
          progress: Progress = NO_PROGRESS) -> PushResult:
+    reg.require_writable()      # a push records what the remote holds: refused before it moves anything there
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
@@ -327,6 +329,7 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     """Download the commits and snapshots the remote's refs reach; record the refs.
     With `require` (a branch or tag name), stop before changing anything if the remote's
     `dataset` has no such ref."""
+    reg.require_writable()
     name, remote = get_remote(reg, remote_name)
     refs = remote.refs(dataset)
     check_remote_refs(name, refs)
@@ -476,6 +479,7 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     reach, or REV~N: then the data arrives and no local ref moves (status "pinned")."""
     from dsreg.versions.rebase import rebase_onto
     dataset, rev, back = split_spec(spec)
+    reg.require_writable()
     name, remote = get_remote(reg, remote_name)
     # a name that cannot be a commit id must be a branch or tag there: checked before fetching
     fetched = fetch(reg, name, dataset, progress=progress, require=None if is_commit_prefix(rev) else rev)

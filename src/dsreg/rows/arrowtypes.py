@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import pyarrow as pa
 
+from dsreg.errors import CorruptObject
+
 
 def _map_nested(t: pa.DataType, leaf: Callable[[pa.DataType], pa.DataType], *, decode: bool,
                 rename: bool) -> pa.DataType:
@@ -108,13 +110,25 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
     Parquet hands some types back otherwise than they were written (time32[s] as
     time32[ms], date64 as date32, dictionaries of non-strings decoded, the storage form
-    of view types): each column is turned back into the committed type, exactly.
+    of view types): each column is turned back into the committed type, exactly. A shard
+    whose columns cannot be (a snapshot that does not describe it) is CorruptObject.
     """
     if table.schema.equals(schema, check_metadata=True) and \
             all(same_type(c.type, f.type) for c, f in zip(table.columns, schema)):
         return table
-    columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
-    return pa.Table.from_arrays(columns, schema=schema)
+    if table.column_names != schema.names:
+        raise CorruptObject(f"a shard's columns ({', '.join(table.column_names)[:200]}) are not the ones its "
+                            f"snapshot names ({', '.join(schema.names)[:200]})", "run 'dsreg fsck'")
+    try:
+        columns = [restore_column(col, f.type) for col, f in zip(table.columns, schema)]
+        return pa.Table.from_arrays(columns, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise CorruptObject(f"a shard's column does not fit its snapshot's schema ({_first_line(e)})",
+                            "run 'dsreg fsck'") from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
 
 
 def restore_column(col: pa.ChunkedArray, t: pa.DataType) -> pa.ChunkedArray:

@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 
 from dsreg.errors import BadInput, SchemaMismatch, UnsupportedType
+from dsreg.model.checked import PARQUET_MAX_DEPTH, parquet_depth
+from dsreg.rows.jsondepth import check_json_depth
 
 # defaults of open_source's batch_rows and text_block_bytes
 BATCH_ROWS = int(os.environ.get("DSREG_BATCH_ROWS", "65536"))
@@ -46,9 +48,33 @@ def open_source(value: Any, batch_rows: int = BATCH_ROWS, text_block_bytes: int 
     parsed (and their types inferred) in blocks of `text_block_bytes`."""
     src = _open_source(value, batch_rows, text_block_bytes)
     src.schema = without_pins(src.schema)
+    if not src.files:
+        src.batches = _in_memory(src.batches, src.schema, src.origins[0])
     src.batches = _rebatched(src.batches, batch_rows)
     src.batch_rows, src.text_block_bytes = batch_rows, text_block_bytes
     return src
+
+
+def _in_memory(batches: Callable[[], Iterator[pa.RecordBatch]], schema: pa.Schema,
+               origin: str) -> Callable[[], Iterator[pa.RecordBatch]]:
+    """A table or reader given in Python, streamed: a batch that does not fit the reader's
+    schema, or what Arrow raises while reading one (a value that is not a batch), is bad
+    input of one line, not an Arrow error from deep inside the commit."""
+    def gen() -> Iterator[pa.RecordBatch]:
+        it, n = batches(), 0
+        while True:
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            except pa.ArrowException as e:
+                raise BadInput(f"{origin}: batch {n + 1}: {_first_line(e)}") from None
+            n += 1
+            if not _same_columns(batch.schema, schema):
+                raise BadInput(f"{origin}: batch {n} does not match its schema: "
+                               f"{describe_schema_difference(schema, batch.schema)}")
+            yield batch
+    return gen
 
 
 COALESCE_BYTES = 64 << 20
@@ -118,13 +144,29 @@ def _open_source(value: Any, batch_rows: int, block_bytes: int) -> Source:
             return iter(value)
         return Source(value.schema, once, ["<pyarrow.RecordBatchReader>"])
     if type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame":
+        _check_frame_labels(value)
         try:
             table = pa.Table.from_pandas(value, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
-            raise BadInput(f"cannot convert the DataFrame to Arrow: {e}") from None
+        except (pa.ArrowException, ValueError) as e:   # (ArrowNotImplementedError: complex numbers)
+            raise BadInput(f"cannot convert the DataFrame to Arrow: {_first_line(e)}") from None
         return Source(table.schema, lambda: iter(table.to_batches(max_chunksize=batch_rows)), ["<pandas.DataFrame>"])
     raise BadInput(f"cannot commit a {type(value).__name__}: give a path, a pyarrow Table or "
                    "RecordBatchReader, or a pandas DataFrame")
+
+
+def _check_frame_labels(df) -> None:
+    """Column labels Arrow would turn into other names (a MultiIndex's tuples, None as
+    'nan', timestamps) or into the same name twice: refused, not renamed silently."""
+    labels = list(df.columns)
+    for i, label in enumerate(labels):
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise BadInput(f"DataFrame column {i} is labelled {label!r} ({type(label).__name__}): column labels "
+                           "must be strings", "rename the columns, e.g. df.columns = ['_'.join(map(str, c)) "
+                           "for c in df.columns] for a MultiIndex")
+    names = [str(label) for label in labels]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise BadInput(f"the DataFrame has duplicate column label(s) {', '.join(dupes)}")
 
 
 def list_files(path: Path) -> list[Path]:
@@ -208,6 +250,8 @@ def _file_schema(f: Path, like: pa.Schema | None, block_bytes: int) -> pa.Schema
         if fmt == "arrow":
             with _open_ipc(f) as reader:
                 return reader.schema
+        if fmt == "jsonl":
+            check_json_depth(f)     # Arrow's reader would crash on it, whatever block it is in
         # CSV and JSON: infer from the first block, as the reader will
         with _text_reader(f, fmt, like, block_bytes) as reader:
             return reader.schema
@@ -302,7 +346,15 @@ def check_schema(schema: pa.Schema, where: str) -> None:
     if dupes:
         raise BadInput(f"{where}: duplicate column name(s) {', '.join(dupes)}")
     for fl in schema:
+        _check_depth(fl.type, f"{where}: column {fl.name}")
         _check_type(fl.type, f"{where}: column {fl.name}")
+
+
+def _check_depth(t: pa.DataType, where: str) -> None:
+    # before anything recursive meets the type: a struct 2,000 deep would exhaust the stack
+    if parquet_depth(t) > PARQUET_MAX_DEPTH:
+        raise UnsupportedType(f"{where} nests too deeply: Parquet reads at most {PARQUET_MAX_DEPTH} levels "
+                              "(a struct takes one, a list or map two)", "flatten the column first")
 
 
 def _check_type(t: pa.DataType, where: str) -> None:

@@ -17,7 +17,9 @@ import pyarrow.parquet as pq
 
 from dsreg.errors import BadInput, UnsupportedType
 from dsreg.ids import ObjectId, ShardId
-from dsreg.model.serialize import ShardRef, decode_fingerprint_object, encode_fingerprints
+from dsreg.errors import CorruptObject
+from dsreg.model import checked
+from dsreg.model.serialize import ShardRef, data_id, decode_fingerprint_object, encode_fingerprints
 from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
 from dsreg.rows.fingerprint import SCHEME, row_fingerprints
 from dsreg.store import ObjectStore
@@ -154,6 +156,26 @@ def chunk_index(data: bytes) -> bytes:
     return canonical_json(doc)
 
 
+def decode_chunk_index(data: bytes) -> tuple[int, list[tuple[int, int, ObjectId]]]:
+    """(shard size, [(start, length, hash)] of its footer, then its column chunks), each
+    range inside the shard: a chunk index from a remote is checked before a read trusts it."""
+    try:
+        doc = checked.loads(data)
+        if checked.field(doc, "format", str) != INDEX_FORMAT:
+            raise ValueError(f"unknown format {doc.get('format')!r}")
+        size = checked.count(checked.field(doc, "size", int), "the shard's size")
+        ranges = []
+        for entry in [checked.field(doc, "footer", list), *checked.field(doc, "chunks", list)]:
+            if not isinstance(entry, list) or len(entry) != 3:
+                raise ValueError(f"a byte range is {str(entry)[:80]}, expected [start, length, hash]")
+            start = checked.count(entry[0], "a range's start", hi=size)
+            length = checked.count(entry[1], "a range's length", hi=size - start)
+            ranges.append((start, length, data_id(entry[2], "chunk index")))
+        return size, ranges
+    except (ValueError, KeyError, TypeError) as e:
+        raise CorruptObject(f"chunk index is malformed: {e}") from None
+
+
 @dataclass
 class ShardReader:
     """Reads rows of shards, verified, keeping a few decoded shards at hand."""
@@ -189,4 +211,7 @@ class ShardReader:
                 table = pq.ParquetFile(pa.BufferReader(self.store.get(ref.id))).read()
                 got = row_fingerprints(conform(table.select(schema.names), storage_schema(schema)))
             self._fp_cache[ref.fingerprints] = got
+        if len(got) != ref.rows:        # (a forged snapshot: runs would index past them)
+            raise CorruptObject(f"fingerprint object {ref.fingerprints} holds {len(got)} fingerprints for the "
+                                f"{ref.rows} rows of shard {ref.id}", "run 'dsreg fsck'")
         return got

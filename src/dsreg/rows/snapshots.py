@@ -8,10 +8,12 @@ from typing import Callable, Iterable
 import numpy as np
 import pyarrow as pa
 
+from dsreg.errors import CorruptObject, UsageError
 from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, same_type, storage_schema, strip_metadata
 from dsreg.rows.cutter import ShardCutter
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.fit import misfit
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
 from dsreg.rows.shards import DEFAULT_SHARD_SETTINGS, ShardReader, ShardSettings, ShardStats
 from dsreg.store import ObjectStore
@@ -274,6 +276,23 @@ class SnapshotBuilder:
         return BuildResult(snap, self.cutter.rows, self.reused, self.cutter.new_bytes, list(self.cutter.shards))
 
 
+def wanted_columns(columns, schema: pa.Schema, where: str) -> list[str] | None:
+    """`columns=` of a load, checked: None, or a list of distinct columns of `schema`."""
+    if columns is None:
+        return None
+    if isinstance(columns, (str, bytes)):
+        raise UsageError(f"columns= takes a list of column names, not the string {columns!r}",
+                         f"use columns=[{columns!r}]")
+    columns = list(columns)
+    unknown = [col for col in columns if not isinstance(col, str) or col not in schema.names]
+    if unknown:
+        raise UsageError(f"{where} has no column {unknown[0]!r}", f"columns: {', '.join(schema.names)}")
+    twice = sorted({col for col in columns if columns.count(col) > 1})
+    if twice:
+        raise UsageError(f"columns= names {', '.join(map(repr, twice))} more than once")
+    return columns
+
+
 def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None = None,
                   reader: ShardReader | None = None) -> pa.Table:
     """The split's rows, in order, with the committed schema (metadata included)."""
@@ -283,15 +302,16 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
     if snap.num_runs == 0:
         return schema.empty_table()
     reader = reader or ShardReader(store, columns=columns, cache_size=2)
+    storage = storage_schema(schema)
     used = list(dict.fromkeys(snap.run_shard.tolist()))
     if snap.num_runs <= 64:
-        pieces = [reader.table(ref.id).slice(start, count) for ref, start, count in snap.runs()]
+        pieces = [shard_rows(reader, ref, storage).slice(start, count) for ref, start, count in snap.runs()]
         table = pa.concat_tables(pieces)
     elif snap.rows >= _MIN_MEAN_RUN * snap.num_runs:
         # many runs, but long ones (scattered edits): each shard read once, the runs
         # sliced out and, if they are short, copied together once (3x faster than
         # gathering row by row); runs of whole shards stay as they are, uncopied
-        tables = {si: reader.table(snap.shards[si].id) for si in used}
+        tables = {si: shard_rows(reader, snap.shards[si], storage) for si in used}
         table = pa.concat_tables([tables[si].slice(start, count) for si, start, count in zip(
             snap.run_shard.tolist(), snap.run_start.tolist(), snap.run_count.tolist())])
         if snap.rows < _COMPACT_RUN_ROWS * snap.num_runs:
@@ -300,7 +320,7 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         tables, shift = [], np.zeros(len(snap.shards), dtype=np.int64)
         total = 0
         for si in used:
-            t = reader.table(snap.shards[si].id)
+            t = shard_rows(reader, snap.shards[si], storage)
             shift[si] = total
             total += t.num_rows
             tables.append(t)
@@ -310,6 +330,20 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
             + np.arange(int(snap.run_count.sum()), dtype=np.int64)
         table = combined.take(idx)
     return conform(table, schema)
+
+
+def shard_rows(reader: ShardReader, ref: ShardRef, storage: pa.Schema) -> pa.Table:
+    """A shard's rows, as many and of the kinds its snapshot says (`storage`: the columns
+    read, in storage form): a damaged or forged snapshot must not read fewer rows, or
+    other values, without a word."""
+    table = reader.table(ref.id)
+    if table.num_rows != ref.rows:
+        raise CorruptObject(f"shard {ref.id} holds {table.num_rows} rows, but a snapshot says {ref.rows}",
+                            "run 'dsreg fsck'")
+    why = misfit(table.schema, storage)
+    if why:
+        raise CorruptObject(f"shard {ref.id} does not fit its snapshot's schema: {why}", "run 'dsreg fsck'")
+    return table
 
 
 def schemas_compatible(a: pa.Schema, b: pa.Schema) -> bool:
@@ -325,6 +359,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns], metadata=schema.metadata)
     reader = reader or ShardReader(store, columns=columns, cache_size=2)
+    storage = storage_schema(schema)
     ends = np.cumsum(snap.run_count)
     total = int(ends[-1]) if len(ends) else 0
     for w0 in range(0, total, max_rows):
@@ -337,7 +372,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         start = snap.run_start[first:last] + np.maximum(w0 - begin, 0)
         count = np.minimum(ends[first:last], w1) - np.maximum(begin, w0)
         if len(count) <= 64:
-            pieces = [reader.table(snap.shards[si].id).slice(a, c)
+            pieces = [shard_rows(reader, snap.shards[si], storage).slice(a, c)
                       for si, a, c in zip(shard.tolist(), start.tolist(), count.tolist())]
             yield conform(pa.concat_tables(pieces), schema)
             continue
@@ -349,7 +384,7 @@ def iter_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         pieces, where = [], []
         for si in dict.fromkeys(shard.tolist()):
             mine = np.flatnonzero(of_shard == si)
-            pieces.append(reader.table(snap.shards[si].id).take(rows[mine]))
+            pieces.append(shard_rows(reader, snap.shards[si], storage).take(rows[mine]))
             where.append(mine)
         gathered = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
         order = np.argsort(np.concatenate(where), kind="stable")

@@ -11,6 +11,7 @@ opens no remote; this layer knows them only as object stores.
 """
 from __future__ import annotations
 
+import errno
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
@@ -48,7 +49,7 @@ class OverlayStore(LocalStore):
         # errors are left for the read that needs the object to meet again, and report
         data = self._from_sources(oid, missing_ok=True)
         if isinstance(data, bytes) and not self.has(oid):
-            self.write_raw(oid, data)
+            self._keep(oid, data)
 
     def _wait_for_prefetch(self, oid: ObjectId) -> None:
         pending = self._prefetching.pop(oid, None) if self._prefetching else None
@@ -66,7 +67,7 @@ class OverlayStore(LocalStore):
             if fetched is None:
                 raise missing from None
             if not self.has(oid):
-                self.write_raw(oid, fetched)
+                self._keep(oid, fetched)
             return fetched
         got = hash_bytes(data)
         if got == oid:
@@ -74,8 +75,20 @@ class OverlayStore(LocalStore):
         good = self._from_sources(oid, missing_ok=True)
         if not isinstance(good, bytes):
             raise ChecksumMismatch(oid, got)
-        self.restore(oid, good)
+        self._keep(oid, good, restore=True)
         return good
+
+    def _keep(self, oid: ObjectId, data: bytes, restore: bool = False) -> None:
+        """Keep a verified copy from a source, if this store may be written: a read-only
+        registry reads on without keeping it."""
+        try:
+            if restore:
+                self.restore(oid, data)
+            else:
+                self.write_raw(oid, data)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
 
     def _from_sources(self, oid: ObjectId, missing_ok: bool) -> bytes | ChecksumMismatch | None:
         """A verified copy from the first source with a good one; else the first source's

@@ -39,6 +39,7 @@ from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
+from dsreg.model import checked
 from dsreg.model.objects import get_commit, get_snapshot
 
 DEFAULT_SPLIT = "train"
@@ -89,6 +90,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
     the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
     files that hold no rows; `allow_empty` records a commit even when nothing changed;
     `settings` are the batch, shard and compaction sizes (tests take small ones)."""
+    reg.require_writable()
     with staged(reg):
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
                            keys=keys, base=base, metadata=metadata, author=author, allow_empty=allow_empty,
@@ -133,8 +135,9 @@ def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: st
                 settings: RowSettings = DEFAULT_ROW_SETTINGS) -> CommitPlan:
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
-    splits = dict(splits) if isinstance(splits, dict) else {DEFAULT_SPLIT: splits}
-    drop_splits, keys = tuple(drop_splits), tuple(keys)
+    splits = _normalize_splits(splits)
+    drop_splits, keys = _names(drop_splits, "drop_splits"), _names(keys, "keys")
+    _check_commit_fields(message, author, metadata)
     for s in [*splits, *drop_splits]:
         check_split_name(s)
     both = set(splits) & set(drop_splits)
@@ -158,6 +161,39 @@ def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: st
                       splits=planned, drop_splits=drop_splits, keys=keys, metadata=metadata,
                       allow_empty=allow_empty, empty_files=empty_files, parent_id=parent_id, parent=parent,
                       base=base_commit, new_branch=new_branch, settings=settings)
+
+
+def _normalize_splits(splits: Any) -> dict[str, Any]:
+    if isinstance(splits, dict):
+        for name in splits:
+            if not isinstance(name, str):
+                raise UsageError(f"split names must be strings, not {type(name).__name__} {name!r}",
+                                 "e.g. {'train': table}")
+        return dict(splits)
+    return {DEFAULT_SPLIT: splits}
+
+
+def _names(value: Any, what: str) -> tuple:
+    """A list of names as the API takes it: one string alone would be read letter by letter."""
+    if isinstance(value, (str, bytes)):
+        raise UsageError(f"{what} takes a list of names, not the string {value!r}", f"use {what}=[{value!r}]")
+    return tuple(value)
+
+
+def _check_commit_fields(message: Any, author: Any, metadata: Any) -> None:
+    """What becomes the commit object must be what a commit object holds (and what
+    decoding one accepts): text, and metadata that is a JSON object of bounded depth."""
+    for what, value in (("message", message), ("author", author)):
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"the commit {what} must be a string, not {type(value).__name__}")
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise UsageError(f"metadata must be a dict of JSON values, not {type(metadata).__name__}")
+    why = checked.json_problem(metadata)
+    if why:
+        raise UsageError(f"metadata {why}", "use strings as keys; strings, numbers, booleans, None, lists and dicts "
+                                            "as values")
 
 
 def _parent_of(reg, dataset: str, branch: str) -> tuple[CommitId | None, bool]:
