@@ -26,6 +26,7 @@ the old manifest only.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections import Counter
