@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import dsreg
+
 from conftest import make_table
 from reliability import dsreg_cmd, tree_hash
 
@@ -139,7 +141,7 @@ def test_a_read_only_clone_reads_data_from_its_remote_without_keeping_it(read_on
     """A clone fetches data when it is first read; read-only, it reads it all the same."""
     from dsreg.remote import transfer
     root, remote = read_only
-    clone, _ = transfer.clone(f"file://{remote}", tmp_path / "clone")
+    clone, _ = dsreg.Registry.clone(f"file://{remote}", tmp_path / "clone")
     objects = sorted((tmp_path / "clone" / ".dsreg" / "objects").rglob("*"))
     clone.close()
     _chmod_tree(tmp_path / "clone" / ".dsreg", writable=False)

@@ -451,7 +451,7 @@ def test_percent_encoded_folder_urls_are_decoded(registry, tmp_path, monkeypatch
     transfer.push(registry)
     assert (folder / "refs" / "ds@branch" / "main").is_file()
     assert not (tmp_path / "my%20data%20%231%20%28%C3%BC%29").exists()
-    other, _ = transfer.clone(url, tmp_path / "c")
+    other, _ = dsreg.Registry.clone(url, tmp_path / "c")
     assert other.resolve("ds") == registry.resolve("ds")
     other.close()
     assert dsreg.load(f"ds@{registry.resolve('ds')}", remote=url).num_rows == 10

@@ -51,7 +51,7 @@ def _refuses_everywhere(reg, spec, tmp_path, says: list[str]) -> None:
     assert code == 1 and len(err.splitlines()) == 1 and all(s in err for s in says), err
     assert not (tmp_path / "c").exists()
     with pytest.raises(DsregError):
-        transfer.clone(spec.url, tmp_path / "c2", spec.endpoint_url)
+        dsreg.Registry.clone(spec.url, tmp_path / "c2", spec.endpoint_url)
     assert not (tmp_path / "c2").exists()
     assert tree_hash(reg.dir) == before
 
@@ -88,7 +88,7 @@ def test_pull_of_a_pinned_prefix_never_reads_a_remote_ref_of_that_name(registry,
     c1, c2 = _two_commits(registry)
     _origin(registry, remote_spec)
     transfer.push(registry)
-    other, _ = transfer.clone(remote_spec.url, tmp_path / "c", remote_spec.endpoint_url)
+    other, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "c", remote_spec.endpoint_url)
     real = transfer.fetch
 
     def fetch_then_legacy(reg, *a, **kw):
@@ -107,7 +107,7 @@ def test_push_refuses_a_branch_where_the_remote_has_a_tag_of_that_name(registry,
     registry.commit("ds", make_table(10), message="v1")
     _origin(registry, remote_spec)
     transfer.push(registry)
-    b, _ = transfer.clone(remote_spec.url, tmp_path / "b", remote_spec.endpoint_url)
+    b, _ = dsreg.Registry.clone(remote_spec.url, tmp_path / "b", remote_spec.endpoint_url)
     registry.tag("ds", "v1")
     transfer.push(registry)
     b.commit("ds", make_table(12, seed=5), message="b's work", branch="v1")
@@ -165,6 +165,6 @@ def test_the_longest_names_allowed_push_and_clone(registry, tmp_path):
     registry.tag(ds, "t" * 200, branch)
     transfer.add_remote(registry, "origin", f"file://{folder}")
     transfer.push(registry)
-    other, fetched = transfer.clone(f"file://{folder}", tmp_path / "c")
+    other, fetched = dsreg.Registry.clone(f"file://{folder}", tmp_path / "c")
     assert other.resolve(f"{ds}@{'t' * 200}") == registry.resolve(f"{ds}@{branch}")
     other.close()

@@ -352,7 +352,7 @@ def pushed(registry, tmp_path):
     forged snapshots can name: (registry, remote folder, the snapshot's header)."""
     import base64
 
-    from dsreg.porcelain import get_commit, get_snapshot
+    from dsreg.model.objects import get_commit, get_snapshot
     registry.commit("ds", make_table(50), message="v1")
     folder = tmp_path / "evil"
     folder.mkdir()
