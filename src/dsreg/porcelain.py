@@ -102,7 +102,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) ->
 def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
             drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
             base: str | None = None, metadata: dict | None = None, author: str | None = None,
-            allow_empty: bool = False, empty_files: bool = True,
+            timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
             progress: Progress = NO_PROGRESS) -> CommitResult:
     # empty_files=False (the CLI, without --allow-empty): refuse files that hold no rows
     check_dataset_name(dataset)
@@ -214,7 +214,8 @@ def _commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = 
         _remember_inputs(reg, inputs, dataset, "main" if new_branch_from else branch, parent_id)
         return CommitResult(CommitId(parent_id), dataset, branch, results, unchanged=True)
     new = Commit(dataset=dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
-                 message=message, author=author or default_author(), timestamp=int(time.time()), metadata=meta)
+                 message=message, author=author or default_author(),
+                 timestamp=int(time.time()) if timestamp is None else timestamp, metadata=meta)
     data = encode_commit(new)
     cid, _ = reg.store.put(data)
     from dsreg.store.staged import publish
@@ -446,4 +447,24 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
     return result
 
 
-__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "__version__"]
+# -- the DVC bridge (src/dsreg/integrations/dvc/) ----------------------------------------
+def import_dvc(reg, repo: str | os.PathLike, path: str, dataset: str, **options: Any):
+    """The history of a DVC-tracked file or folder as commits of `dataset` (see integrations/dvc)."""
+    from dsreg.integrations.dvc import import_dvc as run
+    return run(reg, repo, path, dataset, **options)
+
+
+def export_dvc(reg, spec: str, repo: str | os.PathLike, path: str, **options: Any):
+    """A version written into a DVC repository as data DVC tracks."""
+    from dsreg.integrations.dvc import export_dvc as run
+    return run(reg, spec, repo, path, **options)
+
+
+def add_remote_from_dvc(reg, name: str, repo: str | os.PathLike, dvc_remote: str | None = None) -> dict:
+    """A DVC remote's URL and endpoint as dsreg remote `name`, under its own prefix."""
+    from dsreg.integrations.dvc import remote_from_dvc
+    return remote_from_dvc(reg, name, repo, dvc_remote)
+
+
+__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
+           "add_remote_from_dvc", "__version__"]
