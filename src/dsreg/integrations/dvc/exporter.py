@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsreg.errors import DsregError, UsageError
-from dsreg.integrations.dvc.repo import first_line, inside, open_repo, quiet
+from dsreg.integrations.dvc.repo import first_line, inside, open_repo, quiet, require_dvc
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -48,6 +48,7 @@ def export_dvc(reg: "Registry", spec: str, repo_path: str | os.PathLike, path: s
                split: str | None = None) -> ExportResult:
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
+    require_dvc()                   # before anything else can fail: the one thing to fix first
     from dsreg.model.revisions import resolve
     rev = resolve(reg, spec)
     splits = reg.show(f"{rev.dataset}@{rev.commit_id}")["splits"]

@@ -107,8 +107,8 @@ def _revision(run: _Run) -> DataRevision:
 
 
 def current_remotes(repo: Any) -> dict | None:
-    """The remotes configured now, for reading every revision: an old commit's own config
-    may predate the remote (DVC's `fetch --all-commits` also uses today's config)."""
+    """The remotes configured now: an old commit's own config may name no remote yet, or
+    one since moved. Reads try these first, then the commit's own (see `configs`)."""
     conf = repo.config
     if not conf.get("remote"):
         return None
@@ -118,28 +118,36 @@ def current_remotes(repo: Any) -> dict | None:
     return out
 
 
+def configs(today: dict | None) -> list[dict | None]:
+    """Today's remotes, then the commit's own config (None)."""
+    return [today, None] if today else [None]
+
+
 def open_fs(root: str, sha: str, config: dict | None) -> Any:
     from dvc.api import DVCFileSystem
     return DVCFileSystem(root, rev=sha, config=config) if config else DVCFileSystem(root, rev=sha)
 
 
-def _state(root: str, sha: str, path: str, config: dict | None) -> _State:
-    from dvc.exceptions import DvcException
-    fs = open_fs(root, sha, config)
-    try:
+def _state(root: str, sha: str, path: str, today: dict | None) -> _State:
+    failure: Exception | None = None
+    for config in configs(today):
+        fs = open_fs(root, sha, config)
         try:
-            info = fs.info(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return _State(None)
-        dvc_info = info.get("dvc_info") or {}
-        md5 = dvc_info.get("md5")
-        if not md5:
-            return _State(None)             # a file git tracks, not DVC
-        return _State(md5, info.get("type") == "directory", _defining(fs.repo, path))
-    except DvcException as e:
-        raise DsregError(f"DVC cannot read {path} at git commit {sha[:12]}: {first_line(e)}") from None
-    finally:
-        fs.close()
+            try:
+                info = fs.info(path)
+            except (FileNotFoundError, NotADirectoryError):
+                return _State(None)
+            dvc_info = info.get("dvc_info") or {}
+            md5 = dvc_info.get("md5")
+            if not md5:
+                return _State(None)             # a file git tracks, not DVC
+            return _State(md5, info.get("type") == "directory", _defining(fs.repo, path))
+        except Exception as e:  # noqa: BLE001 - DVC raises many kinds: its own, dvc_data's, fsspec's, boto's
+            failure = e                         # (a folder's listing missing from this remote: try the next)
+        finally:
+            fs.close()
+    assert failure is not None
+    raise DsregError(f"DVC cannot read {path} at git commit {sha[:12]}: {first_line(failure)}")
 
 
 def _defining(repo: Any, path: str) -> tuple[str, ...]:

@@ -18,8 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from dsreg.errors import DsregError, UsageError
-from dsreg.integrations.dvc.history import DataRevision, current_remotes, data_history, git_tags, open_fs
-from dsreg.integrations.dvc.repo import first_line, inside, open_repo, quiet, resolve_git_rev
+from dsreg.integrations.dvc.history import DataRevision, configs, current_remotes, data_history, git_tags, open_fs
+from dsreg.integrations.dvc.repo import first_line, inside, open_repo, quiet, require_dvc, resolve_git_rev
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
 
@@ -72,6 +72,7 @@ class _Plan:
 def import_dvc(reg: "Registry", repo_path: str | os.PathLike, path: str, dataset: str, *, rev: str | None = None,
                every: bool = False, tags: bool = False, split: str | None = None, split_per_file: bool = False,
                branch: str = "main", progress: Progress = NO_PROGRESS) -> ImportResult:
+    require_dvc()                   # before anything else can fail: the one thing to fix first
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
     if split is not None and split_per_file:
@@ -82,7 +83,7 @@ def import_dvc(reg: "Registry", repo_path: str | os.PathLike, path: str, dataset
         rel = inside(repo, path)
         head = resolve_git_rev(repo, rev or "HEAD")
         history = data_history(repo, rel, head, set(imported), every)
-        tag_plan = _tag_plan(reg, dataset, repo, history, imported) if tags else {}
+        tag_plan = _tag_plan(reg, dataset, repo, rel, history, imported) if tags else {}
         work = Path(tempfile.mkdtemp(prefix="dvc-import-", dir=reg.tmp_dir))
         try:
             plans, downloaded = _download(repo, rel, history.new, work, split, split_per_file, progress)
@@ -119,10 +120,11 @@ def _metadata(reg: "Registry", commit_id: str) -> dict:
     return dict((c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))).metadata)
 
 
-def _tag_plan(reg: "Registry", dataset: str, repo: Any, history, imported: dict[str, str]) -> dict[str, list[str]]:
+def _tag_plan(reg: "Registry", dataset: str, repo: Any, rel: str, history,
+              imported: dict[str, str]) -> dict[str, list[str]]:
     """{git commit or dsreg commit: [tag]}: a git tag on a first-parent commit tags the
-    revision holding that commit's data. Checked before anything is recorded: a dsreg tag of
-    that name elsewhere is a conflict."""
+    revision holding that commit's data, whether imported now or before. Checked before
+    anything is recorded: a dsreg tag of that name elsewhere is a conflict."""
     by_commit = git_tags(repo.scm)
     plan: dict[str, list[str]] = {}
     targets: list[tuple[str, str | None]] = []      # (tag, existing dsreg commit or None: a new one)
@@ -135,6 +137,11 @@ def _tag_plan(reg: "Registry", dataset: str, repo: Any, history, imported: dict[
     if history.imported_at is not None:
         for sha in history.imported_covers:
             known.setdefault(sha, imported[history.imported_at])
+        # the line below the imported commit: commits that changed no data carry tags too
+        for revision in data_history(repo, rel, history.imported_at, set(), True).new:
+            if revision.commit in imported:
+                for sha in revision.covers:
+                    known.setdefault(sha, imported[revision.commit])
     for sha, commit_id in known.items():
         for name in by_commit.get(sha, []):
             targets.append((name, commit_id))
@@ -153,31 +160,46 @@ def _download(repo: Any, rel: str, revisions: list[DataRevision], work: Path, sp
               progress: Progress) -> tuple[list[_Plan], int]:
     """Each revision's data, through DVC, into `work`; the splits it gives."""
     from dsreg.rows.ingest import list_files
-    from dvc.exceptions import DvcException
-    config = current_remotes(repo)
+    today = current_remotes(repo)
     name = PurePosixPath(rel).name
     plans, total = [], 0
     progress.start("download from DVC", len(revisions), "revisions")
     for revision in revisions:
         dest = work / revision.commit[:16] / name
         dest.parent.mkdir(parents=True)
-        fs = open_fs(repo.root_dir, revision.commit, config)
-        try:
-            fs.get(rel, str(dest), recursive=revision.isdir)
-        except FileNotFoundError:
-            raise DsregError(f"the data of {rel} at git commit {revision.commit[:12]} (md5 {revision.md5}) is in "
-                             "neither the DVC cache nor the DVC remote",
-                             "push it from where it was made ('dvc push'), or check the remote's config") from None
-        except (DvcException, OSError) as e:
-            raise DsregError(f"DVC cannot get {rel} at git commit {revision.commit[:12]}: {first_line(e)}") from None
-        finally:
-            fs.close()
+        _get(repo.root_dir, rel, revision, dest, today)
         files = list_files(dest)        # refuses files dsreg cannot read, before anything is recorded
         total += sum(f.stat().st_size for f in files)
         plans.append(_Plan(revision, _splits(dest, files, split, per_file, revision)))
         progress.advance(1)
     progress.finish()
     return plans, total
+
+
+def _get(root: str, rel: str, revision: DataRevision, dest: Path, today: dict | None) -> None:
+    """PATH at the revision into `dest`, through DVC: its cache, else today's remote, else
+    the remote the commit itself names."""
+    missing, failure = False, None
+    for config in configs(today):
+        fs = open_fs(root, revision.commit, config)
+        try:
+            fs.get(rel, str(dest), recursive=revision.isdir)
+            return
+        except FileNotFoundError:
+            missing = True
+        except Exception as e:  # noqa: BLE001 - DVC raises many kinds: its own, dvc_data's, fsspec's, boto's
+            failure = e
+        finally:
+            fs.close()
+        if dest.is_dir():                   # a partial copy: the next try starts afresh
+            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            dest.unlink(missing_ok=True)
+    if missing or failure is None:
+        raise DsregError(f"the data of {rel} at git commit {revision.commit[:12]} (md5 {revision.md5}) is in "
+                         "neither the DVC cache nor the DVC remote",
+                         "push it from where it was made ('dvc push'), or check the remote's config")
+    raise DsregError(f"DVC cannot get {rel} at git commit {revision.commit[:12]}: {first_line(failure)}")
 
 
 def _splits(dest: Path, files: list[Path], split: str, per_file: bool, revision: DataRevision) -> dict[str, Path]:
