@@ -100,7 +100,7 @@ def export_dvc(state: State, spec: str, repo: str, path: str, fmt: str | None, s
     rows = ", ".join(f"{s}: {n:,} rows" for s, n in sorted(result.rows.items()))
     click.echo(f"exported {spec} ({short_id(result.commit)}) to {result.path} in {result.repo} ({rows})")
     click.echo(f"DVC tracks it in {result.dvc_file} (md5 {result.md5}); "
-               f"share it with: git add {result.dvc_file} .gitignore && git commit && dvc push")
+               f"share it with: git add {result.dvc_file} {result.gitignore} && git commit && dvc push")
 
 
 def render_remote_from_dvc(name: str, info: dict) -> None:

@@ -33,6 +33,7 @@ class ExportResult:
     repo: str
     path: str                   # relative to the repository's root
     dvc_file: str
+    gitignore: str              # where DVC listed PATH, for `git add`
     md5: str
     format: str
     rows: dict[str, int]
@@ -40,7 +41,7 @@ class ExportResult:
 
     def to_json(self) -> dict:
         return {"dataset": self.dataset, "commit": self.commit, "repo": self.repo, "path": self.path,
-                "dvc_file": self.dvc_file, "md5": self.md5, "format": self.format, "rows": dict(self.rows),
+                "dvc_file": self.dvc_file, "gitignore": self.gitignore, "md5": self.md5, "format": self.format, "rows": dict(self.rows),
                 "files": list(self.files)}
 
 
@@ -77,8 +78,10 @@ def export_dvc(reg: "Registry", spec: str, repo_path: str | os.PathLike, path: s
             out = stage.outs[0]
             files = [p for p in ([target] if target.is_file() else sorted(target.rglob("*"))) if p.is_file()]
             rows = {s: splits[s]["rows"] for s in ([split] if split else sorted(splits))}
+            gitignore = (Path(rel).parent / ".gitignore").as_posix()
             return ExportResult(rev.dataset, rev.commit_id, str(root), rel, os.path.relpath(stage.path, root),
-                                out.hash_info.value, fmt, rows, tuple(p.relative_to(root).as_posix() for p in files))
+                                gitignore, out.hash_info.value, fmt, rows,
+                                tuple(p.relative_to(root).as_posix() for p in files))
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
