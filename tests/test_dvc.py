@@ -23,7 +23,7 @@ import yaml
 
 from dsreg import porcelain
 
-from clihelpers import fails, run, run_json
+from clihelpers import fails, misuse, run, run_json
 from conftest import new_bucket
 from dvcrepos import (ALICE, BOB, Builder, DAVE, build_history, dvc_cli, edited, folder_bytes, git, push_all,
                       quiet_env, reviews, write)
@@ -232,8 +232,7 @@ def test_remote_from_dvc_folder_and_named_remote(registry, history):
     out = run("remote", "add", "team2", "--from-dvc", str(history.root)).stdout
     assert out.startswith(f"added remote team2: file://{history.remote}/dsreg, inside DVC remote storage")
     fails("remote", "add", "team3", "--from-dvc", str(history.root), "nope", says="has no remote 'nope'")
-    misuse_result = run("remote", "add", "team3", code=2)
-    assert "give the remote's URL, or --from-dvc REPO" in misuse_result.stderr
+    misuse("remote", "add", "team3", says="Missing argument 'URL'")
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -56,11 +56,11 @@ def remote() -> None:
 
 @remote.command(name="add")
 @click.argument("name")
-@click.argument("url", required=False, metavar="URL | --from-dvc REPO [DVC_REMOTE]")
+@click.argument("url", required=False, metavar="[URL]")
 @endpoint_option
 @click.option("--from-dvc", "dvc_repo", metavar="REPO", type=click.Path(file_okay=False),
-              help="Use the URL and endpoint of a remote of DVC repository REPO (DVC_REMOTE, default: its "
-                   "default remote), under its own prefix URL/dsreg.")
+              help="Instead of URL: the URL and endpoint of a remote of DVC repository REPO, under its own "
+                   "prefix URL/dsreg (give the DVC remote's name in place of URL; default: DVC's default remote).")
 @json_option
 @pass_state
 def remote_add(state: State, name: str, url: str | None, endpoint_url: str | None, dvc_repo: str | None,
@@ -86,7 +86,7 @@ def remote_add(state: State, name: str, url: str | None, endpoint_url: str | Non
         info = porcelain.add_remote_from_dvc(state.reg, name, dvc_repo, url)
         url = info["url"]
     elif url is None:
-        raise UsageError("give the remote's URL, or --from-dvc REPO")
+        raise click.UsageError("Missing argument 'URL'.", click.get_current_context())
     else:
         info = transfer.add_remote(state.reg, name, url, endpoint_url)
     cas = info["conditional_writes"]

@@ -89,7 +89,8 @@ def import_dvc(reg: "Registry", repo_path: str | os.PathLike, path: str, dataset
             plans, downloaded = _download(repo, rel, history.new, work, split, split_per_file, progress)
             for plan in plans:
                 plan.tags = tag_plan.pop(plan.revision.commit, [])
-            return _commit_all(reg, dataset, branch, rel, head, history, plans, tag_plan, downloaded, split_per_file)
+            return _commit_all(reg, dataset, branch, rel, head, history, plans, tag_plan, downloaded, split_per_file,
+                               progress)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -217,7 +218,7 @@ def _splits(dest: Path, files: list[Path], split: str, per_file: bool, revision:
 
 
 def _commit_all(reg: "Registry", dataset: str, branch: str, rel: str, head: str, history, plans: list[_Plan],
-                old_tags: dict[str, list[str]], downloaded: int, per_file: bool) -> ImportResult:
+                old_tags: dict[str, list[str]], downloaded: int, per_file: bool, progress: Progress) -> ImportResult:
     done: list[ImportedRevision] = []
     made_tags: list[str] = []
     previous = _previous_splits(reg, dataset, branch) if per_file else []
@@ -230,8 +231,9 @@ def _commit_all(reg: "Registry", dataset: str, branch: str, rel: str, head: str,
             drop = [s for s in previous if s not in plan.splits]
             previous = meta["splits"]
         result = reg.commit(dataset, {s: str(p) for s, p in plan.splits.items()}, message=r.message, branch=branch,
-                            drop_splits=drop, metadata={META_KEY: meta}, author=r.author, timestamp=r.timestamp)
-        for p in plan.splits.values():        # the disk holds one revision at a time from here
+                            drop_splits=drop, metadata={META_KEY: meta}, author=r.author, timestamp=r.timestamp,
+                            progress=progress)
+        for p in plan.splits.values():        # committed: the downloaded copy has served
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)
             else:
