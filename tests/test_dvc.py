@@ -21,12 +21,24 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from dsreg import porcelain
-
 from clihelpers import fails, misuse, run, run_json
 from conftest import new_bucket
-from dvcrepos import (ALICE, BOB, Builder, DAVE, build_history, dvc_cli, edited, folder_bytes, git, push_all,
-                      quiet_env, reviews, write)
+from dsreg import porcelain
+from dvcrepos import (
+    ALICE,
+    BOB,
+    DAVE,
+    Builder,
+    build_history,
+    dvc_cli,
+    edited,
+    folder_bytes,
+    git,
+    push_all,
+    quiet_env,
+    reviews,
+    write,
+)
 
 REVIEWS, LABELS, META = "data/reviews.parquet", "data/labels.csv", "data/meta"
 

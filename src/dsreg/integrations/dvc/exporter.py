@@ -45,7 +45,7 @@ class ExportResult:
                 "files": list(self.files)}
 
 
-def export_dvc(reg: "Registry", spec: str, repo_path: str | os.PathLike, path: str, *, format: str | None = None,
+def export_dvc(reg: Registry, spec: str, repo_path: str | os.PathLike, path: str, *, format: str | None = None,
                split: str | None = None) -> ExportResult:
     if format is not None and format not in FORMATS:
         raise UsageError(f"unknown format {format!r}; use one of {', '.join(FORMATS)}")
@@ -61,9 +61,10 @@ def export_dvc(reg: "Registry", spec: str, repo_path: str | os.PathLike, path: s
         if single is not None and format is not None and format != single:
             raise UsageError(f"{rel} names a .{single} file but --format is {format}")
         fmt = single or format or "parquet"
-        if single is not None:
-            split = _one_split(spec, splits, split)
-        elif split is not None and split not in splits:
+        one = _one_split(spec, splits, split) if single is not None else None
+        if one is not None:
+            split = one
+        if one is None and split is not None and split not in splits:
             raise DsregError(f"{spec} has no split {split!r}", f"it has {', '.join(sorted(splits))}")
         _check_replaceable(repo, target, rel)
         tmp_root = root / ".dvc" / "tmp"
@@ -71,7 +72,7 @@ def export_dvc(reg: "Registry", spec: str, repo_path: str | os.PathLike, path: s
         work = Path(tempfile.mkdtemp(prefix="dsreg-export-", dir=tmp_root))
         try:
             reg.checkout(f"{rev.dataset}@{rev.commit_id}", work / "out", split=split, format=fmt)
-            new = _single_file(work / "out" / split, fmt, work / "file") if single is not None else work / "out"
+            new = _single_file(work / "out" / one, fmt, work / "file") if one is not None else work / "out"
             stage = _swap_and_add(repo, target, new, work / "old")
             stage.meta = {**(stage.meta or {}), "dsreg": {"dataset": rev.dataset, "commit": rev.commit_id}}
             stage.dump()
@@ -100,7 +101,7 @@ def _one_split(spec: str, splits: dict, split: str | None) -> str:
 def _check_replaceable(repo: Any, target: Path, rel: str) -> None:
     """PATH is new, or data DVC tracks whose every change DVC has recorded (so its bytes are
     in DVC's cache and replacing it loses nothing)."""
-    from dvc.exceptions import DvcException, OutputNotFoundError
+    from dvc.exceptions import DvcException, OutputNotFoundError  # type: ignore[import-untyped]
     if not (target.exists() or target.is_symlink()):
         if target.parent.exists() and not target.parent.is_dir():
             raise DsregError(f"{target.parent} is not a folder")

@@ -69,7 +69,7 @@ class _Plan:
     tags: list[str] = field(default_factory=list)
 
 
-def import_dvc(reg: "Registry", repo_path: str | os.PathLike, path: str, dataset: str, *, rev: str | None = None,
+def import_dvc(reg: Registry, repo_path: str | os.PathLike, path: str, dataset: str, *, rev: str | None = None,
                every: bool = False, tags: bool = False, split: str | None = None, split_per_file: bool = False,
                branch: str = "main", progress: Progress = NO_PROGRESS) -> ImportResult:
     require_dvc()                   # before anything else can fail: the one thing to fix first
@@ -95,7 +95,7 @@ def import_dvc(reg: "Registry", repo_path: str | os.PathLike, path: str, dataset
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _imported(reg: "Registry", dataset: str, branch: str) -> dict[str, str]:
+def _imported(reg: Registry, dataset: str, branch: str) -> dict[str, str]:
     """{git commit: dsreg commit} over the history of the branch the import commits to."""
     from dsreg.errors import UnknownRevision
     m = reg.manifest
@@ -114,14 +114,14 @@ def _imported(reg: "Registry", dataset: str, branch: str) -> dict[str, str]:
     return out
 
 
-def _metadata(reg: "Registry", commit_id: str) -> dict:
+def _metadata(reg: Registry, commit_id: str) -> dict:
     from dsreg.ids import ObjectId
     from dsreg.model.serialize import decode_commit
     c = reg.manifest.commit(commit_id)
     return dict((c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))).metadata)
 
 
-def _tag_plan(reg: "Registry", dataset: str, repo: Any, rel: str, history,
+def _tag_plan(reg: Registry, dataset: str, repo: Any, rel: str, history,
               imported: dict[str, str]) -> dict[str, list[str]]:
     """{git commit or dsreg commit: [tag]}: a git tag on a first-parent commit tags the
     revision holding that commit's data, whether imported now or before. Checked before
@@ -143,9 +143,9 @@ def _tag_plan(reg: "Registry", dataset: str, repo: Any, rel: str, history,
             if revision.commit in imported:
                 for sha in revision.covers:
                     known.setdefault(sha, imported[revision.commit])
-    for sha, commit_id in known.items():
+    for sha, known_id in known.items():
         for name in by_commit.get(sha, []):
-            targets.append((name, commit_id))
+            targets.append((name, known_id))
     existing = reg.tag(dataset) if reg.manifest.has_dataset(dataset) else {}
     for name, commit_id in targets:
         check_ref_name(name, "tag")
@@ -217,7 +217,7 @@ def _splits(dest: Path, files: list[Path], split: str, per_file: bool, revision:
     return out
 
 
-def _commit_all(reg: "Registry", dataset: str, branch: str, rel: str, head: str, history, plans: list[_Plan],
+def _commit_all(reg: Registry, dataset: str, branch: str, rel: str, head: str, history, plans: list[_Plan],
                 old_tags: dict[str, list[str]], downloaded: int, per_file: bool, progress: Progress) -> ImportResult:
     done: list[ImportedRevision] = []
     made_tags: list[str] = []
@@ -251,7 +251,7 @@ def _commit_all(reg: "Registry", dataset: str, branch: str, rel: str, head: str,
     return ImportResult(dataset, branch, rel, head, tuple(done), history.imported_at, tuple(made_tags), downloaded)
 
 
-def _previous_splits(reg: "Registry", dataset: str, branch: str) -> list[str]:
+def _previous_splits(reg: Registry, dataset: str, branch: str) -> list[str]:
     """The splits the last imported revision made that the branch head still has, so a
     file gone from the folder drops its split."""
     from dsreg.ids import ObjectId

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 PREFIX = "dsreg"
 
 
-def remote_from_dvc(reg: "Registry", name: str, repo_path: str | os.PathLike, dvc_remote: str | None = None) -> dict:
+def remote_from_dvc(reg: Registry, name: str, repo_path: str | os.PathLike, dvc_remote: str | None = None) -> dict:
     from dsreg.remote.transfer import add_remote
     with open_repo(repo_path) as repo, quiet():
         config = repo.config
