@@ -139,7 +139,6 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_a_read_only_clone_reads_data_from_its_remote_without_keeping_it(read_only, tmp_path):
     """A clone fetches data when it is first read; read-only, it reads it all the same."""
-    from dsreg.remote import transfer
     root, remote = read_only
     clone, _ = dsreg.Registry.clone(f"file://{remote}", tmp_path / "clone")
     objects = sorted((tmp_path / "clone" / ".dsreg" / "objects").rglob("*"))

@@ -104,4 +104,24 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
     return result
 
 
-__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "__version__"]
+# -- the DVC bridge (src/dsreg/integrations/dvc/) ----------------------------------------
+def import_dvc(reg, repo: str | os.PathLike, path: str, dataset: str, **options: Any):
+    """The history of a DVC-tracked file or folder as commits of `dataset` (see integrations/dvc)."""
+    from dsreg.integrations.dvc import import_dvc as run
+    return run(reg, repo, path, dataset, **options)
+
+
+def export_dvc(reg, spec: str, repo: str | os.PathLike, path: str, **options: Any):
+    """A version written into a DVC repository as data DVC tracks."""
+    from dsreg.integrations.dvc import export_dvc as run
+    return run(reg, spec, repo, path, **options)
+
+
+def add_remote_from_dvc(reg, name: str, repo: str | os.PathLike, dvc_remote: str | None = None) -> dict:
+    """A DVC remote's URL and endpoint as dsreg remote `name`, under its own prefix."""
+    from dsreg.integrations.dvc import remote_from_dvc
+    return remote_from_dvc(reg, name, repo, dvc_remote)
+
+
+__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
+           "add_remote_from_dvc", "__version__"]

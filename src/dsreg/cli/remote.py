@@ -57,11 +57,15 @@ def remote() -> None:
 
 @remote.command(name="add")
 @click.argument("name")
-@click.argument("url")
+@click.argument("url", required=False, metavar="[URL]")
 @endpoint_option
+@click.option("--from-dvc", "dvc_repo", metavar="REPO", type=click.Path(file_okay=False),
+              help="Instead of URL: the URL and endpoint of a remote of DVC repository REPO, under its own "
+                   "prefix URL/dsreg (give the DVC remote's name in place of URL; default: DVC's default remote).")
 @json_option
 @pass_state
-def remote_add(state: State, name: str, url: str, endpoint_url: str | None, as_json: bool) -> None:
+def remote_add(state: State, name: str, url: str | None, endpoint_url: str | None, dvc_repo: str | None,
+               as_json: bool) -> None:
     """Add remote NAME at URL and probe its conditional writes.
 
     Refs move on a remote by compare-and-swap (conditional PUT). A store that ignores
@@ -72,14 +76,28 @@ def remote_add(state: State, name: str, url: str, endpoint_url: str | None, as_j
       dsreg remote add origin s3://team-datasets/registry
       dsreg remote add minio s3://datasets/reg --endpoint-url http://minio.local:9000
       dsreg remote add shared file:///mnt/shared/dsreg
+      dsreg remote add team --from-dvc ../project       DVC's default remote + /dsreg
     """
     from dsreg.remote import transfer
-    info = transfer.add_remote(state.reg, name, url, endpoint_url)
+    if dvc_repo is not None:
+        if endpoint_url:
+            raise UsageError("--endpoint-url comes from DVC's config with --from-dvc")
+        from dsreg import porcelain
+        from dsreg.cli.dvc import render_remote_from_dvc
+        info = porcelain.add_remote_from_dvc(state.reg, name, dvc_repo, url)
+        url = info["url"]
+    elif url is None:
+        raise click.UsageError("Missing argument 'URL'.", click.get_current_context())
+    else:
+        info = transfer.add_remote(state.reg, name, url, endpoint_url)
     cas = info["conditional_writes"]
     if as_json:
         emit_json(info)
     else:
-        echo(f"added remote {name}: {url}" + (f" (endpoint {endpoint_url})" if endpoint_url else ""))
+        if dvc_repo is not None:
+            render_remote_from_dvc(name, info)
+        else:
+            echo(f"added remote {name}: {url}" + (f" (endpoint {endpoint_url})" if endpoint_url else ""))
         echo("conditional writes: " + {
             True: "yes (refs move by compare-and-swap)",
             False: "no",

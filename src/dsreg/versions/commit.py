@@ -84,7 +84,8 @@ def default_author() -> str:
 def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
            drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
            base: str | None = None, metadata: dict | None = None, author: str | None = None,
-           allow_empty: bool = False, empty_files: bool = True, settings: RowSettings = DEFAULT_ROW_SETTINGS,
+           timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
+           settings: RowSettings = DEFAULT_ROW_SETTINGS,
            progress: Progress = NO_PROGRESS) -> CommitResult:
     """Commit `splits` ({split: source}, or one source for `train`) to `dataset`'s `branch`;
     the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
@@ -93,7 +94,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
     reg.require_writable()
     with staged(reg):
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
-                           keys=keys, base=base, metadata=metadata, author=author, allow_empty=allow_empty,
+                           keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
         reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
         built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
@@ -125,13 +126,14 @@ class CommitPlan:
     parent: Commit | None
     base: Commit | None             # whose rows may be reused: the parent unless `base` named one
     new_branch: bool                # the branch starts here, from main's head (its ref must not exist)
+    timestamp: int | None = None    # seconds since the epoch; None: now (an import keeps the original's)
     settings: RowSettings = DEFAULT_ROW_SETTINGS
 
 
 def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
                 drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
                 base: str | None = None, metadata: dict | None = None, author: str | None = None,
-                allow_empty: bool = False, empty_files: bool = True,
+                timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
                 settings: RowSettings = DEFAULT_ROW_SETTINGS) -> CommitPlan:
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
@@ -160,7 +162,8 @@ def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: st
     return CommitPlan(dataset=dataset, branch=branch, message=message, author=author or default_author(),
                       splits=planned, drop_splits=drop_splits, keys=keys, metadata=metadata,
                       allow_empty=allow_empty, empty_files=empty_files, parent_id=parent_id, parent=parent,
-                      base=base_commit, new_branch=new_branch, settings=settings)
+                      base=base_commit, new_branch=new_branch, settings=settings,
+                      timestamp=timestamp)
 
 
 def _normalize_splits(splits: Any) -> dict[str, Any]:
@@ -308,7 +311,7 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
         _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
         return CommitResult(CommitId(parent_id), plan.dataset, plan.branch, results, unchanged=True)
     new = Commit(dataset=plan.dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
-                 message=plan.message, author=plan.author, timestamp=int(time.time()), metadata=meta)
+                 message=plan.message, author=plan.author, timestamp=plan.timestamp if plan.timestamp is not None else int(time.time()), metadata=meta)
     cid, _ = reg.store.put(encode_commit(new))
     publish(reg)                # the objects enter the store just before the manifest names them
     m = reg.manifest

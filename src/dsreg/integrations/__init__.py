@@ -1,0 +1,1 @@
+"""Adapters to other tools; each imports its tool lazily, only when used."""
