@@ -210,6 +210,25 @@ UNSUPPORTED = {
     "decimal_negative_scale": pa.array([D("1E+3"), None], pa.decimal128(5, -3)),
     "list_view": pa.array([[1], None, []], pa.list_view(pa.int32())),
     "large_list_view": pa.array([["a"], None], pa.large_list_view(pa.string())),
+    # committed fine once, then unreadable: Parquet cannot write dictionaries of views, and
+    # pyarrow reads fixed-size lists of size 0 (or of nulls) back broken
+    "dictionary_of_string_view": pa.array(["a", "b", None]).cast(pa.string_view()).dictionary_encode(),
+    "dictionary_of_binary_view": pa.array([b"a", None]).cast(pa.binary_view()).dictionary_encode(),
+    "list_of_dictionary_of_string_view": pa.ListArray.from_arrays(
+        pa.array([0, 1, 1], pa.int32()), pa.array(["a"]).cast(pa.string_view()).dictionary_encode(),
+        mask=pa.array([False, True])),
+    "fixed_size_list_of_size_0": pa.array([[], [], None], pa.list_(pa.int32(), 0)),
+    "fixed_size_list_of_size_0_of_string": pa.array([[], None], pa.list_(pa.string(), 0)),
+    "struct_of_fixed_size_list_of_size_0": pa.array([{"a": []}, None], pa.struct([("a", pa.list_(pa.int8(), 0))])),
+    "fixed_size_list_of_null": pa.array([[None, None], None], pa.list_(pa.null(), 2)),
+    "fixed_size_binary_of_width_0": pa.array([b"", None], pa.binary(0)),
+    # refused before, but without naming the column
+    "dictionary_of_list": pa.DictionaryArray.from_arrays(pa.array([0, None]), pa.array([[1]], pa.list_(pa.int8()))),
+    "dictionary_of_struct": pa.DictionaryArray.from_arrays(pa.array([0, None]), pa.array([{"a": 1}])),
+    "dictionary_of_null": pa.DictionaryArray.from_arrays(pa.array([0, None]), pa.array([None], pa.null())),
+    "run_end_encoded": pa.RunEndEncodedArray.from_arrays(pa.array([2, 3], pa.int32()), pa.array([1, 2])),
+    "extension_uuid": pa.array([b"0" * 16, None], pa.binary(16)).cast(pa.uuid()),
+    "extension_json": pa.array(['{"a": 1}', None]).cast(pa.json_()),
 }
 
 

@@ -310,6 +310,7 @@ def _check_type(t: pa.DataType, where: str) -> None:
         # (its list_view -> list cast builds invalid offsets; no cast to dictionaries)
         raise UnsupportedType(f"{where} has type {t}, which dsreg cannot store yet",
                               "convert it to a list or large_list column first")
+    _check_readable_back(t, where)
     if pa.types.is_struct(t):
         if t.num_fields == 0:
             raise UnsupportedType(f"{where} is a struct with no fields, which Parquet cannot store")
@@ -320,3 +321,28 @@ def _check_type(t: pa.DataType, where: str) -> None:
         _check_type(t.item_type, where)
     elif hasattr(t, "value_type") and not pa.types.is_dictionary(t):
         _check_type(t.value_type, where)
+
+
+def _check_readable_back(t: pa.DataType, where: str) -> None:
+    """Refuse types Parquet and pyarrow would take at commit but not give back: such a
+    version would commit fine and then fail every load and checkout."""
+    why = None
+    if isinstance(t, pa.BaseExtensionType):
+        why = "an extension type"
+    elif pa.types.is_run_end_encoded(t):
+        why = "run-end encoded, which Parquet has no layout for"
+    elif pa.types.is_dictionary(t):
+        v = t.value_type
+        if pa.types.is_string_view(v) or pa.types.is_binary_view(v):
+            why = "a dictionary of views, which the Parquet writer cannot write"
+        elif pa.types.is_nested(v) or pa.types.is_null(v) or pa.types.is_dictionary(v):
+            why = "a dictionary of nested or null values, which Parquet cannot store"
+    elif pa.types.is_fixed_size_list(t) and t.list_size == 0:
+        why = "a fixed-size list of size 0, which pyarrow cannot read back from Parquet"
+    elif pa.types.is_fixed_size_list(t) and pa.types.is_null(t.value_type):
+        why = "a fixed-size list of nulls, which pyarrow reads back broken"
+    elif pa.types.is_fixed_size_binary(t) and t.byte_width == 0:
+        why = "a fixed-size binary of width 0, which Parquet cannot store"
+    if why:
+        raise UnsupportedType(f"{where} has type {t}: {why}",
+                              "cast it to a plain type first (a list, a string, the dictionary's value type)")
