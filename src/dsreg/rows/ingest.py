@@ -7,6 +7,7 @@ first file that differs and how.
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,7 +21,7 @@ CSV_BLOCK_BYTES = 16 << 20
 # Part of every input digest (inputcache.py): bump it whenever what reading files yields
 # changes (another reader, other options, other type inference), so that files committed
 # before are read again rather than taken for the snapshot they gave then.
-INGEST_VERSION = "1"
+INGEST_VERSION = "2"
 FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".csv": "csv", ".tsv": "tsv",
@@ -41,8 +42,22 @@ class Source:
 def open_source(value: Any) -> Source:
     src = _open_source(value)
     src.schema = without_pins(src.schema)
+    if not src.files:       # files are checked as they are read, naming the file and row
+        src.batches = _checked(src.batches, src.origins[0])
     src.batches = _rebatched(src.batches)
     return src
+
+
+def _checked(batches: Callable[[], Iterator[pa.RecordBatch]], where: str) -> Callable[[], Iterator[pa.RecordBatch]]:
+    from dsreg.rows.inputchecks import check_text
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        rows = 0
+        for batch in batches():
+            check_text(batch, where, rows)
+            rows += batch.num_rows
+            yield batch
+    return gen
 
 
 COALESCE_BYTES = 64 << 20
@@ -81,15 +96,27 @@ def _joined(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
         return batches
 
 
+# the keys `load` adds to the schema metadata to say where rows came from
+READ_KEYS = (b"dsreg.dataset", b"dsreg.commit", b"dsreg.split")
+
+
 def without_pins(schema: pa.Schema) -> pa.Schema:
     """The schema without the `dsreg.*` metadata keys `load` adds to say where rows came
     from: they describe a read, not the data, so committing a loaded table back does not
-    store them (and identical data stays `unchanged`)."""
+    store them (and identical data stays `unchanged`). Other `dsreg.*` keys are reserved:
+    refused rather than dropped without a word."""
     meta = schema.metadata
     if not meta or not any(k.startswith(b"dsreg.") for k in meta):
         return schema
+    other = sorted(k for k in meta if k.startswith(b"dsreg.") and k not in READ_KEYS)
+    if other:
+        raise BadInput(f"schema metadata key {other[0].decode('utf-8', 'replace')!r} is reserved: keys starting "
+                       "with 'dsreg.' describe where loaded rows came from", "rename the key")
     kept = {k: v for k, v in meta.items() if not k.startswith(b"dsreg.")}
     return schema.with_metadata(kept) if kept else schema.remove_metadata()
+
+
+_READERS_READ: "weakref.WeakSet[pa.RecordBatchReader]" = weakref.WeakSet()
 
 
 def _open_source(value: Any) -> Source:
@@ -102,17 +129,24 @@ def _open_source(value: Any) -> Source:
     if isinstance(value, pa.RecordBatch):
         return Source(value.schema, lambda: iter([value]), ["<pyarrow.RecordBatch>"])
     if isinstance(value, pa.RecordBatchReader):
+        if value in _READERS_READ:
+            raise BadInput("this RecordBatchReader was already read (by another split, or an earlier commit): "
+                           "a reader gives its rows only once", "pass a new reader, or a Table")
         used = []
 
         def once():
             if used:
                 raise BadInput("a RecordBatchReader can be read only once")
             used.append(True)
+            _READERS_READ.add(value)
             return iter(value)
         return Source(value.schema, once, ["<pyarrow.RecordBatchReader>"])
     if type(value).__module__.startswith("pandas") and type(value).__name__ == "DataFrame":
+        # a named index is data (a key, a timestamp), kept as a column as pandas does;
+        # an unnamed one is positions, left out
+        named = any(n is not None for n in value.index.names)
         try:
-            table = pa.Table.from_pandas(value, preserve_index=False)
+            table = pa.Table.from_pandas(value, preserve_index=named)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
             raise BadInput(f"cannot convert the DataFrame to Arrow: {e}") from None
         return Source(table.schema, lambda: iter(table.to_batches(max_chunksize=BATCH_ROWS)), ["<pandas.DataFrame>"])
@@ -132,6 +166,8 @@ def list_files(path: Path) -> list[Path]:
     if path.is_file():
         _format_of(path)
         return [path]
+    if path.exists():       # a FIFO, a socket, a device: reading could block or never end
+        raise BadInput(f"{path} is not a regular file or folder", "write the data to a file first")
     raise BadInput(f"no such file or folder: {path}")
 
 
@@ -196,20 +232,24 @@ def _file_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
     fmt = _format_of(f)
     try:
         if fmt == "parquet":
-            import pyarrow.parquet as pq
-            return pq.read_schema(f)
+            from dsreg.rows.parquetinput import open_parquet
+            return open_parquet(f).schema_arrow
         if fmt == "arrow":
             with _open_ipc(f) as reader:
                 return reader.schema
         # CSV and JSON: infer from the first block, as the reader will
-        with _text_reader(f, fmt, like) as reader:
-            return reader.schema
+        return _text_schema(f, fmt, like)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as e:
+        if fmt in ("csv", "tsv"):     # broken quoting explains it better than Arrow's message
+            from dsreg.rows.csvquotes import check_quoting
+            check_quoting(f, "\t" if fmt == "tsv" else ",")
         raise BadInput(f"{f}: cannot read it as {fmt.upper()}: {_first_line(e)}") from None
 
 
 def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    # Arrow quotes whole values in its messages: a 40 MiB field makes a 40 MiB line
+    return line if len(line) <= 300 else line[:300] + "..."
 
 
 class _ClosingReader:
@@ -247,41 +287,109 @@ class _IpcFile(_ClosingReader):
             yield self.reader.get_batch(i)
 
 
-def _text_reader(f: Path, fmt: str, like: pa.Schema | None) -> _ClosingReader:
+def _text_reader(f: Path, fmt: str, like: pa.Schema | None, block: int | None = None) -> _ClosingReader:
+    block = block or CSV_BLOCK_BYTES
     if fmt in ("csv", "tsv"):
         import pyarrow.csv as pcsv
         convert = pcsv.ConvertOptions(column_types={fl.name: fl.type for fl in like}) if like is not None else None
-        parse = pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
-        reader = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                               parse_options=parse, convert_options=convert)
+        reader = pcsv.open_csv(f, read_options=pcsv.ReadOptions(block_size=block),
+                               parse_options=csv_parse_options(fmt), convert_options=convert)
         return _ClosingReader(reader, reader.close)
     import pyarrow.json as pjson
     parse = pjson.ParseOptions(explicit_schema=like) if like is not None else None
-    reader = pjson.open_json(f, read_options=pjson.ReadOptions(block_size=CSV_BLOCK_BYTES), parse_options=parse)
+    reader = pjson.open_json(f, read_options=pjson.ReadOptions(block_size=block), parse_options=parse)
     return _ClosingReader(reader, reader.close)
 
 
+def csv_parse_options(fmt: str):
+    """How dsreg parses CSV and TSV (checkout checks its files read back through these)."""
+    import pyarrow.csv as pcsv
+    # newlines_in_values: blocks are cut outside quotes, else a quoted value with a line
+    # break across a block boundary became two rows (silently, with the right column count)
+    return pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
+
+
+MAX_BLOCK_BYTES = 1 << 30
+
+
+def _straddles(e: Exception) -> bool:
+    return isinstance(e, pa.ArrowInvalid) and "straddl" in str(e)
+
+
+def _row_too_long(f: Path) -> BadInput:
+    return BadInput(f"{f}: a row is longer than {MAX_BLOCK_BYTES >> 20} MiB, more than dsreg reads at once",
+                    "split the value, or convert the file to Parquet")
+
+
+def _text_schema(f: Path, fmt: str, like: pa.Schema | None) -> pa.Schema:
+    block = CSV_BLOCK_BYTES
+    while True:
+        try:
+            with _text_reader(f, fmt, like, block) as reader:
+                return reader.schema
+        except pa.ArrowInvalid as e:
+            if not _straddles(e):
+                raise
+            if block >= MAX_BLOCK_BYTES:
+                raise _row_too_long(f) from None
+            block *= 4
+
+
+def _text_batches(f: Path, fmt: str, like: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The file's batches; when a row is longer than a block (Arrow: "straddles two block
+    boundaries"), read again with blocks four times larger, past the rows already given."""
+    block, done = CSV_BLOCK_BYTES, 0
+    while True:
+        try:
+            with _text_reader(f, fmt, like, block) as reader:
+                skip = done
+                for batch in reader:
+                    if skip >= batch.num_rows:
+                        skip -= batch.num_rows
+                        continue
+                    batch, skip = batch.slice(skip), 0
+                    done += batch.num_rows
+                    yield batch
+            return
+        except pa.ArrowInvalid as e:
+            if not _straddles(e):
+                raise
+            if block >= MAX_BLOCK_BYTES:
+                raise _row_too_long(f) from None
+            block *= 4
+
+
+def _arrow_batches(f: Path) -> Iterator[pa.RecordBatch]:
+    with _open_ipc(f) as reader:
+        yield from reader
+
+
 def _read_file(f: Path, like: pa.Schema) -> Iterator[pa.RecordBatch]:
+    from dsreg.rows.inputchecks import BigIntegers, check_text
     fmt = _format_of(f)
     rows = 0
+    big = BigIntegers(f, fmt, like) if fmt in ("csv", "tsv", "jsonl") else None
     try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-            # no pre-buffering: it keeps every column chunk it read ahead until the file
-            # is done, so memory grew with the file (1 GB per 4M rows)
-            pf = pq.ParquetFile(f, pre_buffer=False)
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-                rows += batch.num_rows
-                yield batch
-            return
-        opener = _open_ipc(f) if fmt == "arrow" else _text_reader(f, fmt, like)
-        with opener as reader:
-            for batch in reader:
-                rows += batch.num_rows
-                yield batch
+        for batch in _file_batches(f, fmt, like):
+            check_text(batch, str(f), rows)
+            if big is not None:
+                big.check(batch)
+            rows += batch.num_rows
+            yield batch
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{f}: cannot read it as {fmt.upper()} after row {rows}: {_first_line(e)}",
                        "fix the file, or convert it to Parquet") from None
+
+
+def _file_batches(f: Path, fmt: str, like: pa.Schema) -> Iterator[pa.RecordBatch]:
+    if fmt == "parquet":
+        from dsreg.rows.parquetinput import open_parquet
+        yield from open_parquet(f).iter_batches(batch_size=BATCH_ROWS)
+        return
+    if fmt in ("csv", "tsv"):
+        from dsreg.rows.csvquotes import check_quoting
+        check_quoting(f, "\t" if fmt == "tsv" else ",")
+    yield from _arrow_batches(f) if fmt == "arrow" else _text_batches(f, fmt, like)
 
 
 def check_schema(schema: pa.Schema, where: str) -> None:
