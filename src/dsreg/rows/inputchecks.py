@@ -56,7 +56,10 @@ def _float_leaves(arr: pa.Array):
 def _very_large(arr: pa.Array) -> bool:
     """Holds a finite value at least 2**63 in size (every float that large is an integer)."""
     for leaf in _float_leaves(arr):
-        biggest = pc.max(pc.if_else(pc.is_finite(leaf), pc.abs(leaf), 0.0)).as_py()
+        lo, hi = pc.min_max(leaf).values()      # no temporaries: the common case is cheap
+        if (hi.as_py() or 0) < _INT64_LIMIT and (lo.as_py() or 0) > -_INT64_LIMIT:
+            continue
+        biggest = pc.max(pc.if_else(pc.is_finite(leaf), pc.abs(leaf), 0.0)).as_py()     # infinities aside
         if biggest is not None and biggest >= _INT64_LIMIT:
             return True
     return False
