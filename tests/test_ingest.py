@@ -644,3 +644,11 @@ def test_a_field_larger_than_a_read_block_is_read(registry, tmp_path, monkeypatc
     assert got.num_rows == 3002
     assert got.column("b")[3000].as_py() == big and got.column("b")[3001].as_py() == "end"
     assert got.column("a").to_pylist() == list(range(3002))
+
+
+def test_arrays_a_reader_builds_broken_are_refused_not_stored(registry, tmp_path):
+    """pyarrow's JSON reader builds lists of only nulls with offsets past their values
+    (found by tests/test_ingest_fuzz.py); stored, they failed fingerprinting or loads."""
+    for i, line in enumerate([b'{"a": [null, null]}\n', b'{"a": [[null], [null, null]]}\n']):
+        (tmp_path / f"n{i}.jsonl").write_bytes(line)
+        assert "column a" in _refused(registry, tmp_path / f"n{i}.jsonl", "not a valid Arrow array")

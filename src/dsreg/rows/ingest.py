@@ -49,12 +49,12 @@ def open_source(value: Any) -> Source:
 
 
 def _checked(batches: Callable[[], Iterator[pa.RecordBatch]], where: str) -> Callable[[], Iterator[pa.RecordBatch]]:
-    from dsreg.rows.inputchecks import check_text
+    from dsreg.rows.inputchecks import check_arrays
 
     def gen() -> Iterator[pa.RecordBatch]:
         rows = 0
         for batch in batches():
-            check_text(batch, where, rows)
+            check_arrays(batch, where, rows)
             rows += batch.num_rows
             yield batch
     return gen
@@ -229,6 +229,27 @@ def describe_schema_difference(a: pa.Schema, b: pa.Schema) -> str:
 
 
 def _file_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
+    schema = _read_schema(f, like)
+    names_are_text(schema, str(f))
+    return schema
+
+
+def names_are_text(schema: pa.Schema, where: str) -> None:
+    """Refuse column and field names that are not UTF-8 (a CSV header, JSON keys, Arrow
+    and Parquet field names are bytes): no Python string can name them."""
+    def names(t: pa.DataType) -> None:
+        for i in range(t.num_fields):
+            t.field(i).name     # pyarrow decodes on access
+            names(t.field(i).type)
+    try:
+        schema.names
+        for fl in schema:
+            names(fl.type)
+    except UnicodeDecodeError:
+        raise BadInput(f"{where}: a column or field name is not valid UTF-8", "fix the encoding of the names") from None
+
+
+def _read_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
     fmt = _format_of(f)
     try:
         if fmt == "parquet":
@@ -365,14 +386,14 @@ def _arrow_batches(f: Path) -> Iterator[pa.RecordBatch]:
 
 
 def _read_file(f: Path, like: pa.Schema) -> Iterator[pa.RecordBatch]:
-    from dsreg.rows.inputchecks import BigIntegers, check_text
+    from dsreg.rows.inputchecks import BigIntegers, check_arrays
     fmt = _format_of(f)
     rows = 0
     big = BigIntegers(f, fmt, like) if fmt in ("csv", "tsv", "jsonl") else None
     try:
         for batch in _file_batches(f, fmt, like):
             if fmt not in ("csv", "tsv"):       # Arrow's CSV reader checks UTF-8 itself
-                check_text(batch, str(f), rows)
+                check_arrays(batch, str(f), rows)
             if big is not None:
                 big.check(batch)
             rows += batch.num_rows
@@ -397,6 +418,7 @@ def check_schema(schema: pa.Schema, where: str) -> None:
     """Refuse what cannot round-trip: no columns, duplicate or empty names, types Parquet lacks."""
     if len(schema) == 0:
         raise BadInput(f"{where}: the table has no columns")
+    names_are_text(schema, where)
     names = schema.names
     if any(n == "" for n in names):
         raise BadInput(f"{where}: a column has an empty name")
@@ -405,6 +427,10 @@ def check_schema(schema: pa.Schema, where: str) -> None:
         raise BadInput(f"{where}: duplicate column name(s) {', '.join(dupes)}")
     for fl in schema:
         _check_type(fl.type, f"{where}: column {fl.name}")
+        if _null_field_in_listed_struct(fl.type):
+            raise UnsupportedType(f"{where}: column {fl.name} has type {fl.type}: a struct field of type null "
+                                  "inside a list, which pyarrow reads back from Parquet broken",
+                                  "give the field a real type (cast it), or drop it")
 
 
 def _check_type(t: pa.DataType, where: str) -> None:
@@ -455,3 +481,14 @@ def _check_readable_back(t: pa.DataType, where: str) -> None:
     if why:
         raise UnsupportedType(f"{where} has type {t}: {why}",
                               "cast it to a plain type first (a list, a string, the dictionary's value type)")
+
+
+def _null_field_in_listed_struct(t: pa.DataType, listed: bool = False) -> bool:
+    if pa.types.is_struct(t):
+        return any((listed and pa.types.is_null(f.type)) or _null_field_in_listed_struct(f.type, listed) for f in t)
+    if pa.types.is_map(t):
+        return _null_field_in_listed_struct(t.key_type, True) or _null_field_in_listed_struct(t.item_type, True)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or \
+            pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return _null_field_in_listed_struct(t.value_type, True)
+    return False

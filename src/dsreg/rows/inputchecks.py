@@ -1,8 +1,8 @@
 """Checks on the rows a source yields, for what readers let through silently.
 
-- Text that is not UTF-8 in `string` columns: pyarrow's JSON reader, Arrow IPC and
-  Parquet files, and tables built from buffers do not validate it; such rows would commit
-  and then fail whoever reads them.
+- Arrays that are not valid Arrow, text that is not UTF-8 in `string` columns above all:
+  pyarrow's JSON reader, Arrow IPC and Parquet files, and tables built from buffers do not
+  validate it; such rows would commit and then fail whoever reads them.
 - Integers beyond int64 in CSV and JSON: Arrow reads them as float64, rounded. A float
   column is looked at closely (its file read again) only when it holds a value that large,
   so ordinary files pay one min/max per float column and batch.
@@ -20,26 +20,38 @@ from dsreg.errors import BadInput
 _INT64_LIMIT = 2.0 ** 63
 
 
-def _has_text(t: pa.DataType) -> bool:
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return True
-    if pa.types.is_dictionary(t):
-        return _has_text(t.value_type)
-    return any(_has_text(t.field(i).type) for i in range(t.num_fields))
-
-
-def check_text(batch: pa.RecordBatch, where: str, first_row: int = 0) -> None:
-    """Refuse a batch whose string columns (nested ones too) hold invalid UTF-8."""
+def check_arrays(batch: pa.RecordBatch, where: str, first_row: int = 0) -> None:
+    """Refuse a batch whose arrays are not valid Arrow: text that is not UTF-8 (string
+    columns, nested ones too), offsets past the end of their values (pyarrow's own JSON
+    reader builds such lists of nulls), anything later code would trip on or crash in."""
     for name, col in zip(batch.schema.names, batch.columns):
-        if not _has_text(col.type):
-            continue
+        if pa.types.is_primitive(col.type) or pa.types.is_null(col.type):
+            continue            # fixed-width values: nothing to check that can be wrong
         try:
-            col.validate(full=True)
+            _validate(col)
         except pa.ArrowInvalid as e:
+            if "whole number of days" in str(e):
+                raise BadInput(f"{where}: column {name}: date64 values must be whole days; Parquet would "
+                               "truncate them", "cast the column to timestamp[ms] to keep the time of day") from None
+            if "UTF8" not in str(e):
+                raise BadInput(f"{where}: column {name} is not a valid Arrow array "
+                               f"({str(e).splitlines()[0][:200]})", "convert the data to Parquet another way") from None
             at = re.search(r"string index (\d+)", str(e))
             row = f" (row {first_row + int(at.group(1)) + 1})" if at and pa.types.is_string(col.type) else ""
             raise BadInput(f"{where}: column {name} holds text that is not valid UTF-8{row}",
                            "fix the encoding, or give the column a binary type") from None
+
+
+def _validate(col: pa.Array) -> None:
+    try:
+        col.validate(full=True)
+    except pa.ArrowInvalid as e:
+        # Arrow validates nested children whole, values no row references (a slice's)
+        # included: when a value is what is wrong (so the offsets were found sound), look
+        # again at a copy holding only what the rows reference (on this rare path only)
+        if not pa.types.is_nested(col.type) or not any(w in str(e) for w in ("UTF8", "whole number of days")):
+            raise
+        pa.concat_arrays([col]).validate(full=True)
 
 
 def _float_leaves(arr: pa.Array):
