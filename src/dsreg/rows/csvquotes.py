@@ -21,8 +21,7 @@ from pathlib import Path
 from dsreg.errors import BadInput
 
 _BOM = b"\xef\xbb\xbf"
-_HINT = 'a quoted field must end with a quote right before the delimiter or the line end; ' \
-        'double quotes inside it ("a ""b"" c")'
+_HINT = 'close each quoted field right before the delimiter or the line end, doubling quotes inside ("a ""b"" c")'
 
 
 @lru_cache(maxsize=None)
