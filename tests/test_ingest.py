@@ -652,3 +652,18 @@ def test_arrays_a_reader_builds_broken_are_refused_not_stored(registry, tmp_path
     for i, line in enumerate([b'{"a": [null, null]}\n', b'{"a": [[null], [null, null]]}\n']):
         (tmp_path / f"n{i}.jsonl").write_bytes(line)
         assert "column a" in _refused(registry, tmp_path / f"n{i}.jsonl", "not a valid Arrow array")
+
+
+def test_a_quote_never_closed_in_a_big_file_is_refused_before_blocks_grow(registry, tmp_path, monkeypatch):
+    """The rest of the file after such a quote is one row to Arrow: the quoting is checked
+    before reading it again with larger blocks (which would hold the whole file)."""
+    monkeypatch.setattr(dsreg.rows.ingest, "CSV_BLOCK_BYTES", 256)
+    path = tmp_path / "open.csv"
+    path.write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(20)) + '20,"never closed\n'
+                    + "".join(f"{i},x{i}\n" for i in range(21, 500)))
+    grown = []
+    real = dsreg.rows.ingest._text_reader
+    monkeypatch.setattr(dsreg.rows.ingest, "_text_reader", lambda f, fmt, like, block=None: grown.append(block)
+                        or real(f, fmt, like, block))
+    _refused(registry, path, r"malformed quoting at line 22: a quoted field opens here and is never closed")
+    assert {b or 256 for b in grown} == {256}

@@ -356,9 +356,11 @@ def _text_schema(f: Path, fmt: str, like: pa.Schema | None) -> pa.Schema:
             block *= 4
 
 
-def _text_batches(f: Path, fmt: str, like: pa.Schema) -> Iterator[pa.RecordBatch]:
+def _text_batches(f: Path, fmt: str, like: pa.Schema,
+                  before_growing: Callable[[], None] | None = None) -> Iterator[pa.RecordBatch]:
     """The file's batches; when a row is longer than a block (Arrow: "straddles two block
-    boundaries"), read again with blocks four times larger, past the rows already given."""
+    boundaries"), read again with blocks four times larger, past the rows already given
+    (`before_growing` first: a quote never closed makes the rest of a file one row)."""
     block, done = CSV_BLOCK_BYTES, 0
     while True:
         try:
@@ -377,6 +379,8 @@ def _text_batches(f: Path, fmt: str, like: pa.Schema) -> Iterator[pa.RecordBatch
                 raise
             if block >= MAX_BLOCK_BYTES:
                 raise _row_too_long(f) from None
+            if before_growing is not None:
+                before_growing()
             block *= 4
 
 
@@ -409,8 +413,17 @@ def _file_batches(f: Path, fmt: str, like: pa.Schema) -> Iterator[pa.RecordBatch
         yield from open_parquet(f).iter_batches(batch_size=BATCH_ROWS)
         return
     if fmt in ("csv", "tsv"):
-        from dsreg.rows.csvquotes import check_quoting
-        check_quoting(f, "\t" if fmt == "tsv" else ",")
+        # quoting is checked while Arrow reads (it takes malformed quoting silently); a
+        # malformed file is refused at its end, or as soon as Arrow gives up on it
+        from dsreg.rows.csvquotes import QuotingCheck
+        quoting = QuotingCheck(f, "\t" if fmt == "tsv" else ",")
+        try:
+            yield from _text_batches(f, fmt, like, quoting.finish)
+        except (pa.ArrowInvalid, BadInput):
+            quoting.finish()
+            raise
+        quoting.finish()
+        return
     yield from _arrow_batches(f) if fmt == "arrow" else _text_batches(f, fmt, like)
 
 
