@@ -15,6 +15,7 @@ differences in a file readers may create, truncate or delete.)
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -64,6 +65,19 @@ FILES = [
     ("truncated.arrow", "cannot read it as ARROW"),
     ("unsupported_type.arrow", "which Parquet cannot store"),
     ("unsupported_interval.arrow", "which Parquet cannot store"),
+    ("unclosed_quote.csv", "malformed quoting at line 2: a quoted field opens here and is never closed"),
+    ("unclosed_quote_at_end.csv", "malformed quoting at line 3"),
+    ("text_after_quote.csv", "malformed quoting at line 2: 'd' after a closing quote"),
+    ("unclosed_quote.tsv", "cannot read it as TSV: malformed quoting at line 2"),
+    ("latin1.jsonl", "column s holds text that is not valid UTF-8"),
+    ("latin1_nested.jsonl", "column l holds text that is not valid UTF-8"),
+    ("invalid_utf8.arrow", "column s holds text that is not valid UTF-8"),
+    ("bigint.jsonl", "column id holds an integer beyond int64 at line 2"),
+    ("bigint.csv", "column id holds an integer beyond int64 at row 2"),
+    ("dictionary_of_string_view.arrow", "column d has type dictionary<values=string_view"),
+    ("fixed_size_list_of_size_0.arrow", "fixed-size list of size 0"),
+    ("bad_page_checksum.parquet", "CRC checksum verification failed"),
+    ("reserved_metadata.parquet", "'dsreg.owner' is reserved"),
     ("notes.txt", "unknown file type"),
     ("mixed_types", "column id is string, expected int64"),
     ("mixed_columns", "does not match"),
@@ -71,8 +85,13 @@ FILES = [
     ("empty_folder", "holds no data files"),
     ("no_such_file.parquet", "no such file or folder"),
 ]
+# made at run time: git cannot hold them
+RUNTIME_FILES = [
+    ("fifo", "{FIFO}", "is not a regular file"),
+]
 
 CASES = [(f"file:{name}", ["commit", "ds", str(B / name)], 1, says, None) for name, says in FILES] + [
+    (f"file:{name}", ["commit", "ds", path], 1, says, None) for name, path, says in RUNTIME_FILES] + [
     ("file:mixed in one split", ["commit", "ds", f"train={B / 'good.parquet'}",
                                  f"train={B / 'mixed_types' / 'b.parquet'}"], 1, "does not match", None),
     ("file:bad second split", ["commit", "ds", f"a={B / 'good.parquet'}", f"b={B / 'ragged.csv'}"], 1,
@@ -225,14 +244,15 @@ def world(tmp_path_factory, s3_endpoint, s3_auth):
                               "FROM commits WHERE id=?", (twin, head))
     reg.close()
     (root / "good").write_text("a file, not a folder")
+    os.mkfifo(root / "pipe.csv")
     envs = {
         None: {},
         "wrong": {"AWS_ACCESS_KEY_ID": "AKIADSREGWRONGKEY001", "AWS_SECRET_ACCESS_KEY": SECRET},
         "badsecret": {"AWS_ACCESS_KEY_ID": s3_auth["rw"]["AWS_ACCESS_KEY_ID"], "AWS_SECRET_ACCESS_KEY": SECRET},
     }
     subst = {"{CLOSED}": f"http://127.0.0.1:{_closed_port()}", "{S3}": s3_endpoint, "{AUTH}": s3_auth["endpoint"],
-             "{TMP}": str(root / "tmp"), "{GOOD}": str(root / "good"), "{ROOT}": str(root / "project"), "{AMBIGUOUS}": head[:8],
-             "{HEAD}": head, "{HEAD12}": head[:12]}
+             "{TMP}": str(root / "tmp"), "{GOOD}": str(root / "good"), "{ROOT}": str(root / "project"),
+             "{AMBIGUOUS}": head[:8], "{HEAD}": head, "{HEAD12}": head[:12], "{FIFO}": str(root / "pipe.csv")}
     yield {"root": root / "project", "envs": envs, "subst": subst, "secrets": [SECRET]}
     proxy.__exit__(None, None, None)
     mp.undo()

@@ -13,6 +13,8 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 import pytest
 
+import dsreg.rows.ingest
+
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.settings import RowSettings, ShardSettings
 from dsreg.errors import BadInput, SchemaMismatch
@@ -417,3 +419,249 @@ def test_batches_are_evened_out_whatever_the_chunking(registry):
     registry.commit("uneven", uneven, message="m", progress=seen, settings=settings)
     assert seen.batches == [1000] * 5
     assert tables_equal(registry.load("uneven"), t)
+
+
+# -- no silent change on ingest (issue 16) ---------------------------------------------
+def _refused(reg, value, match, split="train", settings=None):
+    before = reg.datasets()
+    with pytest.raises(BadInput, match=match) as e:
+        reg.commit("ds", {split: value} if not isinstance(value, dict) else value, message="m",
+                   **({"settings": settings} if settings else {}))
+    assert "\n" not in str(e.value)
+    assert reg.datasets() == before
+    return str(e.value)
+
+
+@pytest.mark.parametrize("ext,data,line,says", [
+    # a quote opened and never closed swallowed the rest of the file into one field
+    (".csv", b'a,b\n1,"x\n2,3\n4,5\n', 2, "never closed"),
+    (".csv", b'a,b\n1,2\n3,"4\n', 3, "never closed"),
+    (".csv", b'a,b\n1,2\n3,"4', 3, "never closed"),
+    (".tsv", b'a\tb\n1\t"x\n2\t3\n4\t5\n', 2, "never closed"),
+    (".csv", b'"a,b\n1,2\n', 1, "never closed"),
+    # text after a closing quote was glued onto the field ("abc"def read as abcdef)
+    (".csv", b'a,b\n"abc"def,1\n', 2, "after a closing quote"),
+    (".csv", b'a,b\n1,2\n3,"x" \n', 3, "after a closing quote"),
+    (".tsv", b'a\tb\n"x"y\t1\n', 2, "after a closing quote"),
+    (".csv", b'a,b\n1,"multi\nline"\n2,"x"y\n', 4, "after a closing quote"),
+    (".csv", b'\xef\xbb\xbf"a,b\n1,2\n', 1, "never closed"),
+])
+def test_malformed_csv_quoting_is_refused_with_the_line(registry, tmp_path, ext, data, line, says):
+    path = tmp_path / f"q{ext}"
+    path.write_bytes(data)
+    msg = _refused(registry, path, f"line {line}\\b")
+    assert says in msg and f"q{ext}" in msg
+
+
+@pytest.mark.parametrize("data", [
+    b'a,b\nab"c,1\n',                     # a quote inside an unquoted field is a character
+    b'a,b\n"x ""y"" z",1\n"",2\n"""",3\n',  # doubled quotes inside quoted fields
+    b'a,b\n"multi\nline, with comma",1\n"crlf\r\nline",2\n',
+    b'\xef\xbb\xbf"a","b"\n"1",2\n',          # a byte-order mark before a quoted header
+    b'a,b\r\n"x",1\r\n"y",2',               # CRLF, no newline at the end
+])
+def test_well_formed_csv_quoting_reads_as_pythons_csv_does(registry, tmp_path, data):
+    import csv
+    import io
+    path = tmp_path / "ok.csv"
+    path.write_bytes(data)
+    registry.commit("ds", path, message="m")
+    got = load_values(registry)
+    text = data.decode("utf-8-sig")
+    want = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    assert got.column_names == want[0]
+    assert [[str(v) for v in r.values()] for r in got.to_pylist()] == want[1:]
+
+
+def test_quoted_newlines_across_a_block_boundary_keep_their_rows(registry, tmp_path, monkeypatch):
+    """The reader cut blocks at any newline, also inside quotes: a multi-line value that
+    straddled a block boundary became two rows of garbage (with 2 columns, silently)."""
+    import csv
+    import io
+    small = RowSettings(text_block_bytes=64)
+    body = "".join(f'{i},"line one of {i}\nline two, of {i}"\n' for i in range(50))
+    path = tmp_path / "multi.csv"
+    path.write_text("a,b\n" + body)
+    registry.commit("ds", path, message="m", settings=small)
+    want = list(csv.reader(io.StringIO(body, newline="")))
+    got = load_values(registry)
+    assert got.num_rows == 50
+    assert [[str(r["a"]), r["b"]] for r in got.to_pylist()] == want
+
+
+def _bad_utf8_strings() -> pa.Array:
+    # "ok", then "caf\xe9": Latin-1 bytes in a string array that was never validated
+    return pa.Array.from_buffers(pa.string(), 2, [None, pa.py_buffer(np.array([0, 2, 6], np.int32).tobytes()),
+                                                  pa.py_buffer(b"okcaf\xe9")])
+
+
+def test_invalid_utf8_in_string_columns_is_refused_naming_the_column(registry, tmp_path):
+    (tmp_path / "top.jsonl").write_bytes(b'{"n": 1, "s": "ok"}\n{"n": 2, "s": "caf\xe9"}\n')
+    msg = _refused(registry, tmp_path / "top.jsonl", "UTF-8")
+    assert "column s" in msg and "top.jsonl" in msg
+    (tmp_path / "nested.jsonl").write_bytes(b'{"n": 1, "l": ["ok", "caf\xe9"]}\n')
+    assert "column l" in _refused(registry, tmp_path / "nested.jsonl", "UTF-8")
+    (tmp_path / "struct.jsonl").write_bytes(b'{"n": 1, "st": {"x": "\xff\xfe"}}\n')
+    assert "column st" in _refused(registry, tmp_path / "struct.jsonl", "UTF-8")
+    bad = pa.table({"n": [1, 2], "s": _bad_utf8_strings()})
+    assert "column s" in _refused(registry, bad, "UTF-8")
+    feather.write_feather(bad, tmp_path / "bad.arrow", compression="uncompressed")
+    assert "column s" in _refused(registry, tmp_path / "bad.arrow", "UTF-8")
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    assert "column s" in _refused(registry, tmp_path / "bad.parquet", "UTF-8")
+    nested = pa.table({"d": pa.DictionaryArray.from_arrays(pa.array([1, 0]), _bad_utf8_strings())})
+    assert "column d" in _refused(registry, nested, "UTF-8")
+    # valid text of every kind still commits
+    good = pa.table({"s": ["é🦄", None, ""], "l": [["x"], None, []]})
+    registry.commit("ok", good, message="m")
+    assert tables_equal(registry.load("ok"), good)
+
+
+@pytest.mark.parametrize("ext,data,col", [
+    (".jsonl", b'{"a": 1}\n{"a": 18446744073709551616}\n', "a"),
+    (".jsonl", b'{"a": 1}\n{"a": 9223372036854775808}\n', "a"),
+    (".jsonl", b'{"a": -9223372036854775809}\n', "a"),
+    (".jsonl", b'{"k": 1, "l": [1, 99999999999999999999]}\n', "l"),
+    (".jsonl", b'{"k": 1, "s": {"x": 1.5}}\n{"k": 2, "s": {"x": 123456789012345678901}}\n', "s"),
+    (".csv", b"a\n1\n18446744073709551616\n", "a"),
+    (".csv", b"k,a\n1,1.5\n2,-9223372036854775809\n", "a"),
+    (".tsv", b"a\n9223372036854775808\n", "a"),
+])
+def test_integers_beyond_int64_are_refused_not_rounded_to_floats(registry, tmp_path, ext, data, col):
+    path = tmp_path / f"big{ext}"
+    path.write_bytes(data)
+    msg = _refused(registry, path, "beyond int64")
+    assert f"column {col}" in msg and f"big{ext}" in msg
+
+
+def test_floats_and_integers_within_int64_still_read(registry, tmp_path):
+    (tmp_path / "f.csv").write_text("a,b,c\n1e19,9223372036854775807,1.5\n2.5,-9223372036854775808,"
+                                    "123456789012345678901.0\n")
+    registry.commit("csv", tmp_path / "f.csv", message="m")
+    assert load_values(registry, "csv").to_pylist() == [
+        {"a": 1e19, "b": 2**63 - 1, "c": 1.5}, {"a": 2.5, "b": -2**63, "c": 123456789012345678901.0}]
+    (tmp_path / "f.jsonl").write_text('{"a": 1e19, "b": 9223372036854775807}\n{"a": 2.5, "b": 1}\n')
+    registry.commit("jsonl", tmp_path / "f.jsonl", message="m")
+    assert load_values(registry, "jsonl").to_pylist() == [{"a": 1e19, "b": 2**63 - 1}, {"a": 2.5, "b": 1}]
+
+
+def test_a_named_pandas_index_is_kept_as_a_column(registry):
+    df = pd.DataFrame({"x": [1.5, 2.5]}, index=pd.Index(["k1", "k2"], name="key"))
+    registry.commit("named", df, message="m")
+    got = registry.load("named")
+    assert got.column_names == ["x", "key"] or got.column_names == ["key", "x"]
+    assert got.column("key").to_pylist() == ["k1", "k2"]
+    pd.testing.assert_frame_equal(got.to_pandas(), df)
+    multi = pd.DataFrame({"x": [1, 2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)], names=["p", "q"]))
+    registry.commit("multi", multi, message="m")
+    assert set(registry.load("multi").column_names) == {"x", "p", "q"}
+    ranged = pd.DataFrame({"x": [1, 2]}, index=pd.RangeIndex(5, 7, name="row"))
+    registry.commit("ranged", ranged, message="m")
+    assert registry.load("ranged").column("row").to_pylist() == [5, 6]
+    # an unnamed index stays out, as before
+    registry.commit("plain", pd.DataFrame({"x": [1, 2]}, index=[10, 20]), message="m")
+    assert registry.load("plain").column_names == ["x"]
+
+
+def test_one_record_batch_reader_for_two_splits_is_refused(registry):
+    t = rows(10)
+    reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())
+    _refused(registry, {"train": reader, "test": reader}, "already read.*another split")
+    # a reader an earlier commit consumed holds no rows any more: not an empty split
+    reader = pa.RecordBatchReader.from_batches(t.schema, t.to_batches())
+    registry.commit("ds", {"train": reader}, message="m")
+    head = registry.resolve("ds")
+    with pytest.raises(BadInput, match="already read"):
+        registry.commit("ds", {"test": reader}, message="m", allow_empty=True)
+    assert registry.resolve("ds") == head
+
+
+def test_reserved_dsreg_metadata_keys_are_refused(registry):
+    t = rows(3).replace_schema_metadata({b"dsreg.owner": b"me", b"mine": b"kept"})
+    msg = _refused(registry, t, "reserved")
+    assert "dsreg.owner" in msg
+    # the keys load adds to say where rows came from are still dropped on a commit back
+    registry.commit("ok", rows(3).replace_schema_metadata({b"mine": b"kept"}), message="m")
+    again = registry.commit("ok", registry.load("ok"), message="again")
+    assert again.unchanged
+
+
+def _int96_file(path, values) -> None:
+    t = pa.table({"t": pa.array(values, pa.timestamp("us"))})
+    pq.write_table(t, path, use_deprecated_int96_timestamps=True)
+
+
+def test_parquet_int96_timestamps_are_read_exactly(registry, tmp_path):
+    import datetime as dt
+    far = [dt.datetime(1500, 1, 1), dt.datetime(2500, 6, 1, 12, 0, 0, 7), None]
+    _int96_file(tmp_path / "far.parquet", far)
+    registry.commit("far", tmp_path / "far.parquet", message="m")
+    got = registry.load("far").column("t")
+    assert got.to_pylist() == far
+    # in the nanosecond range, INT96 stays nanoseconds, sub-microsecond digits included
+    near = pa.table({"t": pa.array([1, -1, None, 1_700_000_000_000_000_001], pa.timestamp("ns"))})
+    pq.write_table(near, tmp_path / "near.parquet", use_deprecated_int96_timestamps=True)
+    registry.commit("near", tmp_path / "near.parquet", message="m")
+    assert tables_equal(load_values(registry, "near"), near)
+
+
+def test_parquet_page_checksums_are_verified(registry, tmp_path):
+    t = pa.table({"n": pa.array(np.arange(1000, dtype=np.int64)), "s": [f"value {i}" for i in range(1000)]})
+    path = tmp_path / "sum.parquet"
+    pq.write_table(t, path, write_page_checksum=True, compression="none", use_dictionary=False)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"value 500")
+    data[at + 6] ^= 0x01                      # "value 500" -> "value 400": still valid text
+    path.write_bytes(bytes(data))
+    msg = _refused(registry, path, "sum.parquet")
+    assert "checksum" in msg.lower() or "crc" in msg.lower()
+
+
+def test_a_fifo_is_named_as_not_a_regular_file(registry, tmp_path):
+    import os
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    msg = _refused(registry, fifo, "not a regular file")
+    assert "pipe.csv" in msg
+
+
+@pytest.mark.parametrize("ext", [".csv", ".jsonl"])
+def test_a_field_larger_than_a_read_block_is_read(registry, tmp_path, monkeypatch, ext):
+    """A value longer than the reader's block (40 MiB against 16 MiB, scaled down here)
+    failed with Arrow's "straddles two block boundaries"; the block grows instead."""
+    small = RowSettings(text_block_bytes=1 << 16)
+    big = "x" * (5 << 16)
+    path = tmp_path / f"wide{ext}"
+    if ext == ".csv":
+        path.write_text("a,b\n" + "".join(f"{i},v{i}\n" for i in range(3000)) + f"3000,{big}\n3001,end\n")
+    else:
+        path.write_text("".join(f'{{"a": {i}, "b": "v{i}"}}\n' for i in range(3000))
+                        + f'{{"a": 3000, "b": "{big}"}}\n{{"a": 3001, "b": "end"}}\n')
+    registry.commit("ds", path, message="m", settings=small)
+    got = load_values(registry)
+    assert got.num_rows == 3002
+    assert got.column("b")[3000].as_py() == big and got.column("b")[3001].as_py() == "end"
+    assert got.column("a").to_pylist() == list(range(3002))
+
+
+def test_arrays_a_reader_builds_broken_are_refused_not_stored(registry, tmp_path):
+    """pyarrow's JSON reader builds lists of only nulls with offsets past their values
+    (found by tests/test_ingest_fuzz.py); stored, they failed fingerprinting or loads."""
+    for i, line in enumerate([b'{"a": [null, null]}\n', b'{"a": [[null], [null, null]]}\n']):
+        (tmp_path / f"n{i}.jsonl").write_bytes(line)
+        assert "column a" in _refused(registry, tmp_path / f"n{i}.jsonl", "not a valid Arrow array")
+
+
+def test_a_quote_never_closed_in_a_big_file_is_refused_before_blocks_grow(registry, tmp_path, monkeypatch):
+    """The rest of the file after such a quote is one row to Arrow: the quoting is checked
+    before reading it again with larger blocks (which would hold the whole file)."""
+    path = tmp_path / "open.csv"
+    path.write_text("a,b\n" + "".join(f"{i},x{i}\n" for i in range(20)) + '20,"never closed\n'
+                    + "".join(f"{i},x{i}\n" for i in range(21, 500)))
+    grown = []
+    real = dsreg.rows.ingest._text_reader
+    monkeypatch.setattr(dsreg.rows.ingest, "_text_reader", lambda f, fmt, like, block: grown.append(block)
+                        or real(f, fmt, like, block))
+    _refused(registry, path, r"malformed quoting at line 22: a quoted field opens here and is never closed",
+             settings=RowSettings(text_block_bytes=256))
+    assert set(grown) == {256}

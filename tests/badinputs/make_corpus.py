@@ -36,6 +36,14 @@ def ipc_bytes(t: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def flipped_page() -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table(), sink, write_page_checksum=True, compression="none", use_dictionary=False)
+    data = bytearray(sink.getvalue())
+    data[data.find(b"l1") + 1] ^= 0x03          # "l1" -> "l2": still valid text
+    return bytes(data)
+
+
 def main() -> None:
     for p in HERE.iterdir():
         if p.name not in ("make_corpus.py", "__pycache__"):
@@ -81,6 +89,25 @@ def main() -> None:
             pa.array([0, 1], pa.int8()), [pa.array([1, 2]), pa.array(["a", "b"])])})),
         "unsupported_interval.arrow": ipc_bytes(pa.table({"i": pa.array(
             [pa.MonthDayNano([1, 2, 3])], pa.month_day_nano_interval())})),
+        # quoting Arrow's reader took silently (issue 16): rows swallowed, text glued on
+        "unclosed_quote.csv": b'a,b\n1,"x\n2,3\n4,5\n',
+        "unclosed_quote_at_end.csv": b'a,b\n1,2\n3,"4\n',
+        "text_after_quote.csv": b'a,b\n"abc"def,1\n',
+        "unclosed_quote.tsv": b'a\tb\n1\t"x\n2\t3\n',
+        # text that is not UTF-8, integers beyond int64
+        "latin1.jsonl": b'{"id": 1, "s": "ok"}\n{"id": 2, "s": "caf\xe9"}\n',
+        "latin1_nested.jsonl": b'{"id": 1, "l": ["caf\xe9"], "st": {"x": "ok"}}\n',
+        "invalid_utf8.arrow": ipc_bytes(pa.table({"s": pa.Array.from_buffers(
+            pa.string(), 1, [None, pa.py_buffer(b"\0\0\0\0\4\0\0\0"), pa.py_buffer(b"caf\xe9")])})),
+        "bigint.jsonl": b'{"id": 1}\n{"id": 18446744073709551616}\n',
+        "bigint.csv": b"id\n1\n-9223372036854775809\n",
+        # types Parquet takes at commit and cannot give back
+        "dictionary_of_string_view.arrow": ipc_bytes(pa.table({"d": pa.array(["a", None]).cast(
+            pa.string_view()).dictionary_encode()})),
+        "fixed_size_list_of_size_0.arrow": ipc_bytes(pa.table({"f": pa.array([[], None], pa.list_(pa.int32(), 0))})),
+        # a data page whose bytes no longer match the checksum the writer stored
+        "bad_page_checksum.parquet": flipped_page(),
+        "reserved_metadata.parquet": parquet_bytes(table().replace_schema_metadata({b"dsreg.owner": b"me"})),
         # other
         "notes.txt": b"not a data file\n",
     }

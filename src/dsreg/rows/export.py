@@ -1,7 +1,6 @@
 """Writing a split out as files (`dsreg checkout`)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from contextlib import contextmanager
@@ -84,7 +83,7 @@ def write_split(store: ObjectStore, snap: Snapshot, folder: Path, fmt: str, prog
     folder.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     writer = None
-    rows_in_file = 0
+    rows_in_file = done = 0
     try:
         for table in iter_snapshot(store, snap):
             if writer is None or rows_in_file >= ROWS_PER_FILE:
@@ -92,10 +91,11 @@ def write_split(store: ObjectStore, snap: Snapshot, folder: Path, fmt: str, prog
                     writer.close()
                 path = folder / f"part-{len(files):05d}.{fmt}"
                 files.append(path)
-                writer = _writer(path, table.schema, fmt)
+                writer = _writer(path, table.schema, fmt, done)
                 rows_in_file = 0
             writer.write(table)
             rows_in_file += table.num_rows
+            done += table.num_rows
             progress.advance(table.num_rows)
         if writer is None:   # an empty split still gets a file holding its schema
             path = folder / f"part-00000.{fmt}"
@@ -107,28 +107,13 @@ def write_split(store: ObjectStore, snap: Snapshot, folder: Path, fmt: str, prog
     return files
 
 
-def _writer(path: Path, schema: pa.Schema, fmt: str):
+def _writer(path: Path, schema: pa.Schema, fmt: str, first_row: int = 0):
     if fmt == "parquet":
         import pyarrow.parquet as pq
         return pq.ParquetWriter(path, schema, compression="zstd")
-    if fmt == "csv":
-        import pyarrow.csv as pcsv
-        return pcsv.CSVWriter(path, schema)
-    return _JsonLinesWriter(path)
-
-
-class _JsonLinesWriter:
-    def __init__(self, path: Path):
-        self.f = open(path, "w", encoding="utf-8")
-
-    def write(self, table: pa.Table) -> None:
-        from dsreg.jsonvalues import to_jsonable
-        for row in table.to_pylist():
-            self.f.write(json.dumps({k: to_jsonable(v) for k, v in row.items()}, ensure_ascii=False))
-            self.f.write("\n")
-
-    def close(self) -> None:
-        self.f.close()
+    # text formats refuse what would not commit back to the same values (textformats.py)
+    from dsreg.rows.textformats import CsvWriter, JsonLinesWriter
+    return (CsvWriter if fmt == "csv" else JsonLinesWriter)(path, schema, first_row)
 
 
 __all__ = ["write_split", "check_folders", "all_or_nothing", "os"]
