@@ -116,7 +116,7 @@ def without_pins(schema: pa.Schema) -> pa.Schema:
     return schema.with_metadata(kept) if kept else schema.remove_metadata()
 
 
-_READERS_READ: "weakref.WeakSet[pa.RecordBatchReader]" = weakref.WeakSet()
+_READERS_READ: weakref.WeakSet[pa.RecordBatchReader] = weakref.WeakSet()
 
 
 def _open_source(value: Any) -> Source:
@@ -237,16 +237,18 @@ def _file_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
 def names_are_text(schema: pa.Schema, where: str) -> None:
     """Refuse column and field names that are not UTF-8 (a CSV header, JSON keys, Arrow
     and Parquet field names are bytes): no Python string can name them."""
-    def names(t: pa.DataType) -> None:
-        for i in range(t.num_fields):
-            t.field(i).name     # pyarrow decodes on access
-            names(t.field(i).type)
     try:
-        schema.names
-        for fl in schema:
-            names(fl.type)
+        _all_names(pa.struct(list(schema)))
     except UnicodeDecodeError:
         raise BadInput(f"{where}: a column or field name is not valid UTF-8", "fix the encoding of the names") from None
+
+
+def _all_names(t: pa.DataType) -> list[str]:
+    out = []
+    for i in range(t.num_fields):
+        out.append(t.field(i).name)         # pyarrow decodes the name here
+        out.extend(_all_names(t.field(i).type))
+    return out
 
 
 def _read_schema(f: Path, like: pa.Schema | None) -> pa.Schema:
