@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from dsreg.errors import DsregError
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.ingest import csv_parse_options
-
 from reliability import tree_hash
 
 EXAMPLES = int(os.environ.get("DSREG_FUZZ_EXAMPLES", "100"))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import mmap
 import re
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ _BOM = b"\xef\xbb\xbf"
 _HINT = 'close each quoted field right before the delimiter or the line end, doubling quotes inside ("a ""b"" c")'
 
 
-@lru_cache(maxsize=None)
+@cache
 def _walker(delimiter: bytes) -> re.Pattern:
     d = re.escape(delimiter)
     end = b"(?=[" + d + rb"\r\n]|\Z)"

@@ -140,7 +140,7 @@ def without_pins(schema: pa.Schema) -> pa.Schema:
     return schema.with_metadata(kept) if kept else schema.remove_metadata()
 
 
-_READERS_READ: "weakref.WeakSet[pa.RecordBatchReader]" = weakref.WeakSet()
+_READERS_READ: weakref.WeakSet[pa.RecordBatchReader] = weakref.WeakSet()
 
 
 def _open_source(value: Any, batch_rows: int, block_bytes: int) -> Source:
@@ -279,16 +279,23 @@ def names_are_text(schema: pa.Schema, where: str) -> None:
     """Refuse column and field names that are not UTF-8 (a CSV header, JSON keys, Arrow
     and Parquet field names are bytes): no Python string can name them."""
     try:
-        schema.names
-        stack = [fl.type for fl in schema]      # a loop, not recursion: types may nest thousands deep
-        while stack:
-            t = stack.pop()
-            for i in range(t.num_fields):
-                field = t.field(i)
-                field.name                      # pyarrow decodes the name on access
-                stack.append(field.type)
+        _all_names(schema)
     except UnicodeDecodeError:
         raise BadInput(f"{where}: a column or field name is not valid UTF-8", "fix the encoding of the names") from None
+
+
+def _all_names(schema: pa.Schema) -> list[str]:
+    """Every column and nested field name (pyarrow decodes each as it is read); a loop, not
+    recursion: types may nest thousands deep."""
+    out = list(schema.names)
+    stack = [fl.type for fl in schema]
+    while stack:
+        t = stack.pop()
+        for i in range(t.num_fields):
+            field = t.field(i)
+            out.append(field.name)
+            stack.append(field.type)
+    return out
 
 
 def _read_schema(f: Path, like: pa.Schema | None, block_bytes: int) -> pa.Schema:
