@@ -78,7 +78,7 @@ class Registry:
         return reg
 
     @classmethod
-    def clone(cls, url: str, directory: str | os.PathLike, endpoint_url: str | None = None, *,
+    def clone(cls, url: str, directory: str | os.PathLike[str], endpoint_url: str | None = None, *,
               progress: Progress = NO_PROGRESS) -> CloneResult:
         """A new registry in `directory` (new, or an empty folder) with origin set to `url`
         and every branch and tag of the remote, with their commits' metadata; the data

@@ -6,6 +6,7 @@ copies its parent's metadata), so setting them is a metadata-only commit: no row
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from dsreg.errors import BadCardValue, CardFieldsNeedBranch, DsregError, UnknownCardField, UnknownDataset, UsageError

@@ -233,11 +233,11 @@ def _changelog(reg, dataset: str, history, progress: Progress) -> list[Change]:
     return out
 
 
-def _sources(reg, commit_id: str, splits: list[str]) -> dict[str, dict]:
+def _sources(reg, commit_id: CommitId, splits: list[str]) -> dict[str, dict]:
     """For each split, the files the nearest commit that recorded any read it from."""
     out: dict[str, dict] = {}
     read: dict[str, Commit] = {}        # the walk asks for parents after the body below
-    for cid in first_parent_chain(lambda c: read.pop(c).parents, CommitId(commit_id)):
+    for cid in first_parent_chain(lambda c: read.pop(c).parents, commit_id):
         if len(out) >= len(splits):
             break
         c = read[cid] = get_commit(reg, cid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,9 @@ from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
                       pass_state, short_id, table_lines)
 from dsreg.errors import DsregError, UsageError
+
+if TYPE_CHECKING:
+    from dsreg.maintenance.remote import RemoteFsckResult
 
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")    # as porcelain.CHECKOUT_FORMATS, without importing pyarrow
 DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json",
@@ -474,6 +478,7 @@ def fsck(state: State, remote_name: str | None, repair: bool, rebuild: bool, as_
         _render_rebuild(rebuilt, as_json)
         _fail_on_problems(rebuilt.check, "the rebuilt registry fails fsck: ")
         return
+    result: maintenance.FsckResult | RemoteFsckResult
     if remote_name is not None:
         from dsreg.maintenance.remote import fsck_remote
         result = fsck_remote(state.reg, remote_name, repair=repair, progress=state.progress())

@@ -298,7 +298,9 @@ def clone(state: State, url: str, directory: str | None, endpoint_url: str | Non
     from dsreg.registry import DIRNAME, Registry
     reg, fetched = Registry.clone(url, directory or _folder_for(url), endpoint_url, progress=state.progress())
     try:
-        root, cas = reg.root, reg.manifest.remote("origin")["cas_ok"]
+        origin = reg.manifest.remote("origin")
+        assert origin is not None       # a clone's origin is set before it returns
+        root, cas = reg.root, origin["cas_ok"]
     finally:
         reg.close()
     if as_json:

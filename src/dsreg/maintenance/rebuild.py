@@ -362,17 +362,19 @@ def _write_kept(m: Manifest, old: _Old, built: _Built) -> None:
 def _ref_problem(row: dict, present: set[ObjectId], commits: dict[CommitId, Commit]) -> str | None:
     from dsreg.errors import UsageError
     from dsreg.names import check_dataset_name, check_ref_name
-    cid = row.get("commit_id")
+    cid, dataset, name, kind = row.get("commit_id"), row.get("dataset"), row.get("name"), row.get("kind")
+    if not (isinstance(dataset, str) and isinstance(name, str) and isinstance(kind, str)):
+        return "not a well-formed ref"
     try:
-        check_dataset_name(row.get("dataset"))
-        check_ref_name(row.get("name"), row.get("kind"))
+        check_dataset_name(dataset)
+        check_ref_name(name, kind)
     except (UsageError, TypeError, AttributeError):
         return "not a well-formed ref"
     if row.get("kind") not in ("branch", "tag"):
         return "not a well-formed ref"
     if not isinstance(cid, str) or not is_object_id(cid) or cid not in present:
         return f"its commit {str(cid)[:12]} is not in the store"
-    c = commits.get(CommitId(cid))
+    c = commits.get(CommitId(ObjectId(cid)))
     if c is not None and c.dataset != row["dataset"]:
         return f"its commit {cid[:12]} belongs to dataset {c.dataset!r}"
     return None

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
 
 
 def _import_sqlite_utils():
@@ -41,66 +41,71 @@ from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
 from dsreg.model.serialize import Commit, Snapshot  # noqa: E402
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Id = TypeVar("Id", bound=str)
+
+MIGRATIONS: list[Callable[["Database"], None]] = []
 
 
-def migration(fn: Callable[[sqlite_utils.Database], None]):
+def migration(fn: Callable[["Database"], None]):
     MIGRATIONS.append(fn)
     return fn
 
 
 @migration
-def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["datasets"].create({"name": str, "created_at": float}, pk="name")
-    db["commits"].create({
+def _m1_initial(db: Database) -> None:
+    db.table("datasets").create({"name": str, "created_at": float}, pk="name")
+    db.table("commits").create({
         "id": str, "dataset": str, "parents": str, "message": str, "author": str,
         "timestamp": int, "metadata": str,
     }, pk="id")
-    db["commits"].create_index(["dataset"])
-    db["commit_splits"].create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
-    db["snapshots"].create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
-    db["snapshot_shards"].create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
-    db["snapshot_shards"].create_index(["shard_id"])
-    db["shards"].create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
+    db.table("commits").create_index(["dataset"])
+    db.table("commit_splits").create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
+    db.table("snapshots").create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
+    db.table("snapshot_shards").create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
+    db.table("snapshot_shards").create_index(["shard_id"])
+    db.table("shards").create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
                          "stats": str}, pk="id")
-    db["refs"].create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
-    db["reflog"].create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
+    db.table("refs").create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
+    db.table("reflog").create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
                          "message": str}, pk="id")
-    db["reflog"].create_index(["dataset", "ref"])
-    db["remotes"].create({"name": str, "url": str, "endpoint_url": str}, pk="name")
+    db.table("reflog").create_index(["dataset", "ref"])
+    db.table("remotes").create({"name": str, "url": str, "endpoint_url": str}, pk="name")
 
 
 @migration
-def _m2_remotes(db: sqlite_utils.Database) -> None:
-    db["remotes"].add_column("cas_ok", int)
-    db["remotes"].add_column("probed_at", float)
-    db["remote_objects"].create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
-    db["remote_refs"].create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
+def _m2_remotes(db: Database) -> None:
+    db.table("remotes").add_column("cas_ok", int)
+    db.table("remotes").add_column("probed_at", float)
+    db.table("remote_objects").create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
+    db.table("remote_refs").create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
                              pk=("remote", "dataset", "kind", "name"))
 
 
 @migration
-def _m3_card_caches(db: sqlite_utils.Database) -> None:
+def _m3_card_caches(db: Database) -> None:
     # what cards compute once per version (see splitstats.py, card/model.py): finished column
     # statistics of a split, by snapshot id; a commit's row changes against its first parent
-    db["split_stats"].create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
-    db["commit_changes"].create({"commit_id": str, "changes": str}, pk="commit_id")
+    db.table("split_stats").create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
+    db.table("commit_changes").create({"commit_id": str, "changes": str}, pk="commit_id")
 
 
 @migration
-def _m4_remote_gc(db: sqlite_utils.Database) -> None:
+def _m4_remote_gc(db: Database) -> None:
     # the last `gc --remote` marker seen on each remote: when it changes, what the manifest
     # believes the remote holds may have been collected, so push asks again
-    db["remotes"].add_column("gc_seen", str)
+    db.table("remotes").add_column("gc_seen", str)
 
 
 @migration
-def _m5_input_cache(db: sqlite_utils.Database) -> None:
+def _m5_input_cache(db: Database) -> None:
     # a local cache (never pushed; a rebuilt manifest starts it empty): the digest of the
     # files a split was committed from (see inputcache.py) -> each snapshot a commit of
     # exactly those bytes produced, so re-committing them need not read a row
-    db["input_snapshots"].create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
-    db["input_snapshots"].create_index(["snapshot_id"])
+    db.table("input_snapshots").create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
+    db.table("input_snapshots").create_index(["snapshot_id"])
 
 
 @dataclass(frozen=True)
@@ -140,13 +145,14 @@ class RemotesMixin:
             col = "name" if table == "remotes" else "remote"
             self.conn.execute(f"DELETE FROM {table} WHERE {col}=?", (name,))
 
-    def remote_has(self, remote: str, object_ids: list[str]) -> set[str]:
-        out: set[str] = set()
+    def remote_has(self, remote: str, object_ids: Sequence[Id]) -> set[Id]:
+        """Those of `object_ids` the remote is known to hold."""
+        found: set[str] = set()
         for i in range(0, len(object_ids), 500):
             chunk = object_ids[i:i + 500]
             q = f"SELECT object_id FROM remote_objects WHERE remote=? AND object_id IN ({','.join('?' * len(chunk))})"
-            out.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
-        return out
+            found.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
+        return {o for o in object_ids if o in found}
 
     def gc_seen(self, remote: str) -> str | None:
         row = self.conn.execute("SELECT gc_seen FROM remotes WHERE name=?", (remote,)).fetchone()

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 
 from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, UsageError
-from dsreg.ids import CommitId
+from dsreg.ids import CommitId, ObjectId
 from dsreg.model.history import nth_first_parent
 from dsreg.names import check_dataset_name, check_ref_name
 
@@ -49,7 +49,7 @@ def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
     def parents(cid: CommitId) -> tuple[CommitId, ...]:
         c = m.commit(cid)
         return c.parents if c is not None else ()
-    found, steps = nth_first_parent(parents, CommitId(commit), back)
+    found, steps = nth_first_parent(parents, CommitId(ObjectId(commit)), back)
     if found is None:
         raise UnknownRevision(spec, f"history has only {steps} commit(s) before {rev}")
     return found

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
-from dsreg.ids import CommitId, is_object_id
+from dsreg.ids import CommitId, ObjectId, is_object_id
 from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.atomic import TEMP_PREFIX, write_atomic
@@ -66,7 +66,7 @@ def _decode_ref(data: bytes, where: str) -> CommitId:
         raise RemoteError(f"remote ref {where} is malformed") from None
     if not isinstance(commit, str) or not is_object_id(commit):
         raise RemoteError(f"remote ref {where} is malformed")
-    return CommitId(commit)
+    return CommitId(ObjectId(commit))
 
 
 def _encode_ref(commit: CommitId) -> bytes:
@@ -124,6 +124,8 @@ GC_MARKER = "gc/started"
 
 
 class FolderRemote(Remote):
+    objects: LocalStore
+
     def __init__(self, url: str):
         self.url = url
         path = url[len("file://"):] if url.startswith("file://") else url
@@ -200,6 +202,8 @@ class FolderRemote(Remote):
 
 
 class S3Remote(Remote):
+    objects: S3Store
+
     def __init__(self, url: str, endpoint_url: str | None = None):
         self.url = url
         self.objects = S3Store(url, endpoint_url)

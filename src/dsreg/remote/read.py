@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
-from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.ids import CommitId, ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.history import nth_first_parent
 from dsreg.model.objects import pin
@@ -161,7 +161,7 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     if ref is not None:
         commit_id = ref.commit
     elif is_object_id(rev):
-        commit_id = rev
+        commit_id = CommitId(ObjectId(rev))
     else:
         raise UnknownRevision(f"{spec}", f"no branch or tag {rev!r} on {remote_url} "
                               "(without a registry, give a branch, a tag or a full commit id)")
@@ -171,9 +171,10 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
         if cid not in commits:
             commits[cid] = decode_commit(store.get(ObjectId(cid)))
         return commits[cid]
-    commit_id, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
-    if commit_id is None:
+    found, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
+    if found is None:
         raise UnknownRevision(spec, "not that many parents")
+    commit_id = found
     commit = read(commit_id)
     if commit.dataset != name:
         raise UsageError(f"commit {commit_id[:12]} belongs to dataset {commit.dataset!r}, not {name!r}")

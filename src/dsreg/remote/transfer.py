@@ -145,12 +145,12 @@ class _LazyBar:
             self.progress.finish()
 
 
-def is_ancestor(reg, ancestor: str, descendant: str) -> bool:
+def is_ancestor(reg, ancestor: CommitId, descendant: CommitId) -> bool:
     """Whether `descendant` reaches `ancestor` through the commits known here (a commit
     unreadable here ends its line of history)."""
     if reg.manifest.commit(ancestor) is None:
         return False
-    return reaches(commit_parents(reg, missing_ok=True), CommitId(ancestor), CommitId(descendant))
+    return reaches(commit_parents(reg, missing_ok=True), ancestor, descendant)
 
 
 # -- push -----------------------------------------------------------------------
@@ -233,7 +233,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     return result
 
 
-def _held_tips(reg, name: str, remote: Remote, datasets: set[str]) -> set[str]:
+def _held_tips(reg, name: str, remote: Remote, datasets: set[str]) -> set[CommitId]:
     """Commits whose whole history the remote surely holds, where push's walk of what to
     upload may stop. A remote-tracking ref says where a ref was when we last looked, but a
     `gc --remote` since then may have collected it (a force-push left it unreachable), so
@@ -267,10 +267,12 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
     # exact sizes, so the bar ends at its total: shards and fingerprints as the snapshots
     # record them, commits, snapshots and chunk indexes from the local store. A clone may
     # lack a chunk index (data arrives on demand): then only the objects have a total.
-    sizes: dict[ObjectId, int] | None = {}
+    known_sizes: dict[ObjectId, int] = {}
+    sizes: dict[ObjectId, int] | None = known_sizes
     for oid in missing:
+        size = wanted[oid]
         try:
-            sizes[oid] = wanted[oid] if wanted[oid] is not None else reg.store.size(oid)
+            known_sizes[oid] = size if size is not None else reg.store.size(oid)
         except ObjectMissing:
             sizes = None
             break
@@ -457,9 +459,9 @@ def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_P
     # chunk indexes (small; their sizes are not recorded anywhere) are counted first, then
     # shards and fingerprints as bytes, so that each bar's total is exact
     unsized = [o for o in missing if wanted[o] is None]
-    sized = [o for o in missing if wanted[o] is not None]
+    sized = {o: size for o in missing if (size := wanted[o]) is not None}
     moved = _in_parallel([unsized], get, progress, "pull", "shard indexes")
-    moved += _in_parallel([sized], get, progress, "pull", "objects", {o: wanted[o] for o in sized})
+    moved += _in_parallel([list(sized)], get, progress, "pull", "objects", sized)
     return len(moved), sum(moved)
 
 

@@ -109,7 +109,7 @@ def _open_source(value: Any, batch_rows: int, block_bytes: int) -> Source:
     if isinstance(value, pa.RecordBatch):
         return Source(value.schema, lambda: iter([value]), ["<pyarrow.RecordBatch>"])
     if isinstance(value, pa.RecordBatchReader):
-        used = []
+        used: list[bool] = []
 
         def once():
             if used:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def cached_snapshot(reg, digest: InputDigest | None, base: Commit | None, split:
     return sid, snap
 
 
-def record(reg, entries: list[tuple[InputDigest, str]]) -> None:
+def record(reg, entries: Sequence[tuple[InputDigest, str]]) -> None:
     """Remember which snapshot each digest produced; inside the caller's transaction."""
     for digest, sid in entries:
         if digest.still_current():

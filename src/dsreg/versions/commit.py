@@ -266,11 +266,11 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
     inputs = [(b.digest, b.snapshot_id) for b in built if b.digest is not None]
     results = {b.name: b.result for b in built}
     meta = _metadata(plan, {b.name: list(b.origins) for b in built})
-    if parent is not None and not plan.allow_empty and snapshots == parent.splits and \
+    if parent is not None and parent_id is not None and not plan.allow_empty and snapshots == parent.splits and \
             _without_sources(meta) == _without_sources(parent.metadata):
         _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
-        return CommitResult(CommitId(parent_id), plan.dataset, plan.branch, results, unchanged=True)
-    new = Commit(dataset=plan.dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
+        return CommitResult(parent_id, plan.dataset, plan.branch, results, unchanged=True)
+    new = Commit(dataset=plan.dataset, parents=(parent_id,) if parent_id else (), splits=snapshots,
                  message=plan.message, author=plan.author, timestamp=int(time.time()), metadata=meta)
     cid, _ = reg.store.put(encode_commit(new))
     publish(reg)                # the objects enter the store just before the manifest names them
@@ -310,7 +310,7 @@ def _without_sources(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != "sources"}
 
 
-def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: str) -> None:
+def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: CommitId) -> None:
     """A commit that changed nothing still teaches the input cache, so the next identical
     one is fast: in a transaction of its own, and only while the branch the parent came
     from is still there (its snapshots are then certainly kept). Best effort: a cache."""
