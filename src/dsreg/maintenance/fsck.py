@@ -84,7 +84,7 @@ class _Fsck:
         self.snapshot_users: dict[ObjectId, set[CommitId]] = defaultdict(set)
         self.part_of: dict[ObjectId, set[ObjectId]] = defaultdict(set)    # shard object -> snapshots
         self.fp_count: dict[ObjectId, int | None] = {}          # fingerprints held (None: unreadable)
-        self.index_doc: dict[ObjectId, tuple | None] = {}       # (size, byte ranges) of a chunk index
+        self.index_doc: dict[ObjectId, tuple[int, list] | None] = {}       # (size, byte ranges) of a chunk index
 
     def problem(self, text: str, about: ObjectId | None = None) -> None:
         self.found.append((text, about))
@@ -105,9 +105,11 @@ class _Fsck:
         if garbage:
             notes.append(f"{len(garbage)} object(s) no ref or reflog entry reaches; 'dsreg gc' deletes them")
         notes += [f"leftover temporary file {p} ('dsreg gc' removes it)" for p in stray_temp_files(self.reg)]
-        names = Names(self.roots, self.first_parent) if self.found else None
-        problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
-                    for text, about in self.found]
+        problems: list[str] = []
+        if self.found:
+            names = Names(self.roots, self.first_parent)
+            problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
+                        for text, about in self.found]
         garbage_set = set(garbage)
         damaged = tuple(sorted(oid for oid, s in self.status.items()
                                if oid not in garbage_set and s is not None and s != _REMOTE
@@ -201,9 +203,10 @@ class _Fsck:
         return c
 
     # -- snapshots --------------------------------------------------------------
-    def check_snapshots(self, snapshots: list[ObjectId]) -> dict[ObjectId, list[tuple[ShardRef, ObjectId]]]:
-        """Check each snapshot; return {shard id: [(shard as a snapshot names it, snapshot)]}."""
-        uses: dict[ObjectId, list[tuple[ShardRef, ObjectId]]] = defaultdict(list)
+    def check_snapshots(self, snapshots: list[ObjectId]) -> dict[ObjectId, list[tuple[ShardRef, ObjectId | None]]]:
+        """Check each snapshot; return {shard id: [(shard as a snapshot names it, snapshot)]}
+        (snapshot None: an unreadable one, its shards as the manifest lists them)."""
+        uses: dict[ObjectId, list[tuple[ShardRef, ObjectId | None]]] = defaultdict(list)
         for sid in snapshots:
             snap = self.check_snapshot(sid)
             refs = snap.shards if snap is not None else self._manifest_refs(sid)
@@ -325,9 +328,10 @@ class _Fsck:
                     self.index_doc[index_id] = (int(doc["size"]), [doc["footer"], *doc["chunks"]])
                 except (ValueError, KeyError, TypeError):
                     self.problem(f"chunk index {index_id} of shard {shard_id} is malformed", index_id)
-        if shard is None or self.index_doc[index_id] is None:
+        described = self.index_doc[index_id]
+        if shard is None or described is None:
             return
-        size, ranges = self.index_doc[index_id]
+        size, ranges = described
         wrong = size != len(shard) or any(
             not (0 <= int(a) and int(a) + int(n) <= len(shard)) or hash_bytes(shard[int(a):int(a) + int(n)]) != h
             for a, n, h in ranges)

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dsreg.errors import ChecksumMismatch, DsregError, GcRefused
-from dsreg.ids import CommitId, ObjectId, hash_bytes
+from dsreg.ids import CommitId, ObjectId, ShardId, hash_bytes
 from dsreg.model.history import ancestors, first_parent_chain
 from dsreg.model.serialize import decode_commit, decode_snapshot
 from dsreg.store import ObjectStore
@@ -140,7 +140,7 @@ def unreachable(reg) -> list[ObjectId]:
     return [oid for oid in reg.store.iter() if oid not in live]
 
 
-def manifest_snapshot_shards(m, sid: str) -> list[str] | None:
+def manifest_snapshot_shards(m, sid: str) -> list[ShardId] | None:
     """The shards the manifest lists for a snapshot (None: it has no row for it)."""
     if m.snapshot_info(sid) is None:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -154,10 +155,16 @@ def chunk_index(data: bytes) -> bytes:
     return canonical_json(doc)
 
 
+class ObjectSource(Protocol):
+    """What a ShardReader reads from: a store, or diff's scratch store over the registry's."""
+
+    def get(self, oid: ObjectId) -> bytes: ...
+
+
 @dataclass
 class ShardReader:
     """Reads rows of shards, verified, keeping a few decoded shards at hand."""
-    store: ObjectStore
+    store: ObjectSource
     columns: list[str] | None = None
     cache_size: int = 4
 
