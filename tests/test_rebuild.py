@@ -20,6 +20,7 @@ from dsreg.remote import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
+from dsreg.manifest.rows import ReflogEntry
 from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.porcelain import get_commit
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
@@ -201,8 +202,7 @@ def check_recovered(reg, result, ids) -> None:
     assert {(r.dataset, r.branch, r.commit) for r in result.recovered} == \
         {(r.dataset, r.name, r.commit) for r in reg.manifest.refs()}
     newest = reg.manifest.reflog("frag")[0]
-    assert newest == {"ref": "branch:main", "old": None, "new": ids["a tenth"], "at": newest["at"],
-                      "message": "fsck --rebuild: recovered head"}
+    assert newest == ReflogEntry("branch:main", None, ids["a tenth"], newest.at, "fsck --rebuild: recovered head")
 
 
 def test_a_lost_manifest_is_rebuilt_and_every_version_reads_as_before(registry, history, small_shards):

@@ -22,7 +22,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -39,9 +39,12 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, storage_schema, storage_type
-from dsreg.rows.shards import ShardReader
+from dsreg.rows.shards import ObjectSource, ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, iter_snapshot, schemas_compatible
 from dsreg.store import LocalStore
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 OPS = ("removed", "added", "modified")
 
@@ -179,7 +182,7 @@ class _Side:
     keys: tuple[str, ...] = ()
 
 
-def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | None = None,
+def diff(reg: Registry, a: str, b: str | None = None, *, paths: dict[str, list[str]] | None = None,
          keys: tuple[str, ...] | list[str] = (), rows: bool = False, limit: int | None = None,
          default_keys: bool = True, progress: Progress = NO_PROGRESS) -> DiffResult:
     """Changes from `a` to `b` (as `git diff A B`); with `a` alone, from its first parent to
@@ -202,6 +205,7 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
     commit_a = get_commit(reg, rev_a.commit_id)
     side_a = _Side(a, rev_a.commit_id, dict(commit_a.splits), tuple(commit_a.metadata.get("keys") or ()))
     tmp = None
+    store: ObjectSource
     try:
         if paths:
             tmp = tempfile.mkdtemp(prefix="diff-", dir=reg.tmp_dir)
@@ -243,7 +247,7 @@ class _Stores:
         return self.scratch.get(oid) if self.scratch.has(oid) else self.base.get(oid)
 
 
-def _build_from_paths(reg, store: _Stores, side_a: _Side, paths, progress: Progress) -> dict[str, Snapshot]:
+def _build_from_paths(reg: Registry, store: _Stores, side_a: _Side, paths, progress: Progress) -> dict[str, Snapshot]:
     """Snapshots of uncommitted files, new shards in the scratch store; the registry is not touched."""
     out = {}
     reader = ShardReader(store, cache_size=3)
@@ -265,7 +269,7 @@ def _build_from_paths(reg, store: _Stores, side_a: _Side, paths, progress: Progr
     return out
 
 
-def _diff_sides(reg, store, old: _Side, new: _Side, keys, default_keys, want, progress) -> DiffResult:
+def _diff_sides(reg: Registry, store: ObjectSource, old: _Side, new: _Side, keys, default_keys, want, progress) -> DiffResult:
     names = sorted(set(old.splits) | set(new.splits))
     snaps = {}
     for s in names:

@@ -25,6 +25,8 @@ the old manifest only.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import sqlite3
 import time
@@ -45,6 +47,9 @@ from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MA
     decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
 from dsreg.rows.shards import INDEX_FORMAT
 from dsreg.store.atomic import copy_atomic, fsync_dir, fsync_file, rename_atomic
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 SIDE_FILES = ("-wal", "-shm", "-journal")      # SQLite's companions of a database file
 RECOVERED = "recovered-"
@@ -101,7 +106,7 @@ class RebuildResult:
                 "notes": list(self.notes), "fsck": self.check.to_json()}
 
 
-def rebuild_manifest(reg, progress: Progress = NO_PROGRESS) -> RebuildResult:
+def rebuild_manifest(reg: Registry, progress: Progress = NO_PROGRESS) -> RebuildResult:
     """Build a new manifest from every object in the local store, keep the old one as a
     backup, swap the new one in, and check the result with fsck (see the module doc)."""
     path = reg.dir / "manifest.sqlite"
@@ -216,7 +221,7 @@ def object_kind(data: bytes) -> str:
 class _Scan:
     """Reads and verifies every local object once; writes commits and snapshots to `m`."""
 
-    def __init__(self, reg, m: Manifest, progress: Progress):
+    def __init__(self, reg: Registry, m: Manifest, progress: Progress):
         self.store, self.m, self.progress = reg.store, m, progress
         self.present: set[ObjectId] = set()             # every object file, good or not
         self.read = self.nbytes = 0
@@ -298,7 +303,7 @@ class _Built:
     dropped: list[str] = field(default_factory=list)
 
 
-def _build(reg, temp: Path, old: _Old, progress: Progress) -> _Built:
+def _build(reg: Registry, temp: Path, old: _Old, progress: Progress) -> _Built:
     m = Manifest(temp)
     try:
         with m.transaction():

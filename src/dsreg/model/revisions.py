@@ -1,6 +1,8 @@
 """`NAME@REV~N`: parsing and resolving revisions to commit ids."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from dataclasses import dataclass
 
@@ -8,6 +10,10 @@ from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, Usa
 from dsreg.ids import CommitId, ObjectId
 from dsreg.model.history import nth_first_parent
 from dsreg.names import check_dataset_name, check_ref_name
+
+if TYPE_CHECKING:
+    from dsreg.manifest.database import Manifest
+    from dsreg.registry import Registry
 
 _HEX = re.compile(r"^[0-9a-f]{6,32}$")
 _ANCESTRY = re.compile(r"^(.*?)((?:~\d*)*)$")
@@ -44,7 +50,7 @@ def is_commit_prefix(rev: str) -> bool:
     return bool(_HEX.match(rev.lower()))
 
 
-def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
+def first_parents(m: Manifest, commit: str, back: int, spec: str, rev: str) -> CommitId:
     """The `back`-th first parent of `commit` (REV~N), from the manifest's commits."""
     def parents(cid: CommitId) -> tuple[CommitId, ...]:
         c = m.commit(cid)
@@ -55,7 +61,7 @@ def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
     return found
 
 
-def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
+def resolve(reg: Registry, spec: str, must_exist: bool = True) -> Revision:
     name, rev, back = split_spec(spec)
     m = reg.manifest
     if not m.has_dataset(name):

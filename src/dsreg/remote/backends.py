@@ -23,6 +23,7 @@ from typing import Iterator
 
 from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
 from dsreg.ids import CommitId, ObjectId, is_object_id
+from dsreg.manifest.rows import RefKind, ref_kind
 from dsreg.names import check_dataset_name, check_ref_name
 from dsreg.store import LocalStore, ObjectStore
 from dsreg.store.atomic import TEMP_PREFIX, write_atomic
@@ -34,22 +35,23 @@ KINDS = ("branch", "tag")
 @dataclass(frozen=True)
 class RemoteRef:
     dataset: str
-    kind: str
+    kind: RefKind
     name: str
     commit: CommitId
     token: str          # what the next compare-and-swap must match (an ETag, or the commit)
 
 
-def _ref_key(dataset: str, kind: str, name: str) -> str:
+def _ref_key(dataset: str, kind: RefKind, name: str) -> str:
     return f"refs/{dataset}@{kind}/{name}"
 
 
-def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
+def _parse_ref_key(rel: str) -> tuple[str, RefKind, str] | None:
     if not rel.startswith("refs/") or "@" not in rel:
         return None
     dataset, _, rest = rel[len("refs/"):].partition("@")
-    kind, _, name = rest.partition("/")
-    if kind not in KINDS or not name:
+    kind_text, _, name = rest.partition("/")
+    kind = ref_kind(kind_text)
+    if kind is None or not name:
         return None
     try:
         check_dataset_name(dataset)
@@ -82,10 +84,10 @@ class Remote:
     def refs(self, dataset: str | None = None) -> list[RemoteRef]:
         raise NotImplementedError
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         raise NotImplementedError
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         """Compare-and-swap: succeed only if the ref is still `expected` (None: absent)."""
         raise NotImplementedError
 
@@ -167,7 +169,7 @@ class FolderRemote(Remote):
                     out.append(RemoteRef(*parsed, commit, commit))
         return out
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         p = self.root / _ref_key(dataset, kind, name)
         self._check()
         try:
@@ -176,7 +178,7 @@ class FolderRemote(Remote):
             return None
         return RemoteRef(dataset, kind, name, commit, commit)
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         with self._locked():
             current = self.ref(dataset, kind, name)
             if (current.token if current else None) != (expected.token if expected else None):
@@ -221,13 +223,13 @@ class S3Remote(Remote):
                     out.append(RemoteRef(*parsed, _decode_ref(got[0], key), got[1]))
         return out
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         got = self.objects.get_key(self.objects.key(_ref_key(dataset, kind, name)))
         if got is None:
             return None
         return RemoteRef(dataset, kind, name, _decode_ref(got[0], f"{dataset}@{name}"), got[1])
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         try:
             self.objects.put_key_if(self.objects.key(_ref_key(dataset, kind, name)), _encode_ref(commit),
                                     expected.token if expected else None)

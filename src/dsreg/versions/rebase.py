@@ -7,6 +7,8 @@ says which split.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
 from dsreg.errors import RebaseConflict
@@ -17,13 +19,16 @@ from dsreg.model.history import first_parent_chain, merge_base
 from dsreg.model.objects import commit_parents, get_commit
 from dsreg.model.serialize import Commit, encode_commit
 
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
-def _first_parent_chain(reg, start: CommitId, stop: Container[CommitId]) -> list[CommitId]:
+
+def _first_parent_chain(reg: Registry, start: CommitId, stop: Container[CommitId]) -> list[CommitId]:
     """`start` and its first parents down to (not including) `stop`, oldest first."""
     return list(first_parent_chain(commit_parents(reg), start, stop))[::-1]
 
 
-def rebase_onto(reg, dataset: str, branch: str, local: CommitId, target: CommitId) -> CommitId:
+def rebase_onto(reg: Registry, dataset: str, branch: str, local: CommitId, target: CommitId) -> CommitId:
     # a commit unreadable here ends its line of history, as push and pull treat it
     base = merge_base(commit_parents(reg, missing_ok=True), local, target)
     stop: set[CommitId] = {base} if base else set()
@@ -59,7 +64,7 @@ def rebase_onto(reg, dataset: str, branch: str, local: CommitId, target: CommitI
     return new_head
 
 
-def _changed_splits(reg, head: CommitId, base: CommitId | None) -> set[str]:
+def _changed_splits(reg: Registry, head: CommitId, base: CommitId | None) -> set[str]:
     changed: set[str] = set()
     for cid in _first_parent_chain(reg, head, {base} if base else set()):
         c = get_commit(reg, cid)
