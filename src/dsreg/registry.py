@@ -89,7 +89,7 @@ class Registry:
             write_atomic(config, (json.dumps({"format": 1}, indent=2) + "\n").encode(), mode=0o666)
         reg = cls(root, _discover=False)
         reg._create_manifest = True
-        reg.manifest  # creates and migrates the database
+        _ = reg.manifest        # creates and migrates the database
         return reg
 
     @classmethod

@@ -319,7 +319,7 @@ def without_rows(block: TableStats, rows: pa.Table, keep: np.ndarray) -> TableSt
             valid = valid.combine_chunks().dictionary_decode() if isinstance(valid, pa.ChunkedArray) \
                 else valid.dictionary_decode()
         valid = valid.combine_chunks() if isinstance(valid, pa.ChunkedArray) else valid
-        for attr, extract in (("values", lambda a: numbers_of(a, c.kind)), ("lengths", lengths_of)):
+        for attr, extract in (("values", lambda a, kind=c.kind: numbers_of(a, kind)), ("lengths", lengths_of)):
             mine = getattr(c, attr)
             if mine is None:
                 continue

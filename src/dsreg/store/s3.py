@@ -113,7 +113,7 @@ def _check_endpoint(url: str) -> None:
     try:
         parsed = urlparse(url)
         ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
-        parsed.port         # raises ValueError for a bad port
+        _ = parsed.port     # raises ValueError for a bad port
     except ValueError:
         ok = False
     if not ok:

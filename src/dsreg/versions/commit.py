@@ -284,7 +284,7 @@ def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> C
         for shard in _new_shards(reg, new_objects):
             m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows),
                         shard.stats)
-        for sid, snap, size in new_objects:
+        for sid, snap, _size in new_objects:
             m.add_snapshot(sid, snap, snap.nbytes)
         m.add_commit(CommitId(cid), new)
         record_inputs(reg, inputs)
