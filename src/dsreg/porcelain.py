@@ -16,7 +16,7 @@ from dsreg.errors import UnknownSplit, UsageError
 from dsreg.ids import CommitId, ObjectId
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.log import LogEntry, log_entries
-from dsreg.model.objects import get_commit, get_snapshot, pin, split_snapshot
+from dsreg.model.objects import get_commit, get_snapshot, pin, split_snapshot  # noqa: F401 - tests read objects here
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Commit, Snapshot, decode_commit, decode_snapshot
 from dsreg.rows.snapshots import read_snapshot
