@@ -89,13 +89,13 @@ def main(rows: int) -> None:
         reg.commit("big", splits, message=label, metadata=metadata or None)
         commit_s = time.perf_counter() - t0
         spec = "big@main"
-        read = timed(lambda: reg.load(spec))
+        read = timed(lambda spec=spec: reg.load(spec))
 
-        def first():          # as the first card after the commit: changelog diffs not cached yet
+        def first(spec=spec):          # as the first card after the commit: changelog diffs not cached yet
             reg.manifest.conn.execute("DELETE FROM commit_changes")
             render(build_card(reg, spec), "md")
 
-        def cold():           # nothing cached: partly used row groups are read
+        def cold(spec=spec):           # nothing cached: partly used row groups are read
             reg.manifest.conn.execute("DELETE FROM split_stats")
             reg.manifest.conn.execute("DELETE FROM commit_changes")
             render(build_card(reg, spec), "md")

@@ -39,7 +39,7 @@ class MotoServer:
             except OSError:
                 if time.time() > deadline or self.proc.poll() is not None:
                     self.proc.kill()
-                    raise RuntimeError("moto server did not start")
+                    raise RuntimeError("moto server did not start") from None
                 time.sleep(0.1)
         return self
 

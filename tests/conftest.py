@@ -112,7 +112,7 @@ def start_moto(env: dict | None = None) -> tuple[subprocess.Popen, str]:
         except OSError:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
-                raise RuntimeError("moto server did not start")
+                raise RuntimeError("moto server did not start") from None
             time.sleep(0.1)
     return proc, f"http://127.0.0.1:{port}"
 

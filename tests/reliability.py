@@ -58,7 +58,7 @@ def versions(reg) -> dict[tuple[str, str, str], pa.Table]:
     for ds in reg.manifest.datasets():
         for ref in reg.manifest.refs(ds):
             for entry in reg.log(f"{ds}@{ref.commit}"):
-                for split in reg.show(f"{ds}@{entry.id}")["splits"]:
+                for split in reg.show(f"{ds}@{entry.id}").splits:
                     key = (ds, entry.id, split)
                     if key not in out:
                         out[key] = reg.load(f"{ds}@{entry.id}", split=split)

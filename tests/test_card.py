@@ -222,7 +222,7 @@ def test_set_fields_round_trip(registry, tmp_path):
     assert "| card: set license, description, task_categories, language, tags, pretty_name, x-owner |" in md
     # no data moved: the metadata commit has its parent's splits
     log = registry.log("reviews")
-    assert registry.show(f"reviews@{log[1].id}")["splits"] == registry.show(f"reviews@{log[2].id}")["splits"]
+    assert registry.show(f"reviews@{log[1].id}").splits == registry.show(f"reviews@{log[2].id}").splits
     # unset, and setting the same value again changes nothing
     run("card", "reviews", "--set", "tags=")
     assert "tags" not in header_of(run("card", "reviews").stdout)

@@ -78,7 +78,7 @@ def test_processes_committing_to_one_registry_at_once(registry, tmp_path, full_r
     conn.close()
     log = reg.log("shared")
     assert len(log) == n + 1                                # every commit landed, none twice
-    assert set(reg.show("shared")["splits"]) == {"train"} | {f"s{i}" for i in range(n)}
+    assert set(reg.show("shared").splits) == {"train"} | {f"s{i}" for i in range(n)}
     for i in range(n):
         assert reg.load("shared", split=f"s{i}").num_rows == 20_000
     assert reg.fsck().ok
@@ -124,7 +124,7 @@ def test_processes_pushing_to_one_remote_branch_at_once(registry, tmp_path, kind
                 assert a[1] == 0, a
     assert rejected >= 1            # they did race
     assert transfer.pull(registry, "origin", "shared").status == "fast-forward"
-    assert set(registry.show("shared")["splits"]) == {"train"} | {f"s{i}" for i in range(n)}
+    assert set(registry.show("shared").splits) == {"train"} | {f"s{i}" for i in range(n)}
     for i in range(n):
         assert registry.load("shared", split=f"s{i}").column("who").to_pylist() == [f"s{i}"] * 50
     assert len(registry.log("shared")) == n + 1
@@ -163,7 +163,7 @@ def test_processes_committing_to_one_registry_and_pushing_to_one_branch(registry
         assert all(a[1] == 0 for a in r["attempts"] if a[0] == "pull"), r
     reg = dsreg.Registry(registry.root)
     assert len(reg.log("shared")) == n + 1
-    assert set(reg.show("shared")["splits"]) == {"train"} | {f"s{i}" for i in range(n)}
+    assert set(reg.show("shared").splits) == {"train"} | {f"s{i}" for i in range(n)}
     _, remote = transfer.get_remote(reg, "origin")
     assert remote.ref("shared", "branch", "main").commit == reg.resolve("shared")
     assert reg.fsck().ok and fsck_remote(reg, "origin").ok

@@ -104,7 +104,7 @@ def test_fsck_repair_restores_good_copies_from_a_remote(registry, history, tmp_p
     transfer.push(registry)
     damaged = []
     for spec, how in (("ds@main", "flip"), ("ds@v1", "truncate")):
-        for what, oid in objects_of(registry, spec).items():
+        for oid in objects_of(registry, spec).values():
             if oid not in damaged:
                 damage(registry.store.path(oid), how)
                 damaged.append(oid)

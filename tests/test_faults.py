@@ -162,7 +162,7 @@ def test_damaged_downloads_never_enter_a_store_or_the_cache(registry, s3_endpoin
     url = f"s3://{new_bucket(s3_endpoint)}/team"
     transfer.add_remote(registry, "origin", url, s3_endpoint)
     transfer.push(registry)
-    shards = {r["id"] for r in registry.manifest.all_shards()}
+    shards = {r.id for r in registry.manifest.all_shards()}
     with FaultProxy(s3_endpoint, rate=1.0, seed=SEED, kinds=(kind,)) as proxy:
         clone, _ = dsreg.Registry.clone(url, tmp_path / "clone", s3_endpoint)
         transfer.remove_remote(clone, "origin")

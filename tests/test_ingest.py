@@ -112,7 +112,7 @@ def test_folder_is_read_recursively_in_sorted_order(registry, tmp_path):
     assert tables_equal(load_values(registry), want)
     assert registry.load("ds").column("id").to_pylist()[:5] == [0, 1, 2, 3, 4]
     # the commit records where its rows came from
-    assert registry.show("ds")["metadata"]["sources"]["train"] == [str(p) for p in order]
+    assert registry.show("ds").metadata["sources"]["train"] == [str(p) for p in order]
 
 
 @pytest.mark.parametrize("ext", [".csv", ".jsonl"])
@@ -377,7 +377,7 @@ def test_ingest_streams_with_bounded_memory(registry):
     assert arrow_big < small[0] + (2 << 20), (small, big)
     assert py_big < small[1] + (4 << 20), (small, big)
     assert arrow_big < total / 5 and py_big < total / 3, (small, big)
-    assert registry.show("big")["splits"]["train"]["shards"] > 10
+    assert registry.show("big").splits["train"].shards > 10
     assert tables_equal(registry.load("big"), pa.Table.from_batches(list(generate(160)), schema=schema))
 
 

@@ -20,6 +20,7 @@ from dsreg.remote import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
+from dsreg.manifest.rows import ReflogEntry
 from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.model.objects import get_commit
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
@@ -121,7 +122,7 @@ def flip_bit(path):
 
 # -- a readable old manifest ------------------------------------------------------------
 def test_rebuilding_a_healthy_manifest_changes_nothing_but_caches(registry, history):
-    reg, (expected, ids) = registry, history
+    reg, (expected, _ids) = registry, history
     derived, kept = rows(reg, DERIVED), rows(reg, KEPT)
     assert (len(kept["refs"]), len(kept["remote_refs"]), len(derived["commits"])) == (7, 6, 9)
     cards = {spec: card(reg, spec) for spec in ("reviews", "reviews@dev", "derived", "frag", "reviews@v1")}
@@ -201,8 +202,7 @@ def check_recovered(reg, result, ids) -> None:
     assert {(r.dataset, r.branch, r.commit) for r in result.recovered} == \
         {(r.dataset, r.name, r.commit) for r in reg.manifest.refs()}
     newest = reg.manifest.reflog("frag")[0]
-    assert newest == {"ref": "branch:main", "old": None, "new": ids["a tenth"], "at": newest["at"],
-                      "message": "fsck --rebuild: recovered head"}
+    assert newest == ReflogEntry("branch:main", None, ids["a tenth"], newest.at, "fsck --rebuild: recovered head")
 
 
 def test_a_lost_manifest_is_rebuilt_and_every_version_reads_as_before(registry, history, small_shards):
@@ -238,7 +238,7 @@ def test_a_garbage_manifest_is_rebuilt_and_kept_as_the_backup(registry, history)
     garbage = b"this is not an SQLite database\n" * 300
     (reg.dir / "manifest.sqlite").write_bytes(garbage)
     with pytest.raises(ManifestUnreadable, match="cannot be read.*run 'dsreg fsck --rebuild'"):
-        dsreg.Registry(reg.root).manifest
+        _ = dsreg.Registry(reg.root).manifest
     reg = dsreg.Registry(reg.root)
     result = reg.rebuild_manifest()
     assert result.ok, result.check.problems
@@ -256,7 +256,7 @@ def test_a_stale_write_ahead_log_never_reaches_the_new_manifest(registry, histor
     path = reg.dir / "manifest.sqlite"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA wal_autocheckpoint=0")
-    for i in range(50):
+    for _ in range(50):
         conn.execute("INSERT INTO reflog (dataset, ref, old, new, at, message) VALUES ('x', 'y', NULL, NULL, 0, ?)",
                      ("z" * 2000,))
     wal = (reg.dir / "manifest.sqlite-wal").read_bytes()

@@ -11,18 +11,18 @@ from dsreg.versions import refs
 def test_create_list_move_delete(registry):
     one = registry.commit("ds", make_table(10)).id
     two = registry.commit("ds", make_table(20)).id
-    assert refs.create_ref(registry, "tag", "ds", "v1", one[:8]) == {"name": "v1", "commit": one}
-    assert refs.create_ref(registry, "branch", "ds", "dev", "v1") == {"name": "dev", "commit": one}
+    assert refs.create_ref(registry, "tag", "ds", "v1", one[:8]) == refs.CreatedRef("v1", one)
+    assert refs.create_ref(registry, "branch", "ds", "dev", "v1").to_json() == {"name": "dev", "commit": one}
     assert refs.list_refs(registry, "branch", "ds") == {"dev": one, "main": two}
     with pytest.raises(RefAlreadyExists) as e:
         refs.create_ref(registry, "tag", "ds", "v1", "main")
     assert (e.value.kind, e.value.dataset, e.value.name, e.value.commit) == ("tag", "ds", "v1", one)
     assert "force=True" in str(e.value) and "--" not in str(e.value)
-    assert refs.create_ref(registry, "tag", "ds", "v1", "main", force=True)["commit"] == two
-    assert refs.delete_ref(registry, "branch", "ds", "dev") == {"deleted": "dev", "was": one}
-    assert refs.datasets(registry) == [{"name": "ds", "branches": {"main": two}, "tags": {"v1": two}}]
+    assert refs.create_ref(registry, "tag", "ds", "v1", "main", force=True).commit == two
+    assert refs.delete_ref(registry, "branch", "ds", "dev").to_json() == {"deleted": "dev", "was": one}
+    assert refs.datasets(registry) == [refs.DatasetRefs("ds", branches={"main": two}, tags={"v1": two})]
     # every move is in the reflog
-    assert [(e["old"], e["new"], e["message"]) for e in registry.manifest.reflog("ds", "tag:v1")] == \
+    assert [(e.old, e.new, e.message) for e in registry.manifest.reflog("ds", "tag:v1")] == \
         [(one, two, "tag: create from main"), (None, one, f"tag: create from {one[:8]}")]
 
 

@@ -26,7 +26,7 @@ def _versions(reg, dataset="ds"):
     out = {}
     for entry in reg.log(dataset):
         c = reg.show(f"{dataset}@{entry.id}")
-        for split in c["splits"]:
+        for split in c.splits:
             out[(entry.id, split)] = reg.load(f"{dataset}@{entry.id}", split=split)
     return out
 
@@ -101,13 +101,13 @@ def test_push_refuses_to_lose_remote_commits_and_force_replaces(registry, remote
     assert "remote main has commits you do not have; run 'dsreg pull" in str(e.value)
     with pytest.raises(DivergedBranches):
         transfer.pull(registry, None, "ds")
-    assert registry.show("ds")["message"] == "ours"          # nothing overwritten locally
+    assert registry.show("ds").message == "ours"          # nothing overwritten locally
     result = transfer.pull(registry, None, "ds", rebase=True)
     assert result.status == "rebased"
-    assert set(registry.show("ds")["splits"]) == {"train", "test", "val"}
+    assert set(registry.show("ds").splits) == {"train", "test", "val"}
     transfer.push(registry)
     assert transfer.pull(other, None, "ds").status == "fast-forward"
-    assert set(other.show("ds")["splits"]) == {"train", "test", "val"}
+    assert set(other.show("ds").splits) == {"train", "test", "val"}
     # --force replaces, still compare-and-swap on what it saw
     other.commit("ds", {"val": t.slice(0, 30)}, message="theirs again")
     transfer.push(other)
@@ -162,7 +162,7 @@ def test_fetch_moves_metadata_only_and_pull_brings_data(registry, remote_spec, t
     transfer.add_remote(b, "origin", remote_spec.url, remote_spec.endpoint_url)
     f = transfer.fetch(b)
     assert f.commits == 1 and not b.manifest.refs("ds")
-    shard_ids = [r["id"] for r in b.manifest.all_shards()]
+    shard_ids = [r.id for r in b.manifest.all_shards()]
     assert shard_ids and not any(b.store.has(s) for s in shard_ids)
     p = transfer.pull(b, None, "ds")
     assert p.status == "created" and all(b.store.has(s) for s in shard_ids)
@@ -217,7 +217,7 @@ def test_eight_processes_pushing_one_branch(registry, remote_spec, tmp_path):
     fetched = transfer.fetch(registry)
     head = next(x["commit"] for x in fetched.refs if x["name"] == "main")
     assert transfer.pull(registry, None, "shared").status == "fast-forward"
-    splits = registry.show(f"shared@{head}")["splits"]
+    splits = registry.show(f"shared@{head}").splits
     assert set(splits) == {"train"} | {f"s{i}" for i in range(workers)}
     for i in range(workers):
         assert registry.load("shared", split=f"s{i}").column("who").to_pylist() == [f"s{i}"] * 3
@@ -257,7 +257,7 @@ def test_a_store_ignoring_either_condition_is_refused_at_the_first_ref_update(re
             is None
         with pytest.raises(ConditionalWritesUnsupported, match="ignores conditional writes"):
             transfer.push(registry, "lax")
-        assert registry.manifest.remote("lax")["cas_ok"] == 0       # remembered: not probed again
+        assert registry.manifest.remote("lax").cas_ok is False     # remembered: not probed again
         with pytest.raises(ConditionalWritesUnsupported):
             transfer.push(registry, "lax")
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(Bucket=bucket)

@@ -171,7 +171,7 @@ def test_rows_moved_between_splits_are_reused(registry):
     assert r2.splits["train"].new_rows == 0
     assert tables_equal(registry.load("ds@main~1", split="test"), test)
     assert tables_equal(registry.load("ds"), t)
-    assert set(registry.show("ds")["splits"]) == {"train"}
+    assert set(registry.show("ds").splits) == {"train"}
 
 
 @pytest.mark.parametrize("fingerprint", ["constant", "coarse"])

@@ -192,7 +192,7 @@ def test_every_version_loads_exactly_as_committed(seed, rows, ncols, distinct, s
                 for cid, tables in versions:
                     for split, table in tables.items():
                         assert_loads_as(reg, "ds", cid, split, table)
-                assert set(reg.show("ds")["splits"]) == set(current)
+                assert set(reg.show("ds").splits) == set(current)
         finally:
             reg.close()
 

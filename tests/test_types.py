@@ -252,7 +252,7 @@ def test_unsupported_types_are_refused_and_change_nothing(registry, name):
     with pytest.raises(UnsupportedType):
         registry.commit("fresh", {"train": bad}, message="bad")
     assert registry.resolve("ds") == first
-    assert [d["name"] for d in registry.datasets()] == ["ds"]
+    assert [d.name for d in registry.datasets()] == ["ds"]
     assert tables_equal(registry.load("ds"), ok)
 
 

@@ -7,6 +7,7 @@ Every error a user can act on is a `DsregError`; the CLI turns it into
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 
 class DsregError(Exception):
@@ -115,7 +116,7 @@ class UnknownRevision(DsregError):
 
 
 class AmbiguousRevision(DsregError):
-    def __init__(self, spec: str, candidates: list[str]):
+    def __init__(self, spec: str, candidates: Sequence[str]):
         shown = ", ".join(c[:12] for c in candidates[:5])
         super().__init__(f"ambiguous revision {spec!r}: matches {shown}", "use more characters of the commit id")
         self.spec, self.candidates = spec, candidates

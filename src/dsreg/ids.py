@@ -7,8 +7,8 @@ from typing import NewType
 import xxhash
 
 ObjectId = NewType("ObjectId", str)   # any content-addressed object
-ShardId = NewType("ShardId", str)     # a Parquet shard
-CommitId = NewType("CommitId", str)   # a commit object
+ShardId = NewType("ShardId", ObjectId)    # a Parquet shard
+CommitId = NewType("CommitId", ObjectId)  # a commit object
 
 HASH_NAME = "xxh3-128"
 ID_LENGTH = 32

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -21,11 +21,15 @@ from dsreg.model.revisions import resolve
 from dsreg.rows.snapshots import read_snapshot, wanted_columns
 from dsreg.versions import commit as versions_commit, refs
 from dsreg.versions.commit import DEFAULT_SPLIT, CommitResult, SplitResult, default_author  # noqa: F401 - the API's
-from dsreg.versions.describe import describe
+from dsreg.versions.describe import VersionInfo, describe
+from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 
 # -- commit -----------------------------------------------------------------
-def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) -> CommitResult:
+def commit(reg: Registry, dataset: str, splits: Any, message: str = "", **options: Any) -> CommitResult:
     """Commit `splits` ({split: source}) to `dataset`'s `branch`; other splits carry over.
 
     Options and steps: versions/commit.py. A commit that fails leaves the registry
@@ -34,7 +38,7 @@ def commit(reg, dataset: str, splits: Any, message: str = "", **options: Any) ->
 
 
 # -- reading ------------------------------------------------------------------
-def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None = None) -> pa.Table:
+def load(reg: Registry, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None = None) -> pa.Table:
     rev = resolve(reg, spec)
     c = get_commit(reg, rev.commit_id)
     snap = split_snapshot(reg, c, split, spec)
@@ -45,29 +49,33 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
     return pin(table, rev.dataset, rev.commit_id, split)
 
 
-def log(reg, spec: str, n: int | None = None) -> list[LogEntry]:
+def log(reg: Registry, spec: str, n: int | None = None) -> list[LogEntry]:
     """History from REV, newest first (all parents, by time)."""
     if n is not None and n < 0:
         raise UsageError("-n must be 0 or more")
     return log_entries(reg, resolve(reg, spec).commit_id, n)
 
 
-def show(reg, spec: str) -> dict:
+def show(reg: Registry, spec: str) -> VersionInfo:
     return describe(reg, spec)
 
 
-def ls(reg) -> list[dict]:
+def ls(reg: Registry) -> list[DatasetRefs]:
     return refs.datasets(reg)
 
 
 # -- refs ---------------------------------------------------------------------
-def branch(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
-           force: bool = False):
+def branch(reg: Registry, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
+           force: bool = False) -> dict[str, CommitId] | CreatedRef | DeletedRef:
+    """The branches of `dataset` ({name: commit}); with `new`, create it at `rev`; with
+    `delete`, delete that one."""
     return refs.ref_verb(reg, "branch", dataset, new, rev, delete, force)
 
 
-def tag(reg, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
-        force: bool = False):
+def tag(reg: Registry, dataset: str, new: str | None = None, rev: str | None = None, *, delete: str | None = None,
+        force: bool = False) -> dict[str, CommitId] | CreatedRef | DeletedRef:
+    """The tags of `dataset` ({name: commit}); with `new`, create it at `rev`; with
+    `delete`, delete that one."""
     return refs.ref_verb(reg, "tag", dataset, new, rev, delete, force)
 
 
@@ -82,7 +90,7 @@ class CheckoutResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
-def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet",
+def checkout(reg: Registry, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet",
              progress: Progress = NO_PROGRESS) -> CheckoutResult:
     from dsreg.rows.export import all_or_nothing, write_split
     if format not in CHECKOUT_FORMATS:

@@ -17,7 +17,21 @@ from dsreg.store.atomic import write_atomic
 from dsreg.store.overlay import OverlayStore
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from dsreg.diff.compare import DiffResult
+    from dsreg.ids import CommitId
+    from dsreg.maintenance.fsck import FsckResult
+    from dsreg.maintenance.gc import GcResult
+    from dsreg.maintenance.rebuild import RebuildResult
+    from dsreg.model.log import LogEntry
+    from dsreg.porcelain import CheckoutResult
     from dsreg.remote.clone import CloneResult
+    from dsreg.rows.settings import RowSettings
+    from dsreg.store.staged import StagedStore
+    from dsreg.versions.commit import CommitResult
+    from dsreg.versions.describe import VersionInfo
+    from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -56,7 +70,8 @@ class Registry:
         self.root = root
         self.dir = root / DIRNAME
         # an object missing here is fetched from the remotes (origin first): a clone's data on demand
-        self.store = OverlayStore(self.dir / "objects", self._remote_stores)
+        # (a commit in progress stages its objects: store/staged.py)
+        self.store: OverlayStore | StagedStore = OverlayStore(self.dir / "objects", self._remote_stores)
         self._manifest: Manifest | None = None
         self._opened_remotes: list | None = None
         self._create_manifest = False       # only `init` may create an empty one
@@ -74,11 +89,11 @@ class Registry:
             write_atomic(config, (json.dumps({"format": 1}, indent=2) + "\n").encode(), mode=0o666)
         reg = cls(root, _discover=False)
         reg._create_manifest = True
-        reg.manifest  # creates and migrates the database
+        _ = reg.manifest        # creates and migrates the database
         return reg
 
     @classmethod
-    def clone(cls, url: str, directory: str | os.PathLike, endpoint_url: str | None = None, *,
+    def clone(cls, url: str, directory: str | os.PathLike[str], endpoint_url: str | None = None, *,
               progress: Progress = NO_PROGRESS) -> CloneResult:
         """A new registry in `directory` (new, or an empty folder) with origin set to `url`
         and every branch and tag of the remote, with their commits' metadata; the data
@@ -129,8 +144,8 @@ class Registry:
     def _remotes(self) -> list:
         if self._opened_remotes is None:
             from dsreg.remote.backends import open_remote
-            rows = sorted(self.manifest.remotes(), key=lambda r: r["name"] != "origin")
-            self._opened_remotes = [open_remote(r["url"], r["endpoint_url"]) for r in rows]
+            rows = sorted(self.manifest.remotes(), key=lambda r: r.name != "origin")
+            self._opened_remotes = [open_remote(r.url, r.endpoint_url) for r in rows]
         return self._opened_remotes
 
     def _remote_stores(self) -> list:
@@ -159,57 +174,84 @@ class Registry:
         return p
 
     # -- the Python API: thin wrappers over the porcelain verbs ----------------
-    def commit(self, dataset: str, splits: dict[str, Any] | Any, message: str = "", **kw):
+    def commit(self, dataset: str, splits: dict[str, Any] | Any, message: str = "", *, branch: str = "main",
+               append: bool = False, drop_splits: tuple[str, ...] | list[str] = (),
+               keys: tuple[str, ...] | list[str] = (), base: str | None = None, metadata: dict | None = None,
+               author: str | None = None, allow_empty: bool = False, empty_files: bool = True,
+               settings: RowSettings | None = None, progress: Progress = NO_PROGRESS) -> CommitResult:
+        """Commit `splits` ({split: table or path}, or one source for `train`) to `dataset`'s `branch`
+        (options: versions/commit.py; `settings` None: the default sizes)."""
         from dsreg import porcelain
-        return porcelain.commit(self, dataset, splits, message=message, **kw)
+        return porcelain.commit(self, dataset, splits, message=message, branch=branch, append=append,
+                                drop_splits=drop_splits, keys=keys, base=base, metadata=metadata, author=author,
+                                allow_empty=allow_empty, empty_files=empty_files, settings=settings,
+                                progress=progress)
 
-    def resolve(self, spec: str) -> str:
+    def resolve(self, spec: str) -> CommitId:
+        """The full commit id `spec` (NAME[@REV]) names."""
         from dsreg.model import revisions
         return revisions.resolve(self, spec).commit_id
 
-    def load(self, spec: str, split: str = "train", columns: list[str] | None = None):
+    def load(self, spec: str, split: str = "train", columns: list[str] | None = None) -> pa.Table:
+        """One split of the version `spec` names, as a pyarrow.Table."""
         from dsreg import porcelain
         return porcelain.load(self, spec, split=split, columns=columns)
 
-    def log(self, spec: str, n: int | None = None):
+    def log(self, spec: str, n: int | None = None) -> list[LogEntry]:
+        """The history of `spec`, newest first; the first `n` entries."""
         from dsreg import porcelain
         return porcelain.log(self, spec, n=n)
 
-    def show(self, spec: str):
+    def show(self, spec: str) -> VersionInfo:
+        """One version: its commit, and each split's size and schema."""
         from dsreg import porcelain
         return porcelain.show(self, spec)
 
-    def diff(self, a: str, b: str | None = None, **kw):
+    def diff(self, a: str, b: str | None = None, *, paths: dict[str, list[str]] | None = None,
+             keys: tuple[str, ...] | list[str] = (), rows: bool = False, limit: int | None = None,
+             default_keys: bool = True, progress: Progress = NO_PROGRESS) -> DiffResult:
+        """Changes from `a` to `b` (or to `paths`; with `a` alone, from its first parent)."""
         from dsreg.diff import compare as diff
-        return diff.diff(self, a, b, **kw)
+        return diff.diff(self, a, b, paths=paths, keys=keys, rows=rows, limit=limit, default_keys=default_keys,
+                         progress=progress)
 
-    def datasets(self):
+    def datasets(self) -> list[DatasetRefs]:
+        """Every dataset with its branches and tags."""
         from dsreg import porcelain
         return porcelain.ls(self)
 
     def branch(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
-               force: bool = False):
+               force: bool = False) -> dict[str, CommitId] | CreatedRef | DeletedRef:
+        """List the branches ({name: commit}), create `new` at `rev`, or delete `delete`."""
         from dsreg import porcelain
         return porcelain.branch(self, dataset, new, rev, delete=delete, force=force)
 
     def tag(self, dataset: str, new: str | None = None, rev: str | None = None, delete: str | None = None,
-            force: bool = False):
+            force: bool = False) -> dict[str, CommitId] | CreatedRef | DeletedRef:
+        """List the tags ({name: commit}), create `new` at `rev`, or delete `delete`."""
         from dsreg import porcelain
         return porcelain.tag(self, dataset, new, rev, delete=delete, force=force)
 
-    def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
+    def checkout(self, spec: str, out: str | os.PathLike[str], split: str | None = None, format: str = "parquet",
+                 *, progress: Progress = NO_PROGRESS) -> CheckoutResult:
+        """Write the version `spec` names into `out`, one folder per split."""
         from dsreg import porcelain
-        return porcelain.checkout(self, spec, out, split=split, format=format, **kw)
+        return porcelain.checkout(self, spec, out, split=split, format=format, progress=progress)
 
-    def fsck(self, **kw):
+    def fsck(self, *, repair: bool = False, progress: Progress = NO_PROGRESS) -> FsckResult:
+        """Verify every object and ref; with `repair`, restore damaged objects from the remotes."""
         from dsreg.maintenance import fsck as maintenance
-        return maintenance.fsck(self, **kw)
+        return maintenance.fsck(self, progress=progress, repair=repair)
 
-    def gc(self, dry_run: bool = False, **kw):
+    def gc(self, dry_run: bool = False, *, grace_seconds: float | None = None,
+           progress: Progress = NO_PROGRESS) -> GcResult:
+        """Delete what no ref or reflog entry reaches (sparing objects younger than `grace_seconds`)."""
         from dsreg.maintenance import gc as maintenance
-        return maintenance.gc(self, dry_run=dry_run, **kw)
+        if grace_seconds is None:
+            return maintenance.gc(self, dry_run=dry_run, progress=progress)
+        return maintenance.gc(self, dry_run=dry_run, grace_seconds=grace_seconds, progress=progress)
 
-    def rebuild_manifest(self, **kw):
+    def rebuild_manifest(self, *, progress: Progress = NO_PROGRESS) -> RebuildResult:
+        """Rebuild the manifest from the objects, keeping the old one as a backup."""
         from dsreg.maintenance import rebuild
-        return rebuild.rebuild_manifest(self, **kw)
-
+        return rebuild.rebuild_manifest(self, progress=progress)

@@ -6,11 +6,16 @@ Layered on porcelain, diff and the column statistics; the command line only call
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
 
 from dsreg.card.fields import KNOWN_FIELDS, set_fields
 from dsreg.card.model import Card, build_card
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 FORMATS = ("md", "html", "json")
 
@@ -40,7 +45,7 @@ def check_output(path: str) -> None:
         raise DsregError(f"cannot write {path}: permission denied")
 
 
-def card(reg, spec: str, fmt: str = "md", **kw) -> str:
+def card(reg: Registry, spec: str, fmt: str = "md", **kw) -> str:
     """The card of version `spec`, rendered."""
     return render(build_card(reg, spec, **kw), fmt)
 

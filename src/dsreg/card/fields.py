@@ -6,10 +6,13 @@ copies its parent's metadata), so setting them is a metadata-only commit: no row
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsreg.errors import BadCardValue, CardFieldsNeedBranch, UnknownCardField, UnknownDataset
 from dsreg.model.objects import get_commit
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 # Hub header fields that hold lists (a value is split on commas) and single strings.
 LIST_FIELDS = ("language", "language_details", "annotations_creators", "language_creators", "multilinguality",
@@ -78,7 +81,7 @@ def card_fields(metadata: dict) -> dict[str, Any]:
     return dict(fields) if isinstance(fields, dict) else {}
 
 
-def set_fields(reg, spec: str, values: dict[str, Any], message: str | None = None):
+def set_fields(reg: Registry, spec: str, values: dict[str, Any], message: str | None = None):
     """Record card fields on branch NAME (or NAME@BRANCH) as a commit that moves no rows."""
     from dsreg.model.revisions import split_spec
     dataset, rev, back = split_spec(spec)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Set as AbstractSet
 from html import escape
 
 from dsreg.card import charts, text
@@ -52,7 +53,7 @@ def _section(ident: str, title: str, content: str) -> str:
     return f"<section id=\"{ident}\"><h2>{escape(title)}</h2>{content}</section>"
 
 
-def _table(cls: str, head: list[str], rows: list[list[str]], numeric: set[int] = frozenset(), raw: set[int] = frozenset(),
+def _table(cls: str, head: list[str], rows: list[list[str]], numeric: AbstractSet[int] = frozenset(), raw: AbstractSet[int] = frozenset(),
            attrs: str = "") -> str:
     """`rows` cells are escaped, except the columns in `raw` (already HTML)."""
     out = [f"<table class=\"{cls}\"{attrs}><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Set as AbstractSet
 
 from dsreg.card import text
 from dsreg.card.model import Card, format_date
@@ -27,7 +28,7 @@ def _text(s: str) -> str:
     return s.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def table(head: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def table(head: list[str], rows: list[list[str]], right: AbstractSet[int] = frozenset()) -> str:
     lines = ["| " + " | ".join(cell(h) for h in head) + " |",
              "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
     lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]

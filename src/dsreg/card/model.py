@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,10 @@ from dsreg.stats.split import quietly, split_stats
 from dsreg.stats import STATS_FORMAT
 from dsreg.card import hub
 from dsreg.card.fields import card_fields
+
+if TYPE_CHECKING:
+    from dsreg.manifest.rows import RemoteInfo
+    from dsreg.registry import Registry
 
 CARD_FORMAT = "dsreg-card-1"
 SAMPLE_ROWS = 5
@@ -166,7 +170,7 @@ def format_date(timestamp: int) -> str:
 
 
 # -- building -------------------------------------------------------------------------
-def build_card(reg, spec: str, progress: Progress = NO_PROGRESS) -> Card:
+def build_card(reg: Registry, spec: str, progress: Progress = NO_PROGRESS) -> Card:
     rev = resolve(reg, spec)
     c = get_commit(reg, rev.commit_id)
     splits: dict[str, SplitCard] = {}
@@ -175,7 +179,7 @@ def build_card(reg, spec: str, progress: Progress = NO_PROGRESS) -> Card:
         snap = get_snapshot(reg, sid)
         stats = split_stats(reg, sid, snap, progress)
         info = reg.manifest.snapshot_info(sid)
-        splits[name] = SplitCard(name, sid, snap.rows, stats["bytes"], info["bytes"] if info else snap.nbytes,
+        splits[name] = SplitCard(name, sid, snap.rows, stats["bytes"], info.bytes if info else snap.nbytes,
                                  snap.schema, stats["columns"], sample_rows(reg.store, snap, SAMPLE_ROWS))
     history = log_entries(reg, rev.commit_id)
     refs = [r.name if r.kind == "branch" else f"tag {r.name}" for r in reg.manifest.refs(rev.dataset)
@@ -204,14 +208,14 @@ def _configs(splits: dict[str, SplitCard]) -> list[dict]:
     return groups
 
 
-def _remote(remotes: list[dict]) -> dict | None:
+def _remote(remotes: list[RemoteInfo]) -> dict | None:
     if not remotes:
         return None
-    r = next((r for r in remotes if r["name"] == "origin"), remotes[0])
-    return {"name": r["name"], "url": r["url"]}
+    r = next((r for r in remotes if r.name == "origin"), remotes[0])
+    return {"name": r.name, "url": r.url}
 
 
-def _changelog(reg, dataset: str, history, progress: Progress) -> list[Change]:
+def _changelog(reg: Registry, dataset: str, history, progress: Progress) -> list[Change]:
     from dsreg.diff.compare import diff
     out = []
     for i, e in enumerate(history):
@@ -233,11 +237,11 @@ def _changelog(reg, dataset: str, history, progress: Progress) -> list[Change]:
     return out
 
 
-def _sources(reg, commit_id: str, splits: list[str]) -> dict[str, dict]:
+def _sources(reg: Registry, commit_id: CommitId, splits: list[str]) -> dict[str, dict]:
     """For each split, the files the nearest commit that recorded any read it from."""
     out: dict[str, dict] = {}
     read: dict[str, Commit] = {}        # the walk asks for parents after the body below
-    for cid in first_parent_chain(lambda c: read.pop(c).parents, CommitId(commit_id)):
+    for cid in first_parent_chain(lambda c: read.pop(c).parents, commit_id):
         if len(out) >= len(splits):
             break
         c = read[cid] = get_commit(reg, cid)

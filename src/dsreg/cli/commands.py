@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,11 @@ from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, echo, emit_json, format_date, format_size,
                       json_option, pass_state, short_id, table_lines)
 from dsreg.errors import DsregError, UsageError
+
+if TYPE_CHECKING:
+    from dsreg.maintenance.remote import RemoteFsckResult
+    from dsreg.registry import Registry
+    from dsreg.versions.describe import ColumnInfo
 
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")    # as porcelain.CHECKOUT_FORMATS, without importing pyarrow
 DATA_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".jsonl", ".ndjson", ".json",
@@ -142,15 +148,16 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from dsreg import porcelain
+    from dsreg.versions import refs
     entries = porcelain.log(state.reg, spec, n=n)
     if as_json:
         emit_json([e.to_json() for e in entries])
         return
     labels: dict[str, list[str]] = {}
     dataset = spec.partition("@")[0]
-    for ref, commit_id in porcelain.branch(state.reg, dataset).items():
+    for ref, commit_id in refs.list_refs(state.reg, "branch", dataset).items():
         labels.setdefault(commit_id, []).append(ref)
-    for ref, commit_id in porcelain.tag(state.reg, dataset).items():
+    for ref, commit_id in refs.list_refs(state.reg, "tag", dataset).items():
         labels.setdefault(commit_id, []).append(f"tag: {ref}")
     for i, e in enumerate(entries):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
@@ -174,27 +181,27 @@ def show(state: State, spec: str, as_json: bool) -> None:
     from dsreg import porcelain
     info = porcelain.show(state.reg, spec)
     if as_json:
-        emit_json(info)
+        emit_json(info.to_json())
         return
-    echo(f"commit {short_id(info['id'])} ({info['dataset']})")
-    if info["parents"]:
-        echo("Parents: " + " ".join(short_id(p) for p in info["parents"]))
-    echo(f"Author:  {info['author']}\nDate:    {format_date(info['timestamp'])}\n")
-    for line in (info["message"] or "(no message)").splitlines():
+    echo(f"commit {short_id(info.id)} ({info.dataset})")
+    if info.parents:
+        echo("Parents: " + " ".join(short_id(p) for p in info.parents))
+    echo(f"Author:  {info.author}\nDate:    {format_date(info.timestamp)}\n")
+    for line in (info.message or "(no message)").splitlines():
         echo(f"    {line}")
     echo()
     rows = [["split", "rows", "bytes", "shards", "runs"]]
-    rows += [[split, f"{s['rows']:,}", format_size(s["bytes"]), str(s["shards"]), str(s["runs"])]
-             for split, s in info["splits"].items()]
-    echo("\n".join(table_lines(rows, right={1, 2, 3, 4})) if info["splits"] else "(no splits)")
-    schemas: dict[str, list[str]] = {}   # splits sharing a schema are shown once
-    for split, fields in info["schema"].items():
-        schemas.setdefault(json.dumps(fields), []).append(split)
+    rows += [[split, f"{s.rows:,}", format_size(s.bytes), str(s.shards), str(s.runs)]
+             for split, s in info.splits.items()]
+    echo("\n".join(table_lines(rows, right={1, 2, 3, 4})) if info.splits else "(no splits)")
+    schemas: dict[tuple[ColumnInfo, ...], list[str]] = {}   # splits sharing a schema are shown once
+    for split, fields in info.schema.items():
+        schemas.setdefault(fields, []).append(split)
     for fields, splits in schemas.items():
         echo(f"\nschema of {', '.join(splits)}:")
-        rows = [[f["name"], f["type"]] for f in json.loads(fields)]
+        rows = [[f.name, f.type] for f in fields]
         echo("\n".join("  " + line for line in table_lines(rows)))
-    meta = {k: v for k, v in info["metadata"].items() if k != "sources"}
+    meta = {k: v for k, v in info.metadata.items() if k != "sources"}
     if meta:
         echo("\nmetadata:")
         for k, v in meta.items():
@@ -209,18 +216,18 @@ def ls_(state: State, as_json: bool) -> None:
     from dsreg import porcelain
     datasets = porcelain.ls(state.reg)
     if as_json:
-        emit_json(datasets)
+        emit_json([d.to_json() for d in datasets])
         return
     if not datasets:
         echo("no datasets yet; add one with 'dsreg commit NAME PATH'")
     for d in datasets:
-        echo(d["name"])
-        echo("  branches: " + ", ".join(f"{b} {short_id(c)}" for b, c in d["branches"].items()))
-        if d["tags"]:
-            echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d["tags"].items()))
+        echo(d.name)
+        echo("  branches: " + ", ".join(f"{b} {short_id(c)}" for b, c in d.branches.items()))
+        if d.tags:
+            echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d.tags.items()))
 
 
-def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
+def _diff_target(reg: Registry, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
     """Read the arguments after NAME@A as one revision B, or as paths (see `diff --help`)."""
     if not args:
         return None, None
@@ -233,7 +240,7 @@ def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list
     raise UsageError(f"{odd!r} is not a file or folder; give one revision NAME@B, or only paths")
 
 
-def _is_path(reg, arg: str) -> bool:
+def _is_path(reg: Registry, arg: str) -> bool:
     split, path = _split_path(arg)
     if split is not None or os.path.exists(path):
         return True
@@ -296,13 +303,14 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], n
 def _ref_command(kind: str, state: State, name: str, new: str | None, rev: str | None, delete: str | None,
                  force: bool, as_json: bool) -> None:
     from dsreg import porcelain
+    from dsreg.versions.refs import CreatedRef, DeletedRef
     out = getattr(porcelain, kind)(state.reg, name, new, rev, delete=delete, force=force)
     if as_json:
-        emit_json(out)
-    elif delete is not None:
-        echo(f"deleted {kind} {out['deleted']} (was {short_id(out['was'])})")
-    elif new is not None:
-        echo(f"{kind} {out['name']} -> {short_id(out['commit'])}")
+        emit_json(out if isinstance(out, dict) else out.to_json())
+    elif isinstance(out, DeletedRef):
+        echo(f"deleted {kind} {out.deleted} (was {short_id(out.was)})")
+    elif isinstance(out, CreatedRef):
+        echo(f"{kind} {out.name} -> {short_id(out.commit)}")
     elif out:
         echo("\n".join(table_lines([[ref, short_id(c)] for ref, c in out.items()])))
 
@@ -475,6 +483,7 @@ def fsck(state: State, remote_name: str | None, repair: bool, rebuild: bool, as_
         _render_rebuild(rebuilt, as_json)
         _fail_on_problems(rebuilt.check, "the rebuilt registry fails fsck: ")
         return
+    result: maintenance.FsckResult | RemoteFsckResult
     if remote_name is not None:
         from dsreg.maintenance.remote import fsck_remote
         result = fsck_remote(state.reg, remote_name, repair=repair, progress=state.progress())

@@ -6,11 +6,16 @@ is imported inside the commands.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from dsreg.cli.util import (OrderedGroup, State, echo, emit_json, format_size, json_option, pass_state, plural,
                       short_id, table_lines, warn)
 from dsreg.errors import UsageError
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 endpoint_option = click.option(
     "--endpoint-url", metavar="URL",
@@ -21,7 +26,7 @@ NO_CONDITIONAL_WRITES = (
     "overwrite each other; dsreg will not push refs to {name} (reading from it works)")
 
 
-def _remote_and_target(reg, first: str | None, second: str | None) -> tuple[str | None, str | None]:
+def _remote_and_target(reg: Registry, first: str | None, second: str | None) -> tuple[str | None, str | None]:
     """[REMOTE] [NAME]: with one argument, the name of a configured remote wins over a dataset's."""
     if second is not None:
         return first, second
@@ -111,8 +116,7 @@ def remote_add(state: State, name: str, url: str | None, endpoint_url: str | Non
 @pass_state
 def remote_list(state: State, as_json: bool) -> None:
     """List the remotes, with their URLs and endpoints."""
-    remotes = [{"name": r["name"], "url": r["url"], "endpoint_url": r["endpoint_url"],
-                "conditional_writes": None if r["cas_ok"] is None else bool(r["cas_ok"])}
+    remotes = [{"name": r.name, "url": r.url, "endpoint_url": r.endpoint_url, "conditional_writes": r.cas_ok}
                for r in state.reg.manifest.remotes()]
     if as_json:
         emit_json(remotes)
@@ -316,7 +320,9 @@ def clone(state: State, url: str, directory: str | None, endpoint_url: str | Non
     from dsreg.registry import DIRNAME, Registry
     reg, fetched = Registry.clone(url, directory or _folder_for(url), endpoint_url, progress=state.progress())
     try:
-        root, cas = reg.root, reg.manifest.remote("origin")["cas_ok"]
+        origin = reg.manifest.remote("origin")
+        assert origin is not None       # a clone's origin is set before it returns
+        root, cas = reg.root, origin.cas_ok
     finally:
         reg.close()
     if as_json:

@@ -12,12 +12,16 @@ import re
 import sys
 import time
 import traceback
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from dsreg.errors import DsregError
 from dsreg.progress import NO_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 SHORT = 12                                        # commit id characters in human output
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -25,11 +29,15 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 # -- the one place where errors become output -------------------------------------
 class CliError(click.ClickException):
-    """An error shown as one `Error: ...` line on stderr, with its own exit code."""
+    """An error shown as one `Error: ...` line on stderr; exit 1 (CliMisuse: 2). Click
+    reads the exit code from the class, so each code is a class of its own."""
 
-    def __init__(self, message: str, exit_code: int):
+    def __init__(self, message: str):
         super().__init__(printable(" ".join(message.splitlines())))
-        self.exit_code = exit_code
+
+
+class CliMisuse(CliError):
+    exit_code = 2
 
 
 # What a terminal acts on rather than shows: C0 controls but newline and tab, DEL, C1
@@ -100,7 +108,7 @@ class State:
 
     def __init__(self, registry_dir: str | None = None, debug: bool = False):
         self.registry_dir, self.debug = registry_dir, debug
-        self._reg = None
+        self._reg: Registry | None = None
         self._progress: TerminalProgress | None = None
 
     @property
@@ -133,7 +141,7 @@ class State:
             self._progress.abandon()
         if self.debug:
             sys.stderr.write(redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
-        return CliError(redact(message), exit_code)
+        return (CliMisuse if exit_code == 2 else CliError)(redact(message))
 
     def close(self) -> None:
         if self._reg is not None:
@@ -258,7 +266,7 @@ def format_size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def table_lines(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+def table_lines(rows: list[list[str]], right: AbstractSet[int] = frozenset()) -> list[str]:
     """Aligned columns; the columns numbered in `right` are right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()

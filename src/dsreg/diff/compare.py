@@ -22,7 +22,7 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from dsreg.errors import DuplicateKeyColumn, KeyColumnTypeChanged, UnknownKeyColumn, UsageError
 from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_as
 from dsreg.rows.ingest import check_schema, open_source
+from dsreg.ids import ObjectId
 from dsreg.jsonvalues import to_jsonable
 from dsreg.names import check_split_name
 from dsreg.model.objects import get_commit, get_snapshot
@@ -38,9 +39,12 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, storage_schema, storage_type
-from dsreg.rows.shards import ShardReader
+from dsreg.rows.shards import ObjectSource, ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, iter_snapshot, schemas_compatible
 from dsreg.store import LocalStore
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 OPS = ("removed", "added", "modified")
 
@@ -178,7 +182,7 @@ class _Side:
     keys: tuple[str, ...] = ()
 
 
-def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | None = None,
+def diff(reg: Registry, a: str, b: str | None = None, *, paths: dict[str, list[str]] | None = None,
          keys: tuple[str, ...] | list[str] = (), rows: bool = False, limit: int | None = None,
          default_keys: bool = True, progress: Progress = NO_PROGRESS) -> DiffResult:
     """Changes from `a` to `b` (as `git diff A B`); with `a` alone, from its first parent to
@@ -201,6 +205,7 @@ def diff(reg, a: str, b: str | None = None, *, paths: dict[str, list[str]] | Non
     commit_a = get_commit(reg, rev_a.commit_id)
     side_a = _Side(a, rev_a.commit_id, dict(commit_a.splits), tuple(commit_a.metadata.get("keys") or ()))
     tmp = None
+    store: ObjectSource
     try:
         if paths:
             # (the files' rows are cut into shards somewhere; a read-only registry: elsewhere)
@@ -239,11 +244,11 @@ class _Stores:
     def __init__(self, scratch: LocalStore, base):
         self.scratch, self.base = scratch, base
 
-    def get(self, oid):
+    def get(self, oid: ObjectId) -> bytes:
         return self.scratch.get(oid) if self.scratch.has(oid) else self.base.get(oid)
 
 
-def _build_from_paths(reg, store: _Stores, side_a: _Side, paths, progress: Progress) -> dict[str, Snapshot]:
+def _build_from_paths(reg: Registry, store: _Stores, side_a: _Side, paths, progress: Progress) -> dict[str, Snapshot]:
     """Snapshots of uncommitted files, new shards in the scratch store; the registry is not touched."""
     out = {}
     reader = ShardReader(store, cache_size=3)
@@ -265,7 +270,7 @@ def _build_from_paths(reg, store: _Stores, side_a: _Side, paths, progress: Progr
     return out
 
 
-def _diff_sides(reg, store, old: _Side, new: _Side, keys, default_keys, want, progress) -> DiffResult:
+def _diff_sides(reg: Registry, store: ObjectSource, old: _Side, new: _Side, keys, default_keys, want, progress) -> DiffResult:
     names = sorted(set(old.splits) | set(new.splits))
     snaps = {}
     for s in names:
@@ -295,8 +300,8 @@ def _diff_sides(reg, store, old: _Side, new: _Side, keys, default_keys, want, pr
 def _split_keys(snaps, keys, defaults, old: _Side, new: _Side) -> dict[str, tuple[str, ...]]:
     """Keys per split: explicit keys must exist on both sides, comparable across a type
     change; recorded ones apply where they are."""
-    both = {s: ab for s, ab in snaps.items() if ab[0] is not None and ab[1] is not None}
-    out = {s: () for s in snaps}
+    both = {s: (a, b) for s, (a, b) in snaps.items() if a is not None and b is not None}
+    out: dict[str, tuple[str, ...]] = {s: () for s in snaps}
     if keys:
         for s, ab in (both or snaps).items():
             for snap, side in zip(ab, (old, new)):
@@ -304,7 +309,7 @@ def _split_keys(snaps, keys, defaults, old: _Side, new: _Side) -> dict[str, tupl
                 if missing:
                     raise UnknownKeyColumn(missing[0], s, snap.schema.names, where=side.spec)
             if s in both:
-                bad = _incomparable_keys(*ab, keys)
+                bad = _incomparable_keys(*both[s], keys)
                 if bad:
                     raise KeyColumnTypeChanged(bad[0], s)
         return {s: (keys if s in both else ()) for s in snaps}
@@ -343,6 +348,7 @@ def _compare_as(old: pa.DataType, new: pa.DataType) -> tuple[int, pa.DataType]:
 def _whole_split(store, split, a: Snapshot | None, b: Snapshot | None, room):
     """A split on one side only: all its rows added or removed."""
     snap, op = (b, "added") if a is None else (a, "removed")
+    assert snap is not None         # a split is on one side at least
     schema = SchemaDiff.between(a.schema if a else None, b.schema if b else None)
     result = SplitDiff(op, snap.rows if op == "added" else 0, snap.rows if op == "removed" else 0, 0, 0, schema)
     listed: list[RowChange] = []
@@ -554,7 +560,7 @@ class _SplitComparison:
         rem_rows = self._rows(0, removed.take(idx[ops == 0]))
         add_rows = self._rows(1, added.take(idx[ops == 1]))
         changes = self._changes(removed.take(ir[idx[ops == 2]]), added.take(ia[idx[ops == 2]]))
-        it = {0: iter(rem_rows), 1: iter(add_rows), 2: iter(changes)}
+        it: dict[int, Iterator[Any]] = {0: iter(rem_rows), 1: iter(add_rows), 2: iter(changes)}
         out = []
         for op, i in zip(ops.tolist(), idx.tolist()):
             row = next(it[op])

@@ -7,6 +7,8 @@ remote, and checking should not touch the network.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -22,10 +24,17 @@ from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, dec
 from dsreg.rows.shards import decode_chunk_index
 from dsreg.store import ObjectStore
 from dsreg.store.base import check_object_id
+from dsreg.jsonvalues import JsonFields
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 
 @dataclass(frozen=True)
-class FsckResult:
+class FsckResult(JsonFields):
+    _json_skip = ("notes", "damaged")
+    _json_optional = ("repaired",)
+
     problems: list[str]
     checked_objects: int
     checked_bytes: int
@@ -38,14 +47,10 @@ class FsckResult:
         return not self.problems
 
     def to_json(self) -> dict:
-        doc = {"ok": self.ok, "problems": list(self.problems), "checked_objects": self.checked_objects,
-               "checked_bytes": self.checked_bytes}
-        if self.repaired is not None:
-            doc["repaired"] = list(self.repaired)
-        return doc
+        return {"ok": self.ok, **super().to_json()}
 
 
-def fsck(reg, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckResult:
+def fsck(reg: Registry, progress: Progress = NO_PROGRESS, repair: bool = False) -> FsckResult:
     """Verify every local object, and that everything the roots reach exists (here, or
     on a remote known to hold it), decodes, fits together and agrees with the manifest.
     Reports problems; never raises for them.
@@ -75,7 +80,7 @@ _REMOTE = "on a remote"     # status of an object absent here that a remote is k
 
 
 class _Fsck:
-    def __init__(self, reg, progress: Progress):
+    def __init__(self, reg: Registry, progress: Progress):
         self.reg, self.m, self.store, self.progress = reg, reg.manifest, reg.store, progress
         self.found: list[tuple[str, ObjectId | None]] = []     # (text, object whose users it affects)
         self.status: dict[ObjectId, str | None] = {}           # None: verified; else what is wrong
@@ -86,7 +91,7 @@ class _Fsck:
         self.snapshot_users: dict[ObjectId, set[CommitId]] = defaultdict(set)
         self.part_of: dict[ObjectId, set[ObjectId]] = defaultdict(set)    # shard object -> snapshots
         self.fp_count: dict[ObjectId, int | None] = {}          # fingerprints held (None: unreadable)
-        self.index_doc: dict[ObjectId, tuple | None] = {}       # (size, byte ranges) of a chunk index
+        self.index_doc: dict[ObjectId, tuple[int, list] | None] = {}       # (size, byte ranges) of a chunk index
         self.schemas: dict[ObjectId, object] = {}               # snapshot -> its schema (pyarrow.Schema)
 
     def problem(self, text: str, about: ObjectId | None = None) -> None:
@@ -108,9 +113,11 @@ class _Fsck:
         if garbage:
             notes.append(f"{len(garbage)} object(s) no ref or reflog entry reaches; 'dsreg gc' deletes them")
         notes += [f"leftover temporary file {p} ('dsreg gc' removes it)" for p in stray_temp_files(self.reg)]
-        names = Names(self.roots, self.first_parent) if self.found else None
-        problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
-                    for text, about in self.found]
+        problems: list[str] = []
+        if self.found:
+            names = Names(self.roots, self.first_parent)
+            problems = [f"{text}; {self.affects(about, names)}" if about is not None else text
+                        for text, about in self.found]
         garbage_set = set(garbage)
         damaged = tuple(sorted(oid for oid, s in self.status.items()
                                if oid not in garbage_set and s is not None and s != _REMOTE
@@ -147,7 +154,7 @@ class _Fsck:
         return data
 
     def _on_a_remote(self, oid: ObjectId) -> bool:
-        return any(self.m.remote_has(r["name"], [oid]) for r in self.m.remotes())
+        return any(self.m.remote_has(r.name, [oid]) for r in self.m.remotes())
 
     def bad(self, oid: ObjectId) -> str | None:
         """What is wrong with an object already read (None: fine, or only on a remote)."""
@@ -204,9 +211,10 @@ class _Fsck:
         return c
 
     # -- snapshots --------------------------------------------------------------
-    def check_snapshots(self, snapshots: list[ObjectId]) -> dict[ObjectId, list[tuple[ShardRef, ObjectId]]]:
-        """Check each snapshot; return {shard id: [(shard as a snapshot names it, snapshot)]}."""
-        uses: dict[ObjectId, list[tuple[ShardRef, ObjectId]]] = defaultdict(list)
+    def check_snapshots(self, snapshots: list[ObjectId]) -> dict[ObjectId, list[tuple[ShardRef, ObjectId | None]]]:
+        """Check each snapshot; return {shard id: [(shard as a snapshot names it, snapshot)]}
+        (snapshot None: an unreadable one, its shards as the manifest lists them)."""
+        uses: dict[ObjectId, list[tuple[ShardRef, ObjectId | None]]] = defaultdict(list)
         for sid in snapshots:
             snap = self.check_snapshot(sid)
             refs = snap.shards if snap is not None else self._manifest_refs(sid)
@@ -222,7 +230,7 @@ class _Fsck:
         for shard_id in manifest_snapshot_shards(self.m, sid) or ():
             row = self.m.shard(shard_id)
             if row is not None:
-                out.append(ShardRef(shard_id, ObjectId(row["fingerprints"]), row["rows"], row["bytes"], None))
+                out.append(ShardRef(shard_id, ObjectId(row.fingerprints), row.rows, row.bytes, None))
         return out
 
     def check_snapshot(self, sid: ObjectId) -> Snapshot | None:
@@ -262,9 +270,9 @@ class _Fsck:
             self.problem(f"manifest has no row for snapshot {sid}", sid)
         else:
             listed = set(manifest_snapshot_shards(self.m, sid) or ())
-            if (info["rows"], info["runs"]) != (snap.rows, snap.num_runs) or listed != {s.id for s in snap.shards}:
+            if (info.rows, info.runs) != (snap.rows, snap.num_runs) or listed != {s.id for s in snap.shards}:
                 self.problem(f"manifest row for snapshot {sid} disagrees with the snapshot object "
-                             f"({info['rows']} rows in {info['runs']} runs over {len(listed)} shards; "
+                             f"({info.rows} rows in {info.runs} runs over {len(listed)} shards; "
                              f"object: {snap.rows} rows in {snap.num_runs} runs over {len(snap.shards)})", sid)
         return snap
 
@@ -347,9 +355,10 @@ class _Fsck:
                     self.index_doc[index_id] = decode_chunk_index(data)
                 except CorruptObject:
                     self.problem(f"chunk index {index_id} of shard {shard_id} is malformed", index_id)
-        if shard is None or self.index_doc[index_id] is None:
+        described = self.index_doc[index_id]
+        if shard is None or described is None:
             return
-        size, ranges = self.index_doc[index_id]
+        size, ranges = described
         wrong = size != len(shard) or any(
             not (0 <= int(a) and int(a) + int(n) <= len(shard)) or hash_bytes(shard[int(a):int(a) + int(n)]) != h
             for a, n, h in ranges)
@@ -362,9 +371,9 @@ class _Fsck:
             self.problem(f"manifest has no row for shard {shard_id}", shard_id)
             return
         mismatch = [what for what, wrong in (
-            ("rows", actual is not None and row["rows"] != actual),
-            ("fingerprint object", row["fingerprints"] not in {ref.fingerprints for ref, _ in uses}),
-            ("bytes", data is not None and row["bytes"] != len(data)),
+            ("rows", actual is not None and row.rows != actual),
+            ("fingerprint object", row.fingerprints not in {ref.fingerprints for ref, _ in uses}),
+            ("bytes", data is not None and row.bytes != len(data)),
         ) if wrong]
         if mismatch:
             self.problem(f"manifest row for shard {shard_id} disagrees with the shard ({', '.join(mismatch)})",

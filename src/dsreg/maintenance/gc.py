@@ -2,6 +2,8 @@
 that no root reaches (see reach.py), and stale temporary files."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -13,12 +15,18 @@ from dsreg.maintenance.reach import reachable
 from dsreg.maintenance.temp import clean_temp
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.store import ObjectStore
+from dsreg.jsonvalues import JsonFields
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 DEFAULT_GRACE_SECONDS = 3600   # gc spares unreachable objects younger than this
 
 
 @dataclass(frozen=True)
-class GcResult:
+class GcResult(JsonFields):
+    _json_skip = ("deleted",)
+
     deleted_objects: int
     deleted_bytes: int          # objects and leftover temp files
     kept_objects: int           # objects still in the store (reachable, or spared as recent)
@@ -27,13 +35,8 @@ class GcResult:
     deleted_temp_files: int = 0
     deleted: tuple[ObjectId, ...] = field(default=(), repr=False)
 
-    def to_json(self) -> dict:
-        return {"deleted_objects": self.deleted_objects, "deleted_bytes": self.deleted_bytes,
-                "kept_objects": self.kept_objects, "dry_run": self.dry_run,
-                "skipped_recent": self.skipped_recent, "deleted_temp_files": self.deleted_temp_files}
 
-
-def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
+def gc(reg: Registry, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
        progress: Progress = NO_PROGRESS) -> GcResult:
     """Delete every object and manifest row that no root reaches, and stale temp files.
 
@@ -56,7 +59,7 @@ def gc(reg, dry_run: bool = False, grace_seconds: float = DEFAULT_GRACE_SECONDS,
             m.delete_objects(
                 commits=[c for c in m.all_commit_ids() if c not in live.commits],
                 snapshots=[s for s in m.all_snapshot_ids() if s not in live.snapshots],
-                shards=[s["id"] for s in m.all_shards() if s["id"] not in live.shard_objects])
+                shards=[s.id for s in m.all_shards() if s.id not in live.shard_objects])
             # the input cache names only snapshots that stay (including ones the manifest
             # never listed, as in a clone): a commit can never be pointed at a deleted one
             m.forget_input_snapshots(live.snapshots)

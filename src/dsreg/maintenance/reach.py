@@ -12,14 +12,20 @@ from a remote, and neither checking nor collecting should touch the network.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections import defaultdict
 from dataclasses import dataclass
 
 from dsreg.errors import ChecksumMismatch, DsregError, GcRefused
-from dsreg.ids import CommitId, ObjectId, hash_bytes
+from dsreg.ids import CommitId, ObjectId, ShardId, hash_bytes
 from dsreg.model.history import ancestors, first_parent_chain
 from dsreg.model.serialize import decode_commit, decode_snapshot
 from dsreg.store import ObjectStore
+
+if TYPE_CHECKING:
+    from dsreg.manifest.database import Manifest
+    from dsreg.registry import Registry
 
 _MAX_AFFECTED = 5              # versions named per problem
 
@@ -58,32 +64,32 @@ class Root:
         return f"{name} on {self.remote}" if self.remote else name
 
 
-def live_reflog(manifest) -> dict[CommitId, list[str]]:
+def live_reflog(manifest: Manifest) -> dict[CommitId, list[str]]:
     """Commits named by the reflog of a live ref (entries after its latest deletion),
     each with the refs (`dataset@name`) whose reflog names it."""
     out: dict[CommitId, list[str]] = defaultdict(list)
     for dataset in manifest.datasets():
         ended: set[str] = set()
         for entry in manifest.reflog(dataset):          # newest first
-            ref = entry["ref"]
+            ref = entry.ref
             if ref in ended:
                 continue
-            if entry["new"] is None:                    # a deletion: older entries are dead
+            if entry.new is None:                    # a deletion: older entries are dead
                 ended.add(ref)
                 continue
             label = f"{dataset}@{ref.partition(':')[2] or ref}"
-            for cid in (entry["new"], entry["old"]):
+            for cid in (entry.new, entry.old):
                 if cid and label not in out[cid]:
-                    out[CommitId(cid)].append(label)
+                    out[cid].append(label)
     return dict(out)
 
 
-def roots(manifest) -> list[Root]:
+def roots(manifest: Manifest) -> list[Root]:
     """Where reachability starts: refs, remote-tracking refs, live reflog entries."""
     out = [Root(r.commit, "ref", r.dataset, r.full) for r in manifest.refs()]
     for remote in manifest.remotes():
-        out += [Root(r.commit, "remote", r.dataset, r.full, remote["name"])
-                for r in manifest.remote_refs(remote["name"])]
+        out += [Root(r.commit, "remote", r.dataset, r.full, remote.name)
+                for r in manifest.remote_refs(remote.name)]
     for cid, labels in sorted(live_reflog(manifest).items()):
         out += [Root(cid, "reflog", label.partition("@")[0], label) for label in labels]
     return out
@@ -100,7 +106,7 @@ class Reachable:
         return self.commits | self.snapshots | self.shard_objects
 
 
-def reachable(reg) -> Reachable:
+def reachable(reg: Registry) -> Reachable:
     """Everything the roots reach. A commit is read from its object, or from the manifest
     when the object is gone; a snapshot must be readable, since only it names all of a
     shard's objects. Otherwise GcRefused: better no gc than a wrong one."""
@@ -129,18 +135,18 @@ def reachable(reg) -> Reachable:
         for shard_id in manifest_snapshot_shards(m, sid) or ():
             shard_objects.add(ObjectId(shard_id))
             row = m.shard(shard_id)
-            if row is not None and row["fingerprints"]:
-                shard_objects.add(ObjectId(row["fingerprints"]))
+            if row is not None and row.fingerprints:
+                shard_objects.add(ObjectId(row.fingerprints))
     return Reachable(frozenset(commits), frozenset(snapshots), frozenset(shard_objects))
 
 
-def unreachable(reg) -> list[ObjectId]:
+def unreachable(reg: Registry) -> list[ObjectId]:
     """Objects in the local store that no root reaches (what gc deletes, grace aside)."""
     live = reachable(reg).objects
     return [oid for oid in reg.store.iter() if oid not in live]
 
 
-def manifest_snapshot_shards(m, sid: str) -> list[str] | None:
+def manifest_snapshot_shards(m: Manifest, sid: str) -> list[ShardId] | None:
     """The shards the manifest lists for a snapshot (None: it has no row for it)."""
     if m.snapshot_info(sid) is None:
         return None

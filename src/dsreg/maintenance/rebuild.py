@@ -25,6 +25,8 @@ the old manifest only.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
 import sqlite3
@@ -46,6 +48,9 @@ from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MA
     decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
 from dsreg.rows.shards import INDEX_FORMAT
 from dsreg.store.atomic import copy_atomic, fsync_dir, fsync_file, rename_atomic
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 SIDE_FILES = ("-wal", "-shm", "-journal")      # SQLite's companions of a database file
 RECOVERED = "recovered-"
@@ -102,7 +107,7 @@ class RebuildResult:
                 "notes": list(self.notes), "fsck": self.check.to_json()}
 
 
-def rebuild_manifest(reg, progress: Progress = NO_PROGRESS) -> RebuildResult:
+def rebuild_manifest(reg: Registry, progress: Progress = NO_PROGRESS) -> RebuildResult:
     """Build a new manifest from every object in the local store, keep the old one as a
     backup, swap the new one in, and check the result with fsck (see the module doc)."""
     path = reg.dir / "manifest.sqlite"
@@ -219,7 +224,7 @@ def object_kind(data: bytes) -> str:
 class _Scan:
     """Reads and verifies every local object once; writes commits and snapshots to `m`."""
 
-    def __init__(self, reg, m: Manifest, progress: Progress):
+    def __init__(self, reg: Registry, m: Manifest, progress: Progress):
         self.store, self.m, self.progress = reg.store, m, progress
         self.present: set[ObjectId] = set()             # every object file, good or not
         self.read = self.nbytes = 0
@@ -301,7 +306,7 @@ class _Built:
     dropped: list[str] = field(default_factory=list)
 
 
-def _build(reg, temp: Path, old: _Old, progress: Progress) -> _Built:
+def _build(reg: Registry, temp: Path, old: _Old, progress: Progress) -> _Built:
     m = Manifest(temp)
     try:
         with m.transaction():
@@ -365,17 +370,19 @@ def _write_kept(m: Manifest, old: _Old, built: _Built) -> None:
 def _ref_problem(row: dict, present: set[ObjectId], commits: dict[CommitId, Commit]) -> str | None:
     from dsreg.errors import UsageError
     from dsreg.names import check_dataset_syntax, check_ref_syntax
-    cid = row.get("commit_id")
+    cid, dataset, name, kind = row.get("commit_id"), row.get("dataset"), row.get("name"), row.get("kind")
+    if not (isinstance(dataset, str) and isinstance(name, str) and isinstance(kind, str)):
+        return "not a well-formed ref"
     try:      # syntax only: a ref an older dsreg let take a name refused today is kept
-        check_dataset_syntax(row.get("dataset"))
-        check_ref_syntax(row.get("name"), row.get("kind"))
+        check_dataset_syntax(dataset)
+        check_ref_syntax(name, kind)
     except (UsageError, TypeError, AttributeError):
         return "not a well-formed ref"
     if row.get("kind") not in ("branch", "tag"):
         return "not a well-formed ref"
     if not isinstance(cid, str) or not is_object_id(cid) or cid not in present:
         return f"its commit {str(cid)[:12]} is not in the store"
-    c = commits.get(CommitId(cid))
+    c = commits.get(CommitId(ObjectId(cid)))
     if c is not None and c.dataset != row["dataset"]:
         return f"its commit {cid[:12]} belongs to dataset {c.dataset!r}"
     return None

@@ -11,6 +11,8 @@ remote/gcmarker.py).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import secrets
 import time
 from collections import defaultdict
@@ -25,6 +27,10 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, decode_commit, decode_snapshot
 from dsreg.remote.gcmarker import settle_seconds
 from dsreg.remote.transfer import get_remote
+from dsreg.jsonvalues import JsonFields
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 DEFAULT_REMOTE_GRACE_SECONDS = 7 * 24 * 3600
 PARALLEL = 8
@@ -122,7 +128,9 @@ def _decoded(remote, walk: _Walk, oid: ObjectId, kind: str, decode):
 
 # -- fsck --remote ------------------------------------------------------------
 @dataclass(frozen=True)
-class RemoteFsckResult:
+class RemoteFsckResult(JsonFields):
+    _json_optional = ("repaired",)
+
     remote: str
     problems: list[str]
     checked_objects: int
@@ -134,14 +142,10 @@ class RemoteFsckResult:
         return not self.problems
 
     def to_json(self) -> dict:
-        doc = {"ok": self.ok, "remote": self.remote, "problems": list(self.problems),
-               "checked_objects": self.checked_objects, "checked_bytes": self.checked_bytes}
-        if self.repaired is not None:
-            doc["repaired"] = list(self.repaired)
-        return doc
+        return {"ok": self.ok, **super().to_json()}
 
 
-def fsck_remote(reg, remote_name: str | None, repair: bool = False,
+def fsck_remote(reg: Registry, remote_name: str | None, repair: bool = False,
                 progress: Progress = NO_PROGRESS) -> RemoteFsckResult:
     """Verify every object the remote's refs reach; with `repair`, put verified local
     copies in place of damaged or missing ones, then check again."""
@@ -170,7 +174,9 @@ def fsck_remote(reg, remote_name: str | None, repair: bool = False,
 
 # -- gc --remote --------------------------------------------------------------
 @dataclass(frozen=True)
-class RemoteGcResult:
+class RemoteGcResult(JsonFields):
+    _json_skip = ("deleted",)
+
     remote: str
     deleted_objects: int
     kept_objects: int
@@ -178,12 +184,8 @@ class RemoteGcResult:
     dry_run: bool
     deleted: tuple[ObjectId, ...] = field(default=(), repr=False)
 
-    def to_json(self) -> dict:
-        return {"remote": self.remote, "deleted_objects": self.deleted_objects, "kept_objects": self.kept_objects,
-                "skipped_recent": self.skipped_recent, "dry_run": self.dry_run}
 
-
-def gc_remote(reg, remote_name: str | None, dry_run: bool = False,
+def gc_remote(reg: Registry, remote_name: str | None, dry_run: bool = False,
               grace_seconds: float = DEFAULT_REMOTE_GRACE_SECONDS, progress: Progress = NO_PROGRESS) -> RemoteGcResult:
     """Delete remote objects no remote ref reaches and older than `grace_seconds`.
 
@@ -205,7 +207,7 @@ def gc_remote(reg, remote_name: str | None, dry_run: bool = False,
             remote.set_gc_marker({**marker, "finished": time.time()})
 
 
-def _collect(reg, name: str, remote, marker: dict, dry_run: bool, grace_seconds: float,
+def _collect(reg: Registry, name: str, remote, marker: dict, dry_run: bool, grace_seconds: float,
              progress: Progress) -> RemoteGcResult:
     from dsreg.faults import crashpoint
     started = time.time()

@@ -6,21 +6,26 @@ interrupted halfway leaves each object either as it was or good.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dsreg.errors import ChecksumMismatch, DsregError, ObjectMissing
 from dsreg.ids import ObjectId
 from dsreg.maintenance.reach import read_local
 
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
-def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
+
+def restore_from_remotes(reg: Registry, oids: list[ObjectId]) -> list[str]:
     """Replace each local object in `oids` by a verified copy from the first remote with
     a good one (origin first). Returns one line per object restored, naming the remote;
     objects no remote can supply are left as they are."""
-    remotes = sorted(reg.manifest.remotes(), key=lambda r: r["name"] != "origin")
+    remotes = sorted(reg.manifest.remotes(), key=lambda r: r.name != "origin")
     opened = []
     for info in remotes:
         try:
             from dsreg.remote.backends import open_remote
-            opened.append((info["name"], open_remote(info["url"], info["endpoint_url"])))
+            opened.append((info.name, open_remote(info.url, info.endpoint_url)))
         except DsregError:
             continue
     done = []
@@ -38,7 +43,7 @@ def restore_from_remotes(reg, oids: list[ObjectId]) -> list[str]:
     return done
 
 
-def restore_to_remote(reg, remote, oids: list[ObjectId]) -> tuple[list[str], list[ObjectId]]:
+def restore_to_remote(reg: Registry, remote, oids: list[ObjectId]) -> tuple[list[str], list[ObjectId]]:
     """Replace each object in `oids` on `remote` by the verified local copy. Returns (lines
     for what was restored, ids with no good local copy)."""
     done, missing = [], []

@@ -1,16 +1,21 @@
 """Leftovers of interrupted writes: what they are, and removing the stale ones."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import shutil
 from pathlib import Path
 
 from dsreg.store.atomic import TEMP_PREFIX
 
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
+
 REBUILD_TEMP = "manifest.sqlite.rebuild"   # a new manifest being built (rebuild.py)
 
 
-def stray_temp_files(reg) -> list[Path]:
+def stray_temp_files(reg: Registry) -> list[Path]:
     """Leftovers of interrupted writes: the object store's (`.tmp-*` in its fan-out
     folders), `.tmp-*` in `.dsreg` (config, manifest backups), anything in `.dsreg/tmp`,
     and the new manifest of an interrupted `fsck --rebuild`."""
@@ -24,7 +29,7 @@ def stray_temp_files(reg) -> list[Path]:
     return out
 
 
-def clean_temp(reg, cutoff: float, dry_run: bool) -> tuple[int, int]:
+def clean_temp(reg: Registry, cutoff: float, dry_run: bool) -> tuple[int, int]:
     """Remove the leftovers older than `cutoff` that no commit is using: (files, bytes)."""
     from dsreg.store.staged import in_use
     count = nbytes = 0

@@ -9,9 +9,8 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
 
 
 def _import_sqlite_utils():
@@ -40,80 +39,75 @@ sqlite_utils = _import_sqlite_utils()
 from dsreg.errors import ManifestWriteFailed, RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
+from dsreg.manifest.rows import (Ref, RefKind, ReflogEntry, RemoteInfo, ShardObjects, ShardRow,  # noqa: E402
+                                 SnapshotInfo)
 from dsreg.records import Commit, Snapshot  # noqa: E402
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = []
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+Id = TypeVar("Id", bound=str)
+
+MIGRATIONS: list[Callable[["Database"], None]] = []
 
 
-def migration(fn: Callable[[sqlite_utils.Database], None]):
+def migration(fn: Callable[["Database"], None]):
     MIGRATIONS.append(fn)
     return fn
 
 
 @migration
-def _m1_initial(db: sqlite_utils.Database) -> None:
-    db["datasets"].create({"name": str, "created_at": float}, pk="name")
-    db["commits"].create({
+def _m1_initial(db: Database) -> None:
+    db.table("datasets").create({"name": str, "created_at": float}, pk="name")
+    db.table("commits").create({
         "id": str, "dataset": str, "parents": str, "message": str, "author": str,
         "timestamp": int, "metadata": str,
     }, pk="id")
-    db["commits"].create_index(["dataset"])
-    db["commit_splits"].create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
-    db["snapshots"].create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
-    db["snapshot_shards"].create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
-    db["snapshot_shards"].create_index(["shard_id"])
-    db["shards"].create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
+    db.table("commits").create_index(["dataset"])
+    db.table("commit_splits").create({"commit_id": str, "split": str, "snapshot_id": str}, pk=("commit_id", "split"))
+    db.table("snapshots").create({"id": str, "rows": int, "bytes": int, "runs": int, "schema": bytes}, pk="id")
+    db.table("snapshot_shards").create({"snapshot_id": str, "shard_id": str}, pk=("snapshot_id", "shard_id"))
+    db.table("snapshot_shards").create_index(["shard_id"])
+    db.table("shards").create({"id": str, "rows": int, "bytes": int, "fingerprints": str, "fp_bytes": int,
                          "stats": str}, pk="id")
-    db["refs"].create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
-    db["reflog"].create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
+    db.table("refs").create({"dataset": str, "kind": str, "name": str, "commit_id": str}, pk=("dataset", "kind", "name"))
+    db.table("reflog").create({"id": int, "dataset": str, "ref": str, "old": str, "new": str, "at": float,
                          "message": str}, pk="id")
-    db["reflog"].create_index(["dataset", "ref"])
-    db["remotes"].create({"name": str, "url": str, "endpoint_url": str}, pk="name")
+    db.table("reflog").create_index(["dataset", "ref"])
+    db.table("remotes").create({"name": str, "url": str, "endpoint_url": str}, pk="name")
 
 
 @migration
-def _m2_remotes(db: sqlite_utils.Database) -> None:
-    db["remotes"].add_column("cas_ok", int)
-    db["remotes"].add_column("probed_at", float)
-    db["remote_objects"].create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
-    db["remote_refs"].create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
+def _m2_remotes(db: Database) -> None:
+    db.table("remotes").add_column("cas_ok", int)
+    db.table("remotes").add_column("probed_at", float)
+    db.table("remote_objects").create({"remote": str, "object_id": str}, pk=("remote", "object_id"))
+    db.table("remote_refs").create({"remote": str, "dataset": str, "kind": str, "name": str, "commit_id": str},
                              pk=("remote", "dataset", "kind", "name"))
 
 
 @migration
-def _m3_card_caches(db: sqlite_utils.Database) -> None:
+def _m3_card_caches(db: Database) -> None:
     # what cards compute once per version (see splitstats.py, card/model.py): finished column
     # statistics of a split, by snapshot id; a commit's row changes against its first parent
-    db["split_stats"].create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
-    db["commit_changes"].create({"commit_id": str, "changes": str}, pk="commit_id")
+    db.table("split_stats").create({"snapshot_id": str, "stats": str}, pk="snapshot_id")
+    db.table("commit_changes").create({"commit_id": str, "changes": str}, pk="commit_id")
 
 
 @migration
-def _m4_remote_gc(db: sqlite_utils.Database) -> None:
+def _m4_remote_gc(db: Database) -> None:
     # the last `gc --remote` marker seen on each remote: when it changes, what the manifest
     # believes the remote holds may have been collected, so push asks again
-    db["remotes"].add_column("gc_seen", str)
+    db.table("remotes").add_column("gc_seen", str)
 
 
 @migration
-def _m5_input_cache(db: sqlite_utils.Database) -> None:
+def _m5_input_cache(db: Database) -> None:
     # a local cache (never pushed; a rebuilt manifest starts it empty): the digest of the
     # files a split was committed from (see inputcache.py) -> each snapshot a commit of
     # exactly those bytes produced, so re-committing them need not read a row
-    db["input_snapshots"].create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
-    db["input_snapshots"].create_index(["snapshot_id"])
-
-
-@dataclass(frozen=True)
-class Ref:
-    dataset: str
-    kind: str          # "branch" | "tag"
-    name: str
-    commit: CommitId
-
-    @property
-    def full(self) -> str:
-        return f"{self.dataset}@{self.name}"
+    db.table("input_snapshots").create({"digest": str, "snapshot_id": str}, pk=("digest", "snapshot_id"))
+    db.table("input_snapshots").create_index(["snapshot_id"])
 
 
 class RemotesMixin:
@@ -121,12 +115,12 @@ class RemotesMixin:
 
     conn: sqlite3.Connection
 
-    def remotes(self) -> list[dict]:
+    def remotes(self) -> list[RemoteInfo]:
         rows = self.conn.execute("SELECT name, url, endpoint_url, cas_ok FROM remotes ORDER BY name")
-        return [{"name": r[0], "url": r[1], "endpoint_url": r[2], "cas_ok": r[3]} for r in rows]
+        return [RemoteInfo(r[0], r[1], r[2], None if r[3] is None else bool(r[3])) for r in rows]
 
-    def remote(self, name: str) -> dict | None:
-        return next((r for r in self.remotes() if r["name"] == name), None)
+    def remote(self, name: str) -> RemoteInfo | None:
+        return next((r for r in self.remotes() if r.name == name), None)
 
     def add_remote(self, name: str, url: str, endpoint_url: str | None, cas_ok: bool | None) -> None:
         self.conn.execute("INSERT INTO remotes (name, url, endpoint_url, cas_ok, probed_at) VALUES (?, ?, ?, ?, ?)",
@@ -141,13 +135,14 @@ class RemotesMixin:
             col = "name" if table == "remotes" else "remote"
             self.conn.execute(f"DELETE FROM {table} WHERE {col}=?", (name,))
 
-    def remote_has(self, remote: str, object_ids: list[str]) -> set[str]:
-        out: set[str] = set()
+    def remote_has(self, remote: str, object_ids: Sequence[Id]) -> set[Id]:
+        """Those of `object_ids` the remote is known to hold."""
+        found: set[str] = set()
         for i in range(0, len(object_ids), 500):
             chunk = object_ids[i:i + 500]
             q = f"SELECT object_id FROM remote_objects WHERE remote=? AND object_id IN ({','.join('?' * len(chunk))})"
-            out.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
-        return out
+            found.update(r[0] for r in self.conn.execute(q, [remote, *chunk]))
+        return {o for o in object_ids if o in found}
 
     def gc_seen(self, remote: str) -> str | None:
         row = self.conn.execute("SELECT gc_seen FROM remotes WHERE name=?", (remote,)).fetchone()
@@ -168,7 +163,7 @@ class RemotesMixin:
             args.append(dataset)
         return [Ref(*r) for r in self.conn.execute(q + " ORDER BY dataset, kind, name", args)]
 
-    def set_remote_ref(self, remote: str, dataset: str, kind: str, name: str, commit: str | None) -> None:
+    def set_remote_ref(self, remote: str, dataset: str, kind: RefKind, name: str, commit: str | None) -> None:
         if commit is None:
             self.conn.execute("DELETE FROM remote_refs WHERE remote=? AND dataset=? AND kind=? AND name=?",
                               (remote, dataset, kind, name))
@@ -247,13 +242,12 @@ class Manifest(RemotesMixin):
         self.conn.execute("INSERT OR IGNORE INTO shards VALUES (?, ?, ?, ?, ?, ?)",
                           (shard_id, rows, nbytes, fingerprints, fp_bytes, json.dumps(stats or {})))
 
-    def shard(self, shard_id: str) -> dict | None:
+    def shard(self, shard_id: str) -> ShardRow | None:
         row = self.conn.execute("SELECT id, rows, bytes, fingerprints, fp_bytes, stats FROM shards WHERE id=?",
                                 (shard_id,)).fetchone()
         if row is None:
             return None
-        return {"id": row[0], "rows": row[1], "bytes": row[2], "fingerprints": row[3], "fp_bytes": row[4],
-                "stats": json.loads(row[5] or "{}")}
+        return ShardRow(row[0], row[1], row[2], row[3], row[4], json.loads(row[5] or "{}"))
 
     # -- statistics: a cache, recomputable from the objects (see splitstats.py) ----
     def shard_stats(self, shard_ids: list[str]) -> dict[str, dict]:
@@ -305,13 +299,13 @@ class Manifest(RemotesMixin):
         self.conn.executemany("INSERT OR IGNORE INTO snapshot_shards VALUES (?, ?)",
                               [(snapshot_id, s.id) for s in snap.shards])
 
-    def snapshot_info(self, snapshot_id: str) -> dict | None:
+    def snapshot_info(self, snapshot_id: str) -> SnapshotInfo | None:
         row = self.conn.execute("SELECT rows, bytes, runs FROM snapshots WHERE id=?", (snapshot_id,)).fetchone()
         if row is None:
             return None
         shards = self.conn.execute("SELECT COUNT(*) FROM snapshot_shards WHERE snapshot_id=?",
                                    (snapshot_id,)).fetchone()[0]
-        return {"rows": row[0], "bytes": row[1], "runs": row[2], "shards": shards}
+        return SnapshotInfo(rows=row[0], bytes=row[1], runs=row[2], shards=shards)
 
     def add_commit(self, commit_id: CommitId, commit: Commit) -> None:
         self.conn.execute(
@@ -343,9 +337,9 @@ class Manifest(RemotesMixin):
     def all_snapshot_ids(self) -> list[ObjectId]:
         return [ObjectId(r[0]) for r in self.conn.execute("SELECT id FROM snapshots ORDER BY id")]
 
-    def all_shards(self) -> Iterator[dict]:
+    def all_shards(self) -> Iterator[ShardObjects]:
         for r in self.conn.execute("SELECT id, fingerprints FROM shards ORDER BY id"):
-            yield {"id": r[0], "fingerprints": r[1]}
+            yield ShardObjects(r[0], r[1])
 
     def delete_objects(self, commits: list[str], snapshots: list[str], shards: list[str]) -> None:
         for c in commits:
@@ -361,7 +355,7 @@ class Manifest(RemotesMixin):
             self.conn.execute("DELETE FROM shards WHERE id=?", (s,))
 
     # -- refs -----------------------------------------------------------------
-    def refs(self, dataset: str | None = None, kind: str | None = None) -> list[Ref]:
+    def refs(self, dataset: str | None = None, kind: RefKind | None = None) -> list[Ref]:
         q, args = "SELECT dataset, kind, name, commit_id FROM refs WHERE 1=1", []
         if dataset is not None:
             q += " AND dataset=?"
@@ -372,12 +366,12 @@ class Manifest(RemotesMixin):
         q += " ORDER BY dataset, kind, name"
         return [Ref(*r) for r in self.conn.execute(q, args)]
 
-    def ref(self, dataset: str, kind: str, name: str) -> CommitId | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> CommitId | None:
         row = self.conn.execute("SELECT commit_id FROM refs WHERE dataset=? AND kind=? AND name=?",
                                 (dataset, kind, name)).fetchone()
         return CommitId(row[0]) if row else None
 
-    def set_ref(self, dataset: str, kind: str, name: str, new: CommitId, expected: CommitId | None,
+    def set_ref(self, dataset: str, kind: RefKind, name: str, new: CommitId, expected: CommitId | None,
                 message: str, exclusive: bool = True) -> None:
         """Compare-and-swap: move the ref to `new` only if it still points at `expected`
         (None: only if it does not exist). Must run inside a transaction. A new ref may not
@@ -385,7 +379,7 @@ class Manifest(RemotesMixin):
         a remote that older dsregs let have both)."""
         label = f"{dataset}@{name}"
         if expected is None and exclusive:
-            other = "tag" if kind == "branch" else "branch"
+            other: RefKind = "tag" if kind == "branch" else "branch"
             if self.ref(dataset, other, name) is not None:
                 # NAME@rev resolves branches first: a second ref of the same name would
                 # hide a tag (a pinned version would silently change) or never be reached
@@ -404,7 +398,7 @@ class Manifest(RemotesMixin):
                 raise RefConflict(label, expected, self.ref(dataset, kind, name))
         self._log(dataset, f"{kind}:{name}", expected, new, message)
 
-    def delete_ref(self, dataset: str, kind: str, name: str, expected: CommitId | None = None) -> CommitId:
+    def delete_ref(self, dataset: str, kind: RefKind, name: str, expected: CommitId | None = None) -> CommitId:
         old = self.ref(dataset, kind, name)
         if old is None:
             raise RefNotFound(f"no {kind} {name!r} in dataset {dataset!r}")
@@ -424,13 +418,13 @@ class Manifest(RemotesMixin):
             out.update(CommitId(c) for c in (old, new) if c)
         return out
 
-    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+    def reflog(self, dataset: str, ref: str | None = None) -> list[ReflogEntry]:
+        """Entries of `dataset` (of one ref, "KIND:NAME"), newest first."""
         q, args = "SELECT ref, old, new, at, message FROM reflog WHERE dataset=?", [dataset]
         if ref:
             q += " AND ref=?"
             args.append(ref)
-        return [dict(zip(("ref", "old", "new", "at", "message"), r))
-                for r in self.conn.execute(q + " ORDER BY id DESC", args)]
+        return [ReflogEntry(*r) for r in self.conn.execute(q + " ORDER BY id DESC", args)]
 
     def ref_exists_error(self, dataset: str, kind: str, name: str) -> RefExists:
         return RefExists(f"{kind} {name!r} already exists in dataset {dataset!r}")

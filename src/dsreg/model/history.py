@@ -14,7 +14,7 @@ import heapq
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
-from typing import Callable, Container, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Container, Iterable, Iterator, Protocol, Sequence, TypeVar
 
 from dsreg.ids import CommitId
 
@@ -82,8 +82,15 @@ def merge_base(parents: Parents, a: CommitId, b: CommitId) -> CommitId | None:
 
 
 class Dated(Protocol):
-    parents: Sequence[CommitId]
-    timestamp: int
+    # read-only: frozen dataclasses (Commit) satisfy it
+    @property
+    def parents(self) -> Sequence[CommitId]: ...
+
+    @property
+    def timestamp(self) -> int: ...
+
+
+D = TypeVar("D", bound=Dated)
 
 
 @dataclass(frozen=True)
@@ -96,7 +103,7 @@ class _Newest:
         return (self.timestamp, self.cid) > (other.timestamp, other.cid)
 
 
-def newest_first(read: Callable[[CommitId], Dated], start: CommitId) -> Iterator[tuple[CommitId, Dated]]:
+def newest_first(read: Callable[[CommitId], D], start: CommitId) -> Iterator[tuple[CommitId, D]]:
     """`start` and its ancestors (all parents) as (id, commit), newest first by timestamp
     (ties: larger id first), each read once, and each only once a child of it was yielded."""
     pending = {start: read(start)}

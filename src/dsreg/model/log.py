@@ -1,28 +1,30 @@
 """`log`: a version's history as entries, newest first."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 from itertools import islice
 
 from dsreg.ids import CommitId
 from dsreg.model.history import newest_first
 from dsreg.model.objects import get_commit
+from dsreg.jsonvalues import JsonFields
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 
 @dataclass(frozen=True)
-class LogEntry:
+class LogEntry(JsonFields):
     id: CommitId
     parents: tuple[CommitId, ...]
     message: str
     author: str
     timestamp: int
 
-    def to_json(self) -> dict:
-        return {"id": self.id, "parents": list(self.parents), "message": self.message,
-                "author": self.author, "timestamp": self.timestamp}
 
-
-def log_entries(reg, start: CommitId, n: int | None = None) -> list[LogEntry]:
+def log_entries(reg: Registry, start: CommitId, n: int | None = None) -> list[LogEntry]:
     """`start` and its history (all parents), newest first by time; the first `n`."""
     walk = newest_first(lambda cid: get_commit(reg, cid), start)
     return [LogEntry(CommitId(cid), c.parents, c.message, c.author, c.timestamp)

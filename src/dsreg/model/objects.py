@@ -11,18 +11,19 @@ from dsreg.model.serialize import Commit, Snapshot, decode_commit, decode_snapsh
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from dsreg.registry import Registry
 
 
-def get_commit(reg, commit_id: str) -> Commit:
+def get_commit(reg: Registry, commit_id: str) -> Commit:
     c = reg.manifest.commit(commit_id)
     return c if c is not None else decode_commit(reg.store.get(ObjectId(commit_id)))
 
 
-def get_snapshot(reg, snapshot_id: str) -> Snapshot:
+def get_snapshot(reg: Registry, snapshot_id: str) -> Snapshot:
     return decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
 
 
-def split_snapshot(reg, commit: Commit, split: str, spec: str) -> Snapshot:
+def split_snapshot(reg: Registry, commit: Commit, split: str, spec: str) -> Snapshot:
     if split not in commit.splits:
         raise UnknownSplit(f"{spec} has no split {split!r}",
                            f"it has {', '.join(sorted(commit.splits)) or 'no splits'}")
@@ -37,7 +38,7 @@ def pin(table: pa.Table, dataset: str, commit_id: str, split: str) -> pa.Table:
     return table.replace_schema_metadata(meta)
 
 
-def commit_parents(reg, missing_ok: bool = False) -> Parents:
+def commit_parents(reg: Registry, missing_ok: bool = False) -> Parents:
     """`parents` for the walks of model/history over the registry's commits. With
     `missing_ok`, a commit that cannot be read counts as having none: the walk goes on
     without the history behind it (push and pull ask only about what is known here)."""

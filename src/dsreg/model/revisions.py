@@ -1,13 +1,19 @@
 """`NAME@REV~N`: parsing and resolving revisions to commit ids."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import re
 from dataclasses import dataclass
 
 from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, UsageError
-from dsreg.ids import CommitId
+from dsreg.ids import CommitId, ObjectId
 from dsreg.model.history import nth_first_parent
 from dsreg.names import check_dataset_syntax, check_ref_name
+
+if TYPE_CHECKING:
+    from dsreg.manifest.database import Manifest
+    from dsreg.registry import Registry
 
 _HEX = re.compile(r"^[0-9a-f]{6,32}$")
 # ASCII digits only: `\d` would read '~١' (an Arabic-Indic one) as ~1
@@ -56,18 +62,18 @@ def is_commit_prefix(rev: str) -> bool:
     return bool(_HEX.match(rev.lower()))
 
 
-def first_parents(m, commit: str, back: int, spec: str, rev: str) -> CommitId:
+def first_parents(m: Manifest, commit: str, back: int, spec: str, rev: str) -> CommitId:
     """The `back`-th first parent of `commit` (REV~N), from the manifest's commits."""
     def parents(cid: CommitId) -> tuple[CommitId, ...]:
         c = m.commit(cid)
         return c.parents if c is not None else ()
-    found, steps = nth_first_parent(parents, CommitId(commit), back)
+    found, steps = nth_first_parent(parents, CommitId(ObjectId(commit)), back)
     if found is None:
         raise UnknownRevision(spec, f"history has only {steps} commit(s) before {rev}")
     return found
 
 
-def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
+def resolve(reg: Registry, spec: str, must_exist: bool = True) -> Revision:
     name, rev, back = split_spec(spec)
     m = reg.manifest
     if not m.has_dataset(name):

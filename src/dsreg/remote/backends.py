@@ -24,7 +24,8 @@ from typing import Iterator
 from urllib.parse import unquote
 
 from dsreg.errors import EndpointNotApplicable, PreconditionFailed, RefMoved, RemoteError, UsageError
-from dsreg.ids import CommitId, is_object_id
+from dsreg.ids import CommitId, ObjectId, is_object_id
+from dsreg.manifest.rows import RefKind, ref_kind
 from dsreg.model import checked
 from dsreg.names import check_dataset_syntax, check_ref_syntax
 from dsreg.store import LocalStore, ObjectStore
@@ -37,25 +38,26 @@ KINDS = ("branch", "tag")
 @dataclass(frozen=True)
 class RemoteRef:
     dataset: str
-    kind: str
+    kind: RefKind
     name: str
     commit: CommitId
     token: str          # what the next compare-and-swap must match (an ETag, or the commit)
 
 
-def _ref_key(dataset: str, kind: str, name: str) -> str:
+def _ref_key(dataset: str, kind: RefKind, name: str) -> str:
     return f"refs/{dataset}@{kind}/{name}"
 
 
-def _parse_ref_key(rel: str) -> tuple[str, str, str] | None:
+def _parse_ref_key(rel: str) -> tuple[str, RefKind, str] | None:
     """(dataset, kind, name) of a ref's key; None for a key no dsreg could have written.
     Names are checked for syntax only: what an older dsreg wrote is listed (so remote gc
     keeps what it reaches), and fetch refuses the names dsreg no longer accepts."""
     if not rel.startswith("refs/") or "@" not in rel:
         return None
     dataset, _, rest = rel[len("refs/"):].partition("@")
-    kind, _, name = rest.partition("/")
-    if kind not in KINDS or not name:
+    kind_text, _, name = rest.partition("/")
+    kind = ref_kind(kind_text)
+    if kind is None or not name:
         return None
     try:
         check_dataset_syntax(dataset)
@@ -74,7 +76,7 @@ def _decode_ref(data: bytes, dataset: str, kind: str, name: str) -> CommitId:
         # named with its dataset: one bad ref among many must be findable
         raise RemoteError(f"remote {kind} {dataset}@{name} is malformed ({_ref_key(dataset, kind, name)} "
                           "holds no commit id)", "fix or delete that ref on the remote")
-    return CommitId(commit)
+    return CommitId(ObjectId(commit))
 
 
 def _encode_ref(commit: CommitId) -> bytes:
@@ -90,10 +92,10 @@ class Remote:
     def refs(self, dataset: str | None = None) -> list[RemoteRef]:
         raise NotImplementedError
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         raise NotImplementedError
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         """Compare-and-swap: succeed only if the ref is still `expected` (None: absent)."""
         raise NotImplementedError
 
@@ -151,6 +153,8 @@ def _folder_path(url: str) -> str:
 
 
 class FolderRemote(Remote):
+    objects: LocalStore
+
     def __init__(self, url: str):
         self.url = url
         self.root = Path(_folder_path(url))
@@ -189,7 +193,7 @@ class FolderRemote(Remote):
                     out.append(RemoteRef(*parsed, commit, commit))
         return out
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         p = self.root / _ref_key(dataset, kind, name)
         self._check()
         try:
@@ -198,7 +202,7 @@ class FolderRemote(Remote):
             return None
         return RemoteRef(dataset, kind, name, commit, commit)
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         with self._locked():
             current = self.ref(dataset, kind, name)
             if (current.token if current else None) != (expected.token if expected else None):
@@ -224,6 +228,8 @@ class FolderRemote(Remote):
 
 
 class S3Remote(Remote):
+    objects: S3Store
+
     def __init__(self, url: str, endpoint_url: str | None = None):
         self.url = url
         self.objects = S3Store(url, endpoint_url)
@@ -241,13 +247,13 @@ class S3Remote(Remote):
                     out.append(RemoteRef(*parsed, _decode_ref(got[0], *parsed), got[1]))
         return out
 
-    def ref(self, dataset: str, kind: str, name: str) -> RemoteRef | None:
+    def ref(self, dataset: str, kind: RefKind, name: str) -> RemoteRef | None:
         got = self.objects.get_key(self.objects.key(_ref_key(dataset, kind, name)))
         if got is None:
             return None
         return RemoteRef(dataset, kind, name, _decode_ref(got[0], dataset, kind, name), got[1])
 
-    def set_ref(self, dataset: str, kind: str, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
+    def set_ref(self, dataset: str, kind: RefKind, name: str, commit: CommitId, expected: RemoteRef | None) -> None:
         try:
             self.objects.put_key_if(self.objects.key(_ref_key(dataset, kind, name)), _encode_ref(commit),
                                     expected.token if expected else None)

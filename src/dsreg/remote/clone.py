@@ -7,6 +7,7 @@ metadata fetched, a local branch or tag for each.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,7 @@ class CloneResult(NamedTuple):
     fetched: FetchResult
 
 
-def clone_target(directory: str | Path) -> Path:
+def clone_target(directory: str | os.PathLike[str]) -> Path:
     """`directory` as an absolute path, if it is new or an empty folder (as git clone wants)."""
     directory = Path(directory).absolute()
     if directory.exists() and not (directory.is_dir() and not any(directory.iterdir())):

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import BranchAndTag, ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
-from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.ids import CommitId, ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.history import nth_first_parent
 from dsreg.model.objects import pin
@@ -162,7 +162,7 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
         if not is_object_id(rev.lower()):
             raise UnknownRevision(spec, f"{rev!r} is not a full commit id; without a registry, give a branch, "
                                         "a tag or a full commit id (32 hex characters)")
-        commit_id = rev.lower()
+        commit_id = CommitId(ObjectId(rev.lower()))
     else:
         branch, tag = remote.ref(name, "branch", rev), remote.ref(name, "tag", rev)
         if branch is not None and tag is not None:
@@ -178,9 +178,10 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
         if cid not in commits:
             commits[cid] = decode_commit(store.get(ObjectId(cid)))
         return commits[cid]
-    commit_id, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
-    if commit_id is None:
+    found, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
+    if found is None:
         raise UnknownRevision(spec, "not that many parents")
+    commit_id = found
     commit = read(commit_id)
     if commit.dataset != name:
         raise UsageError(f"commit {commit_id[:12]} belongs to dataset {commit.dataset!r}, not {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from dsreg.errors import AccessDenied, AmbiguousRevision, ConditionalWritesUnsupported, DivergedBranches, DsregError, \
     NonFastForward, ObjectMissing, RefMoved, UnknownDataset, UsageError
@@ -25,27 +25,33 @@ from dsreg.model.history import ancestors, is_ancestor as reaches
 from dsreg.model.objects import commit_parents, get_commit, get_snapshot
 from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
 from dsreg.model.serialize import decode_commit, decode_snapshot, fingerprints_size
+from dsreg.jsonvalues import JsonFields
+from dsreg.manifest.rows import RefKind
+
+if TYPE_CHECKING:
+    from dsreg.manifest.database import Manifest
+    from dsreg.registry import Registry
 
 PARALLEL = 8
 
 
 # -- remotes ------------------------------------------------------------------
-def get_remote(reg, name: str | None) -> tuple[str, Remote]:
+def get_remote(reg: Registry, name: str | None) -> tuple[str, Remote]:
     remotes = reg.manifest.remotes()
     if name is None:
         if not remotes:
             raise UsageError("no remote configured", "run 'dsreg remote add NAME URL'")
-        chosen = next((r for r in remotes if r["name"] == "origin"), remotes[0] if len(remotes) == 1 else None)
+        chosen = next((r for r in remotes if r.name == "origin"), remotes[0] if len(remotes) == 1 else None)
         if chosen is None:
             raise UsageError("several remotes and none is 'origin'; name one")
     else:
         chosen = reg.manifest.remote(name)
         if chosen is None:
             raise UsageError(f"unknown remote {name!r}", "run 'dsreg remote list'")
-    return chosen["name"], open_remote(chosen["url"], chosen["endpoint_url"])
+    return chosen.name, open_remote(chosen.url, chosen.endpoint_url)
 
 
-def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe: bool = True) -> dict:
+def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = None, probe: bool = True) -> dict:
     check_ref_name(name, "remote", allow_slash=False)
     reg.require_writable()              # (before the probe writes to the remote)
     if reg.manifest.remote(name) is not None:
@@ -64,7 +70,7 @@ def add_remote(reg, name: str, url: str, endpoint_url: str | None = None, probe:
     return {"name": name, "url": url, "endpoint_url": endpoint_url, "conditional_writes": cas_ok}
 
 
-def remove_remote(reg, name: str) -> None:
+def remove_remote(reg: Registry, name: str) -> None:
     if reg.manifest.remote(name) is None:
         raise UsageError(f"unknown remote {name!r}", "run 'dsreg remote list'")
     with reg.manifest.transaction():
@@ -72,9 +78,9 @@ def remove_remote(reg, name: str) -> None:
     reg.forget_remotes()
 
 
-def _ensure_cas(reg, name: str, remote: Remote) -> None:
+def _ensure_cas(reg: Registry, name: str, remote: Remote) -> None:
     info = reg.manifest.remote(name)
-    ok = info.get("cas_ok") if info else None
+    ok = info.cas_ok if info else None
     if ok is None:
         ok = remote.probe()
         with reg.manifest.transaction():
@@ -84,7 +90,7 @@ def _ensure_cas(reg, name: str, remote: Remote) -> None:
 
 
 # -- what a commit needs --------------------------------------------------------
-def _commit_objects(reg, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int | None]]]:
+def _commit_objects(reg: Registry, commit_id: str) -> tuple[list[ObjectId], list[tuple[ObjectId, int | None]]]:
     """(metadata objects: the commit and its snapshots, data objects with sizes)."""
     c = get_commit(reg, commit_id)
     meta, data = [ObjectId(commit_id)], []
@@ -147,29 +153,25 @@ class _LazyBar:
             self.progress.finish()
 
 
-def is_ancestor(reg, ancestor: str, descendant: str) -> bool:
+def is_ancestor(reg: Registry, ancestor: CommitId, descendant: CommitId) -> bool:
     """Whether `descendant` reaches `ancestor` through the commits known here (a commit
     unreadable here ends its line of history)."""
     if reg.manifest.commit(ancestor) is None:
         return False
-    return reaches(commit_parents(reg, missing_ok=True), CommitId(ancestor), CommitId(descendant))
+    return reaches(commit_parents(reg, missing_ok=True), ancestor, descendant)
 
 
 # -- push -----------------------------------------------------------------------
 @dataclass
-class PushResult:
+class PushResult(JsonFields):
     remote: str
     uploaded_objects: int = 0
     uploaded_bytes: int = 0
     skipped_objects: int = 0
     refs: list[dict] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return {"remote": self.remote, "uploaded_objects": self.uploaded_objects,
-                "uploaded_bytes": self.uploaded_bytes, "skipped_objects": self.skipped_objects, "refs": self.refs}
 
-
-def _local_refs(reg, spec: str | None):
+def _local_refs(reg: Registry, spec: str | None):
     m = reg.manifest
     if spec is None:
         return m.refs()
@@ -184,7 +186,7 @@ def _local_refs(reg, spec: str | None):
     return refs
 
 
-def push(reg, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
+def push(reg: Registry, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
          progress: Progress = NO_PROGRESS) -> PushResult:
     reg.require_writable()      # a push records what the remote holds: refused before it moves anything there
     name, remote = get_remote(reg, remote_name)
@@ -238,7 +240,7 @@ def push(reg, remote_name: str | None = None, spec: str | None = None, *, force:
     return result
 
 
-def _held_tips(reg, name: str, remote: Remote, datasets: set[str]) -> set[str]:
+def _held_tips(reg: Registry, name: str, remote: Remote, datasets: set[str]) -> set[CommitId]:
     """Commits whose whole history the remote surely holds, where push's walk of what to
     upload may stop. A remote-tracking ref says where a ref was when we last looked, but a
     `gc --remote` since then may have collected it (a force-push left it unreachable), so
@@ -255,7 +257,7 @@ def _held_tips(reg, name: str, remote: Remote, datasets: set[str]) -> set[str]:
     return held
 
 
-def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], result: PushResult,
+def _upload(reg: Registry, name: str, remote: Remote, wanted: dict[ObjectId, int | None], result: PushResult,
             progress: Progress) -> None:
     ids = sorted(wanted)
     known = reg.manifest.remote_has(name, ids)
@@ -272,10 +274,12 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
     # exact sizes, so the bar ends at its total: shards and fingerprints as the snapshots
     # record them, commits, snapshots and chunk indexes from the local store. A clone may
     # lack a chunk index (data arrives on demand): then only the objects have a total.
-    sizes: dict[ObjectId, int] | None = {}
+    known_sizes: dict[ObjectId, int] = {}
+    sizes: dict[ObjectId, int] | None = known_sizes
     for oid in missing:
+        size = wanted[oid]
         try:
-            sizes[oid] = wanted[oid] if wanted[oid] is not None else reg.store.size(oid)
+            known_sizes[oid] = size if size is not None else reg.store.size(oid)
         except ObjectMissing:
             sizes = None
             break
@@ -306,25 +310,21 @@ def _upload(reg, name: str, remote: Remote, wanted: dict[ObjectId, int | None], 
 
 # -- fetch ----------------------------------------------------------------------
 @dataclass
-class FetchResult:
+class FetchResult(JsonFields):
     remote: str
     commits: int = 0
     downloaded_objects: int = 0
     downloaded_bytes: int = 0
     refs: list[dict] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return {"remote": self.remote, "commits": self.commits, "downloaded_objects": self.downloaded_objects,
-                "downloaded_bytes": self.downloaded_bytes, "refs": self.refs}
 
-
-def _download(reg, remote: Remote, oid: ObjectId) -> bytes:
+def _download(reg: Registry, remote: Remote, oid: ObjectId) -> bytes:
     data = remote.objects.get(oid)      # verified: bad bytes raise and never land
     reg.store.put(data)
     return data
 
 
-def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
+def fetch(reg: Registry, remote_name: str | None = None, dataset: str | None = None, *,
           progress: Progress = NO_PROGRESS, require: str | None = None) -> FetchResult:
     """Download the commits and snapshots the remote's refs reach; record the refs.
     With `require` (a branch or tag name), stop before changing anything if the remote's
@@ -370,7 +370,7 @@ def fetch(reg, remote_name: str | None = None, dataset: str | None = None, *,
     return result
 
 
-def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: FetchResult, bar: _LazyBar) -> None:
+def _fetch_commits(reg: Registry, remote: Remote, head: CommitId, new: dict, result: FetchResult, bar: _LazyBar) -> None:
     """Download (verified) the commits `head` reaches that the manifest lacks into `new`
     ({commit id: Commit}, children first)."""
     # the walk asks for a commit's parents only after the loop below has downloaded it
@@ -388,14 +388,14 @@ def _fetch_commits(reg, remote: Remote, head: CommitId, new: dict, result: Fetch
 class _Known:
     """Commits a fetch need not download: those the manifest has, or already downloaded."""
 
-    def __init__(self, manifest, new: dict):
+    def __init__(self, manifest: Manifest, new: dict):
         self.manifest, self.new = manifest, new
 
     def __contains__(self, cid: object) -> bool:
-        return cid in self.new or self.manifest.commit(cid) is not None
+        return cid in self.new or (isinstance(cid, str) and self.manifest.commit(cid) is not None)
 
 
-def _fetch_snapshots(reg, remote: Remote, commits: list, snaps: dict, result: FetchResult,
+def _fetch_snapshots(reg: Registry, remote: Remote, commits: list, snaps: dict, result: FetchResult,
                      progress: Progress) -> None:
     """The snapshots of `commits` that the manifest lacks, into `snaps`: read from the
     store where an earlier fetch left them, else downloaded (verified) in parallel."""
@@ -415,7 +415,7 @@ def _fetch_snapshots(reg, remote: Remote, commits: list, snaps: dict, result: Fe
         snaps[sid] = decode_snapshot(got[sid])
 
 
-def _add_fetched(reg, name: str, new: dict, snaps: dict) -> None:
+def _add_fetched(reg: Registry, name: str, new: dict, snaps: dict) -> None:
     """Manifest rows for fetched commits and snapshots (inside the caller's transaction)."""
     m = reg.manifest
     remote_known = set()
@@ -449,7 +449,7 @@ class PullResult:
                 "downloaded_bytes": self.downloaded_bytes + self.fetch.downloaded_bytes}
 
 
-def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_PROGRESS,
+def download_data(reg: Registry, remote: Remote, commit_id: str, progress: Progress = NO_PROGRESS,
                   splits: list[str] | None = None) -> tuple[int, int]:
     """Bring the shards and fingerprints of a commit into the local store."""
     c = get_commit(reg, commit_id)
@@ -466,13 +466,13 @@ def download_data(reg, remote: Remote, commit_id: str, progress: Progress = NO_P
     # chunk indexes (small; their sizes are not recorded anywhere) are counted first, then
     # shards and fingerprints as bytes, so that each bar's total is exact
     unsized = [o for o in missing if wanted[o] is None]
-    sized = [o for o in missing if wanted[o] is not None]
+    sized = {o: size for o in missing if (size := wanted[o]) is not None}
     moved = _in_parallel([unsized], get, progress, "pull", "shard indexes")
-    moved += _in_parallel([sized], get, progress, "pull", "objects", {o: wanted[o] for o in sized})
+    moved += _in_parallel([list(sized)], get, progress, "pull", "objects", sized)
     return len(moved), sum(moved)
 
 
-def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
+def pull(reg: Registry, remote_name: str | None, spec: str, *, rebase: bool = False,
          progress: Progress = NO_PROGRESS) -> PullResult:
     """Fetch, download the data of NAME@REV, and update the local branch or tag of that
     name. REV may also be a commit id (or a unique prefix of one) that the remote's refs
@@ -484,7 +484,7 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     # a name that cannot be a commit id must be a branch or tag there: checked before fetching
     fetched = fetch(reg, name, dataset, progress=progress, require=None if is_commit_prefix(rev) else rev)
     remote_refs = {(r.kind, r.name): r.commit for r in reg.manifest.remote_refs(name, dataset)}
-    kind = None if is_commit_prefix(rev) else \
+    kind: RefKind | None = None if is_commit_prefix(rev) else \
         "branch" if ("branch", rev) in remote_refs else "tag" if ("tag", rev) in remote_refs else None
     if kind is None or back:
         target = _resolve_on_remote(reg, name, dataset, rev, back, remote_refs)
@@ -517,8 +517,8 @@ def pull(reg, remote_name: str | None, spec: str, *, rebase: bool = False,
     return PullResult(fetched, dataset, rev, CommitId(final), status, n, size)
 
 
-def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
-                       remote_refs: dict[tuple[str, str], CommitId]) -> CommitId:
+def _resolve_on_remote(reg: Registry, name: str, dataset: str, rev: str, back: int,
+                       remote_refs: dict[tuple[RefKind, str], CommitId]) -> CommitId:
     """REV~N among the commits the remote's refs reach (as just fetched): REV a branch or
     tag of the remote, or a commit id or unique prefix of one."""
     spec = f"{dataset}@{rev}" + (f"~{back}" if back else "")
@@ -536,6 +536,6 @@ def _resolve_on_remote(reg, name: str, dataset: str, rev: str, back: int,
     return first_parents(reg.manifest, commit, back, spec, rev)      # fetched: in the manifest
 
 
-def _known_history(reg, tips) -> Iterator[CommitId]:
+def _known_history(reg: Registry, tips) -> Iterator[CommitId]:
     """The tips and every commit they reach, as far as the commits are known here."""
     return ancestors(commit_parents(reg, missing_ok=True), tips)

@@ -158,7 +158,7 @@ def _open_source(value: Any, batch_rows: int, block_bytes: int) -> Source:
             raise BadInput("this RecordBatchReader was already read (by another split, or an earlier commit): "
                            "a reader gives its rows only once", "pass a new reader, or a Table")
         _READERS_READ.add(value)
-        used = []
+        used: list[bool] = []
 
         def once():
             if used:

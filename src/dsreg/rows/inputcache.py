@@ -13,8 +13,11 @@ The cache is local and never pushed; entries go with their snapshots (gc).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,9 @@ from dsreg.ids import ObjectId, new_hasher
 from dsreg.rows.ingest import INGEST_VERSION, Source
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, Snapshot, decode_snapshot
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 HASH_BLOCK_BYTES = 4 << 20
 
@@ -84,7 +90,7 @@ def input_digest(src: Source, label: str = "hash", progress: Progress = NO_PROGR
     return digest if digest.still_current() else None
 
 
-def cached_snapshot(reg, digest: InputDigest | None, base: Commit | None, split: str,
+def cached_snapshot(reg: Registry, digest: InputDigest | None, base: Commit | None, split: str,
                     schema: pa.Schema) -> tuple[str, Snapshot] | None:
     """The base's snapshot of `split`, if these exact bytes are known to produce it."""
     if digest is None or base is None or split not in base.splits:
@@ -99,7 +105,7 @@ def cached_snapshot(reg, digest: InputDigest | None, base: Commit | None, split:
     return sid, snap
 
 
-def record(reg, entries: list[tuple[InputDigest, str]]) -> None:
+def record(reg: Registry, entries: Sequence[tuple[InputDigest, str]]) -> None:
     """Remember which snapshot each digest produced; inside the caller's transaction."""
     for digest, sid in entries:
         if digest.still_current():

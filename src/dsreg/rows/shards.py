@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -176,10 +177,16 @@ def decode_chunk_index(data: bytes) -> tuple[int, list[tuple[int, int, ObjectId]
         raise CorruptObject(f"chunk index is malformed: {e}") from None
 
 
+class ObjectSource(Protocol):
+    """What a ShardReader reads from: a store, or diff's scratch store over the registry's."""
+
+    def get(self, oid: ObjectId) -> bytes: ...
+
+
 @dataclass
 class ShardReader:
     """Reads rows of shards, verified, keeping a few decoded shards at hand."""
-    store: ObjectStore
+    store: ObjectSource
     columns: list[str] | None = None
     cache_size: int = 4
 

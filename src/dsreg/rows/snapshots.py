@@ -165,6 +165,7 @@ class SnapshotBuilder:
                 self._add_run(1, first_new + new_seen, 0, e - s)
                 new_seen += e - s
             else:
+                assert self.base is not None        # a reused row matched the base
                 ref = self.base.shards[int(shard[s])]
                 self._add_run(0, self._base_shard(ref), int(row[s]), e - s)
                 self.reused += e - s
@@ -186,6 +187,7 @@ class SnapshotBuilder:
         Matches come in runs of consecutive rows on both sides; each side is gathered as
         zero-copy slices, one per run, rather than copied row by row with `take`, unless
         the runs are so short that slicing costs more."""
+        assert self.base is not None        # only rows that matched the base come here
         shard_idx, rows = self.base.shard_of[pos[hit]], self.base.row_of[pos[hit]]
         brk = np.ones(len(hit), dtype=bool)
         brk[1:] = (hit[1:] != hit[:-1] + 1) | (shard_idx[1:] != shard_idx[:-1]) | (rows[1:] != rows[:-1] + 1)
@@ -214,6 +216,7 @@ class SnapshotBuilder:
                 + self._unequal(new.slice(half), base.slice(half), offset + half))
 
     def _base_rows(self, positions: np.ndarray) -> pa.Table:
+        assert self.base is not None        # positions in the base
         shard_idx = self.base.shard_of[positions]
         rows = self.base.row_of[positions]
         used = np.unique(shard_idx)
@@ -235,13 +238,17 @@ class SnapshotBuilder:
         bounds = np.asarray(self.cutter.bounds, dtype=np.int64)
         shards = list(self._base_shards)
         index = dict(self._shard_index)
-        run_shard, run_start, run_count = [], [], []
+        run_shard: list[int] = []
+        run_start: list[int] = []
+        run_count: list[int] = []
 
         def emit(si: int, start: int, count: int) -> None:
             if run_count and run_shard[-1] == si and run_start[-1] + run_count[-1] == start:
                 run_count[-1] += count
             else:
-                run_shard.append(si), run_start.append(start), run_count.append(count)
+                run_shard.append(si)
+                run_start.append(start)
+                run_count.append(count)
 
         for kind, a, b, count in self._runs:
             if kind == 0:
@@ -317,14 +324,14 @@ def read_snapshot(store: ObjectStore, snap: Snapshot, columns: list[str] | None 
         if snap.rows < _COMPACT_RUN_ROWS * snap.num_runs:
             table = table.combine_chunks()
     else:
-        tables, shift = [], np.zeros(len(snap.shards), dtype=np.int64)
+        pieces, shift = [], np.zeros(len(snap.shards), dtype=np.int64)
         total = 0
         for si in used:
             t = shard_rows(reader, snap.shards[si], storage)
             shift[si] = total
             total += t.num_rows
-            tables.append(t)
-        combined = pa.concat_tables(tables)
+            pieces.append(t)
+        combined = pa.concat_tables(pieces)
         starts = snap.run_start + shift[snap.run_shard]
         idx = np.repeat(starts - np.concatenate([[0], np.cumsum(snap.run_count)[:-1]]), snap.run_count) \
             + np.arange(int(snap.run_count.sum()), dtype=np.int64)

@@ -310,7 +310,7 @@ def without_rows(block: TableStats, rows: pa.Table, keep: np.ndarray) -> TableSt
         if c.hll is not None:       # a few values: hash each once; many: hash the rows kept in place
             s.hll = distinct_registers(kept(name), c.kind) if c.top is not None else \
                 distinct_registers(rows.column(name), c.kind, keep)
-        if c.top is not None:
+        if c.top is not None and r.top is not None:     # (r.top is set when c.top is: see above)
             s.top = {k: n - r.top.get(k, 0) for k, n in c.top.items() if n - r.top.get(k, 0) > 0}
         else:
             s.top = None
@@ -319,7 +319,7 @@ def without_rows(block: TableStats, rows: pa.Table, keep: np.ndarray) -> TableSt
             valid = valid.combine_chunks().dictionary_decode() if isinstance(valid, pa.ChunkedArray) \
                 else valid.dictionary_decode()
         valid = valid.combine_chunks() if isinstance(valid, pa.ChunkedArray) else valid
-        for attr, extract in (("values", lambda a: numbers_of(a, c.kind)), ("lengths", lengths_of)):
+        for attr, extract in (("values", lambda a, kind=c.kind: numbers_of(a, kind)), ("lengths", lengths_of)):
             mine = getattr(c, attr)
             if mine is None:
                 continue

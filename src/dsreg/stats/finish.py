@@ -30,14 +30,14 @@ def finalize(s: ColumnStats, t: pa.DataType) -> dict:
     if s.values is not None and s.values.n:
         v = s.values
         exact_q = s.top is not None and s.kind in ("number", "temporal") and not v.decimal
-        qs = _exact_quantiles(s.top, v.n) if exact_q else v.quantiles()
+        qs = _exact_quantiles(s.top, v.n) if exact_q and s.top is not None else v.quantiles()
         # quantiles are values of the column: decimals as exact strings (as min and max), dates as ISO
         qfmt = _decimal_text(t) if v.decimal else fmt
         out.update({"min": fmt(v.min), "max": fmt(v.max), "mean": _mean_out(v, t, fmt),
                     "std": v.std() if s.kind == "number" else None,
                     "quantiles": {_pct(q): qfmt(x) for q, x in zip(QUANTILES, qs)}, "quantiles_exact": exact_q})
         if s.kind in ("number", "temporal") and not (s.top is not None and len(s.top) <= HIST_BINS):
-            hist = _exact_histogram(s.top) if exact_q else v.histogram()
+            hist = _exact_histogram(s.top) if exact_q and s.top is not None else v.histogram()
             if hist is not None:     # bins over the stored numbers; dates and times label them in ISO
                 edges = hist[0]
                 if s.kind == "temporal":   # the ends exactly (float64 rounds nanoseconds)

@@ -11,16 +11,22 @@ split's finished statistics are kept per snapshot, so a card is computed once pe
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlite3
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import DsregError, NotLocal
+from dsreg.ids import ObjectId
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import ShardRef, Snapshot, decode_snapshot
 from dsreg.rows.arrowtypes import conform, storage_schema
 from dsreg.stats import STATS_FORMAT, ColumnStats, TableStats, finalize, kind_of, table_stats, without_rows
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 
 # finished statistics kept per snapshot; a new value recomputes what older dsregs kept (here:
@@ -29,7 +35,7 @@ SPLIT_STATS_FORMAT = "dsreg-split-stats-2"
 MOSTLY_USED = 0.5    # from this fraction of a block on, count what it leaves out and subtract
 
 
-def split_stats(reg, snapshot_id: str, snap: Snapshot | None = None, progress: Progress = NO_PROGRESS,
+def split_stats(reg: Registry, snapshot_id: str, snap: Snapshot | None = None, progress: Progress = NO_PROGRESS,
                 local_only: bool = False) -> dict:
     """Finished statistics of a split version: {"rows", "bytes", "columns": {name: {...}}}.
     With `local_only`, raises `NotLocal` rather than fetch shard data from a remote."""
@@ -37,7 +43,7 @@ def split_stats(reg, snapshot_id: str, snap: Snapshot | None = None, progress: P
     cached = m.split_stats(snapshot_id)
     if cached is not None and cached.get("format") == SPLIT_STATS_FORMAT:
         return cached
-    snap = snap or decode_snapshot(reg.store.get(snapshot_id))
+    snap = snap or decode_snapshot(reg.store.get(ObjectId(snapshot_id)))
     merged = merge_split(reg, snap, progress, local_only)
     schema = snap.schema
     out = {"format": SPLIT_STATS_FORMAT, "rows": merged.rows, "bytes": merged.nbytes,
@@ -47,7 +53,7 @@ def split_stats(reg, snapshot_id: str, snap: Snapshot | None = None, progress: P
     return out
 
 
-def prime(reg, splits: list[tuple[str, Snapshot]]) -> None:
+def prime(reg: Registry, splits: list[tuple[str, Snapshot]]) -> None:
     """Compute and keep the statistics of new split versions (best effort: they are a cache,
     and a card computes what is missing)."""
     for snapshot_id, snap in splits:
@@ -59,13 +65,13 @@ def prime(reg, splits: list[tuple[str, Snapshot]]) -> None:
 
 
 
-def _shard_data(reg, ref: ShardRef, local_only: bool) -> bytes:
+def _shard_data(reg: Registry, ref: ShardRef, local_only: bool) -> bytes:
     if local_only and not reg.store.has(ref.id):
         raise NotLocal(ref.id)
     return reg.store.get(ref.id)
 
 
-def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_only: bool = False,
+def merge_split(reg: Registry, snap: Snapshot, progress: Progress = NO_PROGRESS, local_only: bool = False,
                 mostly_used: float = MOSTLY_USED) -> TableStats:
     """The mergeable statistics of every row the split reads (`mostly_used`: see `_partly_used`)."""
     storage = storage_schema(snap.schema)
@@ -78,7 +84,7 @@ def merge_split(reg, snap: Snapshot, progress: Progress = NO_PROGRESS, local_onl
     for g in groups:
         ref = snap.shards[int(run_shard[g[0]])]
         doc = docs.get(ref.id)
-        if not _usable(doc, ref, storage.names):      # fetched, or written before statistics existed
+        if doc is None or not _usable(doc, ref, storage.names):    # fetched, or written before statistics existed
             doc = shard_stats_from_data(_shard_data(reg, ref, local_only), storage)
             quietly(reg.manifest.set_shard_stats, ref.id, doc)
         blocks = doc["blocks"]

@@ -92,7 +92,7 @@ class ObjectStore(abc.ABC):
         oid, atomically: a reader sees the old copy or the good one (fsck --repair)."""
         self.write_raw(oid, verified(check_object_id(oid), data))
 
-    def prefetch(self, oids: Iterable[ObjectId]) -> None:
+    def prefetch(self, oids: Iterable[ObjectId]) -> None:  # noqa: B027 - a hint most stores need not act on
         """Start fetching, in the background, those of `oids` this store would have to
         fetch from elsewhere when read; a hint that changes no result. Nothing to do for
         a store that holds all its objects itself."""

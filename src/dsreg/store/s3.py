@@ -7,6 +7,7 @@ secret is ever stored by dsreg.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 import time
@@ -112,7 +113,7 @@ def _check_endpoint(url: str) -> None:
     try:
         parsed = urlparse(url)
         ok = parsed.scheme in ("http", "https") and bool(parsed.hostname)
-        parsed.port         # raises ValueError for a bad port
+        _ = parsed.port     # raises ValueError for a bad port
     except ValueError:
         ok = False
     if not ok:
@@ -336,7 +337,7 @@ class S3Store(ObjectStore):
         return int(r["ContentLength"])
 
     # -- named keys (refs), with compare-and-swap -----------------------------
-    def list_keys(self, prefix: str) -> Iterator[tuple[str, object]]:
+    def list_keys(self, prefix: str) -> Iterator[tuple[str, dt.datetime | None]]:
         paginator = self.client.get_paginator("list_objects_v2")
         pages = self._call("list", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=prefix)))
         for page in pages:

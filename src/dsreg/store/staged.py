@@ -17,7 +17,7 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from dsreg.errors import DsregError
 from dsreg.faults import crashpoint
@@ -25,6 +25,9 @@ from dsreg.ids import ObjectId, hash_bytes
 from dsreg.store.atomic import fsync_dir, make_dirs, write_temp
 from dsreg.store.base import ObjectStore, verified
 from dsreg.store.local import LocalStore
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 
 LOCK_NAME = ".lock"
@@ -142,7 +145,7 @@ def in_use(folder: Path) -> bool:
 
 
 @contextmanager
-def staged(reg) -> Iterator[StagedStore]:
+def staged(reg: Registry) -> Iterator[StagedStore]:
     """Give `reg` a staged store for the duration; whatever was not published is removed."""
     original = reg.store
     if isinstance(original, StagedStore):       # nested: the outer one publishes
@@ -157,7 +160,7 @@ def staged(reg) -> Iterator[StagedStore]:
         store.discard()
 
 
-def publish(reg) -> None:
+def publish(reg: Registry) -> None:
     """Publish the staged objects of the commit in progress, if it is staged."""
     if isinstance(reg.store, StagedStore):
         reg.store.publish()

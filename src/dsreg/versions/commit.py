@@ -19,7 +19,7 @@ import socket
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -39,8 +39,12 @@ from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
+from dsreg.jsonvalues import JsonFields
 from dsreg.model import checked
 from dsreg.model.objects import get_commit, get_snapshot
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
 DEFAULT_SPLIT = "train"
 
@@ -54,17 +58,15 @@ class SplitResult:
 
 
 @dataclass(frozen=True)
-class CommitResult:
+class CommitResult(JsonFields):
+    _json_skip = ("compacted",)
+
     id: CommitId
     dataset: str
     branch: str
     splits: dict[str, SplitResult]
     unchanged: bool = False
     compacted: tuple[str, ...] = ()
-
-    def to_json(self) -> dict:
-        return {"id": self.id, "dataset": self.dataset, "branch": self.branch,
-                "splits": {k: vars(v) for k, v in self.splits.items()}, "unchanged": self.unchanged}
 
 
 def default_author() -> str:
@@ -81,17 +83,19 @@ def default_author() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
            drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
            base: str | None = None, metadata: dict | None = None, author: str | None = None,
            timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
-           settings: RowSettings = DEFAULT_ROW_SETTINGS,
+           settings: RowSettings | None = None,
            progress: Progress = NO_PROGRESS) -> CommitResult:
     """Commit `splits` ({split: source}, or one source for `train`) to `dataset`'s `branch`;
     the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
     files that hold no rows; `allow_empty` records a commit even when nothing changed;
-    `settings` are the batch, shard and compaction sizes (tests take small ones)."""
+    `settings` are the batch, shard and compaction sizes (None: the defaults; tests take
+    small ones)."""
     reg.require_writable()
+    settings = settings or DEFAULT_ROW_SETTINGS
     with staged(reg):
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
                            keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
@@ -130,7 +134,7 @@ class CommitPlan:
     settings: RowSettings = DEFAULT_ROW_SETTINGS
 
 
-def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
+def plan_commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
                 drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
                 base: str | None = None, metadata: dict | None = None, author: str | None = None,
                 timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
@@ -199,7 +203,7 @@ def _check_commit_fields(message: Any, author: Any, metadata: Any) -> None:
                                             "as values")
 
 
-def _parent_of(reg, dataset: str, branch: str) -> tuple[CommitId | None, bool]:
+def _parent_of(reg: Registry, dataset: str, branch: str) -> tuple[CommitId | None, bool]:
     """The commit the new one follows, and whether the branch is new (it starts from main,
     like `git checkout -b`)."""
     m = reg.manifest
@@ -215,7 +219,7 @@ def _parent_of(reg, dataset: str, branch: str) -> tuple[CommitId | None, bool]:
     return head, False
 
 
-def _plan_split(reg, name: str, value: Any, append_to: Commit | None, keys: tuple[str, ...],
+def _plan_split(reg: Registry, name: str, value: Any, append_to: Commit | None, keys: tuple[str, ...],
                 settings: RowSettings) -> SplitPlan:
     src = open_source(value, settings.batch_rows, settings.text_block_bytes)
     check_schema(src.schema, f"split {name}")
@@ -242,7 +246,7 @@ class BuiltSplit:
     compacted: bool = False
 
 
-def build_split(reg, plan: CommitPlan, split: SplitPlan, reader: ShardReader,
+def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: ShardReader,
                 progress: Progress = NO_PROGRESS) -> BuiltSplit:
     src, prefix = split.source, split.prefix
     files = [o for o in src.origins if not o.startswith("<")]
@@ -282,7 +286,7 @@ def build_split(reg, plan: CommitPlan, split: SplitPlan, reader: ShardReader,
                       compacted=compact is not None)
 
 
-def _base_snapshots(reg, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
+def _base_snapshots(reg: Registry, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
     """Every split of the base whose rows could be reused by a table of this schema, the
     same-named split first: rows found in several splits are reused from their own, so
     re-committing identical data reproduces the same runs (and so the same snapshot)."""
@@ -296,7 +300,7 @@ def _base_snapshots(reg, base: Commit, schema: pa.Schema, split: str) -> list[Sn
 
 
 # -- record -----------------------------------------------------------------------------
-def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResult:
+def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResult:
     parent, parent_id = plan.parent, plan.parent_id
     snapshots: dict[str, ObjectId] = dict(parent.splits) if parent else {}
     for s in plan.drop_splits:
@@ -306,12 +310,13 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
     inputs = [(b.digest, b.snapshot_id) for b in built if b.digest is not None]
     results = {b.name: b.result for b in built}
     meta = _metadata(plan, {b.name: list(b.origins) for b in built})
-    if parent is not None and not plan.allow_empty and snapshots == parent.splits and \
+    if parent is not None and parent_id is not None and not plan.allow_empty and snapshots == parent.splits and \
             _without_sources(meta) == _without_sources(parent.metadata):
         _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
-        return CommitResult(CommitId(parent_id), plan.dataset, plan.branch, results, unchanged=True)
-    new = Commit(dataset=plan.dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
-                 message=plan.message, author=plan.author, timestamp=plan.timestamp if plan.timestamp is not None else int(time.time()), metadata=meta)
+        return CommitResult(parent_id, plan.dataset, plan.branch, results, unchanged=True)
+    new = Commit(dataset=plan.dataset, parents=(parent_id,) if parent_id else (), splits=snapshots,
+                 message=plan.message, author=plan.author,
+                 timestamp=plan.timestamp if plan.timestamp is not None else int(time.time()), metadata=meta)
     cid, _ = reg.store.put(encode_commit(new))
     publish(reg)                # the objects enter the store just before the manifest names them
     m = reg.manifest
@@ -320,7 +325,7 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
         for shard in _new_shards(reg, new_objects):
             m.add_shard(shard.id, shard.rows, shard.bytes, shard.fingerprints, fingerprints_size(shard.rows),
                         shard.stats)
-        for sid, snap, size in new_objects:
+        for sid, snap, _size in new_objects:
             m.add_snapshot(sid, snap, snap.nbytes)
         m.add_commit(CommitId(cid), new)
         record_inputs(reg, inputs)
@@ -350,7 +355,7 @@ def _without_sources(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != "sources"}
 
 
-def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: str) -> None:
+def _remember_inputs(reg: Registry, inputs, dataset: str, branch: str, parent_id: CommitId) -> None:
     """A commit that changed nothing still teaches the input cache, so the next identical
     one is fast: in a transaction of its own, and only while the branch the parent came
     from is still there (its snapshots are then certainly kept). Best effort: a cache."""
@@ -365,7 +370,7 @@ def _remember_inputs(reg, inputs, dataset: str, branch: str, parent_id: str) -> 
         pass
 
 
-def _new_shards(reg, new_objects):
+def _new_shards(reg: Registry, new_objects):
     seen = set()
     for _, snap, _ in new_objects:
         for s in snap.shards:

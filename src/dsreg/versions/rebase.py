@@ -7,24 +7,31 @@ says which split.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 
 from dsreg.errors import RebaseConflict
+from collections.abc import Container
+
 from dsreg.ids import CommitId
 from dsreg.model.history import first_parent_chain, merge_base
 from dsreg.model.objects import commit_parents, get_commit
 from dsreg.model.serialize import Commit, encode_commit
 
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
-def _first_parent_chain(reg, start: str, stop: set[str]) -> list[str]:
+
+def _first_parent_chain(reg: Registry, start: CommitId, stop: Container[CommitId]) -> list[CommitId]:
     """`start` and its first parents down to (not including) `stop`, oldest first."""
-    return list(first_parent_chain(commit_parents(reg), CommitId(start), stop))[::-1]
+    return list(first_parent_chain(commit_parents(reg), start, stop))[::-1]
 
 
-def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> CommitId:
+def rebase_onto(reg: Registry, dataset: str, branch: str, local: CommitId, target: CommitId) -> CommitId:
     # a commit unreadable here ends its line of history, as push and pull treat it
-    base = merge_base(commit_parents(reg, missing_ok=True), CommitId(local), CommitId(target))
-    stop = {base} if base else set()
+    base = merge_base(commit_parents(reg, missing_ok=True), local, target)
+    stop: set[CommitId] = {base} if base else set()
     mine = _first_parent_chain(reg, local, stop)
     theirs_changed = _changed_splits(reg, target, base)
     new_head = target
@@ -44,20 +51,20 @@ def rebase_onto(reg, dataset: str, branch: str, local: str, target: str) -> Comm
                 splits[s] = c.splits[s]
             else:
                 splits.pop(s, None)
-        replayed.append(Commit(dataset=dataset, parents=(CommitId(new_head),), splits=splits, message=c.message,
+        replayed.append(Commit(dataset=dataset, parents=(new_head,), splits=splits, message=c.message,
                                author=c.author, timestamp=int(time.time()), metadata=c.metadata))
         data = encode_commit(replayed[-1])
-        new_head, _ = reg.store.put(data)
+        new_head = CommitId(reg.store.put(data)[0])
         theirs_changed |= changed
     m = reg.manifest
     with m.transaction():
         for commit in replayed:
             m.add_commit(CommitId(reg.store.put(encode_commit(commit))[0]), commit)
-        m.set_ref(dataset, "branch", branch, CommitId(new_head), CommitId(local), f"pull --rebase onto {target[:12]}")
-    return CommitId(new_head)
+        m.set_ref(dataset, "branch", branch, new_head, local, f"pull --rebase onto {target[:12]}")
+    return new_head
 
 
-def _changed_splits(reg, head: str, base: str | None) -> set[str]:
+def _changed_splits(reg: Registry, head: CommitId, base: CommitId | None) -> set[str]:
     changed: set[str] = set()
     for cid in _first_parent_chain(reg, head, {base} if base else set()):
         c = get_commit(reg, cid)

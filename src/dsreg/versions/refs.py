@@ -5,14 +5,42 @@ transaction, each move with its reflog entry.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from dataclasses import dataclass
+
 from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UsageError
 from dsreg.ids import CommitId
+from dsreg.jsonvalues import JsonFields
+from dsreg.manifest.rows import RefKind
 from dsreg.model.revisions import resolve
 from dsreg.names import check_dataset_syntax, check_ref_name
 
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
 
-def ref_verb(reg, kind: str, dataset: str, new: str | None = None, rev: str | None = None,
-             delete: str | None = None, force: bool = False) -> dict:
+
+@dataclass(frozen=True)
+class CreatedRef(JsonFields):
+    name: str
+    commit: CommitId
+
+
+@dataclass(frozen=True)
+class DeletedRef(JsonFields):
+    deleted: str            # the ref's name
+    was: CommitId           # where it pointed
+
+
+@dataclass(frozen=True)
+class DatasetRefs(JsonFields):
+    name: str
+    branches: dict[str, CommitId]
+    tags: dict[str, CommitId]
+
+
+def ref_verb(reg: Registry, kind: RefKind, dataset: str, new: str | None = None, rev: str | None = None,
+             delete: str | None = None, force: bool = False) -> dict[str, CommitId] | CreatedRef | DeletedRef:
     """`kind` ("branch" or "tag") of `dataset`: {name: commit} of them all, without `new`
     or `delete`; else create `new` at `rev`, or delete `delete`."""
     _existing(reg, dataset)
@@ -25,14 +53,15 @@ def ref_verb(reg, kind: str, dataset: str, new: str | None = None, rev: str | No
     return create_ref(reg, kind, dataset, new, rev, force=force)
 
 
-def list_refs(reg, kind: str, dataset: str) -> dict[str, CommitId]:
+def list_refs(reg: Registry, kind: RefKind, dataset: str) -> dict[str, CommitId]:
     _existing(reg, dataset)
     return {r.name: r.commit for r in reg.manifest.refs(dataset, kind)}
 
 
-def create_ref(reg, kind: str, dataset: str, name: str, rev: str | None = None, *, force: bool = False) -> dict:
+def create_ref(reg: Registry, kind: RefKind, dataset: str, name: str, rev: str | None = None, *,
+               force: bool = False) -> CreatedRef:
     """Create `name` at `rev` (a branch, tag or commit of `dataset`; default main); with
-    `force`, move it there if it exists. {"name", "commit"}."""
+    `force`, move it there if it exists."""
     _existing(reg, dataset)
     check_ref_name(name, kind)
     if rev and "@" in rev:
@@ -49,35 +78,35 @@ def create_ref(reg, kind: str, dataset: str, name: str, rev: str | None = None, 
         if old is not None and not force:
             raise RefAlreadyExists(kind, dataset, name, old)
         m.set_ref(dataset, kind, name, target, old, f"{kind}: create from {rev or 'main'}")
-    return {"name": name, "commit": target}
+    return CreatedRef(name, target)
 
 
-def delete_ref(reg, kind: str, dataset: str, name: str) -> dict:
-    """Delete branch or tag `name` (never main). {"deleted", "was"}."""
+def delete_ref(reg: Registry, kind: RefKind, dataset: str, name: str) -> DeletedRef:
+    """Delete branch or tag `name` (never main)."""
     _existing(reg, dataset)
     if kind == "branch" and name == "main":
         raise UsageError("the main branch cannot be deleted")
     m = reg.manifest
     with m.transaction():
         old = m.delete_ref(dataset, kind, name)
-    return {"deleted": name, "was": old}
+    return DeletedRef(name, old)
 
 
-def datasets(reg) -> list[dict]:
-    """Every dataset with its branches and tags: [{"name", "branches", "tags"}]."""
+def datasets(reg: Registry) -> list[DatasetRefs]:
+    """Every dataset with its branches and tags."""
     m = reg.manifest
     out = []
     for name in m.datasets():
         branches = {r.name: r.commit for r in m.refs(name, "branch")}
         tags = {r.name: r.commit for r in m.refs(name, "tag")}
-        out.append({"name": name, "branches": branches, "tags": tags})
+        out.append(DatasetRefs(name, branches, tags))
     return out
 
 
-def _existing(reg, dataset: str) -> None:
+def _existing(reg: Registry, dataset: str) -> None:
     check_dataset_syntax(dataset)       # an existing dataset, whatever name an older dsreg gave it
     if not reg.manifest.has_dataset(dataset):
         raise UnknownDataset(dataset)
 
 
-__all__ = ["ref_verb", "list_refs", "create_ref", "delete_ref", "datasets"]
+__all__ = ["CreatedRef", "DeletedRef", "DatasetRefs", "ref_verb", "list_refs", "create_ref", "delete_ref", "datasets"]
