@@ -140,3 +140,11 @@ class QuotingCheck:
         if not self.plain:
             check_quoting(self.path, self.delimiter)
             self.plain = True           # checked: well-formed after all
+
+
+def csv_parse_options(fmt: str):
+    """How dsreg parses CSV and TSV (checkout checks its files read back through these)."""
+    import pyarrow.csv as pcsv
+    # newlines_in_values: blocks are cut outside quotes, else a quoted value with a line
+    # break across a block boundary became two rows (silently, with the right column count)
+    return pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)

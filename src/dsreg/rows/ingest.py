@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
+from dsreg.rows.csvquotes import csv_parse_options
 from dsreg.errors import BadInput, SchemaMismatch, UnsupportedType
 from dsreg.model.checked import PARQUET_MAX_DEPTH, parquet_depth
 from dsreg.rows.jsondepth import check_json_depth
@@ -370,14 +371,6 @@ def _text_reader(f: Path, fmt: str, like: pa.Schema | None, block: int) -> _Clos
     parse = pjson.ParseOptions(explicit_schema=like) if like is not None else None
     reader = pjson.open_json(f, read_options=pjson.ReadOptions(block_size=block), parse_options=parse)
     return _ClosingReader(reader, reader.close)
-
-
-def csv_parse_options(fmt: str):
-    """How dsreg parses CSV and TSV (checkout checks its files read back through these)."""
-    import pyarrow.csv as pcsv
-    # newlines_in_values: blocks are cut outside quotes, else a quoted value with a line
-    # break across a block boundary became two rows (silently, with the right column count)
-    return pcsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",", newlines_in_values=True)
 
 
 MAX_BLOCK_BYTES = 1 << 30

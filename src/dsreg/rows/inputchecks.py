@@ -111,7 +111,7 @@ def _check_csv_text(path: Path, fmt: str, schema: pa.Schema, columns: list[str])
     """Read the suspect columns again as text, for integer literals beyond int64."""
     import pyarrow.csv as pcsv
 
-    from dsreg.rows.ingest import csv_parse_options
+    from dsreg.rows.csvquotes import csv_parse_options
     convert = pcsv.ConvertOptions(column_types={c: pa.string() for c in columns}, include_columns=columns)
     table = pcsv.read_csv(path, parse_options=csv_parse_options(fmt), convert_options=convert)
     for name in columns:

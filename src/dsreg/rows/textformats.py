@@ -80,7 +80,8 @@ class CsvWriter:
     def _check(self, table: pa.Table, data: bytes) -> None:
         import pyarrow.csv as pcsv
 
-        from dsreg.rows.ingest import CSV_BLOCK_BYTES, csv_parse_options
+        from dsreg.rows.csvquotes import csv_parse_options
+        from dsreg.rows.ingest import CSV_BLOCK_BYTES
         read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, skip_rows=1 if self.header else 0,
                                 column_names=table.column_names)
         try:
