@@ -132,6 +132,10 @@ class Registry:
         from dsreg import porcelain
         return porcelain.load(self, spec, split=split, columns=columns)
 
+    def dataset(self, spec: str, split: str = "train", columns: list[str] | None = None, filter=None):
+        from dsreg.read.dataset import open_dataset
+        return open_dataset(self, spec, split=split, columns=columns, filter=filter)
+
     def log(self, spec: str, n: int | None = None):
         from dsreg import porcelain
         return porcelain.log(self, spec, n=n)
