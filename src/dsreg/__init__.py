@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING  # noqa: E402
 from dsreg.errors import DsregError  # noqa: E402
 
 if TYPE_CHECKING:
-    from dsreg.read.dataset import Dataset
+    from dsreg.integrations.dataset import Dataset
     from dsreg.registry import Registry
 
 
@@ -20,7 +20,7 @@ def __getattr__(name: str):
         globals()["Registry"] = Registry
         return Registry
     if name == "Dataset":
-        from dsreg.read.dataset import Dataset
+        from dsreg.integrations.dataset import Dataset
         globals()["Dataset"] = Dataset
         return Dataset
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -31,7 +31,7 @@ def __dir__() -> list[str]:
 
 
 def dataset(spec: str, split: str = "train", columns: list[str] | None = None, filter=None, *,
-            registry=None, remote: str | None = None, endpoint_url: str | None = None):
+            registry=None, remote: str | None = None, endpoint_url: str | None = None) -> "Dataset":
     """One split of a pinned version as a `dsreg.Dataset`: streamed, filtered, read in units,
     or handed to pandas, polars, DuckDB, Hugging Face datasets or torch.
 
@@ -42,24 +42,41 @@ def dataset(spec: str, split: str = "train", columns: list[str] | None = None, f
     cache (`DSREG_CACHE`). `filter` is a pyarrow compute expression.
     """
     import functools
-    if spec.startswith("lock:"):
-        from dsreg.remote.pinned import open_locked
-        return open_locked(spec[len("lock:"):], split=split, columns=columns, filter=filter, registry=registry)
-    if remote is not None:
+
+    from dsreg.integrations.dataset import Dataset
+    if remote is not None and not spec.startswith("lock:"):
         from dsreg.remote.read import remote_dataset
         ds = remote_dataset(spec, remote, endpoint_url, split=split, columns=columns, filter=filter)
         ds.reopen = functools.partial(dataset, f"{ds.dataset}@{ds.commit}", split, remote=remote,
                                       endpoint_url=endpoint_url)
-        return ds
+        return Dataset.of(ds)
+    from dsreg.errors import RegistryNotFound
     from dsreg.read.dataset import open_dataset
     from dsreg.registry import Registry
-    reg = registry if isinstance(registry, Registry) else Registry(registry)
+    if isinstance(registry, Registry):
+        reg: Registry | None = registry
+    else:
+        try:
+            reg = Registry(registry)
+        except RegistryNotFound:
+            if not spec.startswith("lock:"):
+                raise
+            reg = None          # a pinned version is read from its remote
     try:
+        if spec.startswith("lock:"):
+            from dsreg.remote.pinned import open_locked
+            ds, pin, local = open_locked(spec[len("lock:"):], reg, split=split, columns=columns, filter=filter)
+            where = {"registry": str(reg.root)} if local and reg is not None else \
+                {"remote": pin.remote, "endpoint_url": pin.endpoint_url}
+            # in another process, the same commit (the lock file may move meanwhile)
+            ds.reopen = functools.partial(dataset, f"{pin.dataset}@{pin.commit}", split, **where)
+            return Dataset.of(ds)
+        assert reg is not None
         ds = open_dataset(reg, spec, split=split, columns=columns, filter=filter)
         ds.reopen = functools.partial(dataset, f"{ds.dataset}@{ds.commit}", split, registry=str(reg.root))
-        return ds
+        return Dataset.of(ds)
     finally:
-        if reg is not registry:
+        if reg is not None and reg is not registry:
             # the Dataset reads objects only; a clone's store reopens the manifest to find
             # its remotes if an object is missing
             reg.close()

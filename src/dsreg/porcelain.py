@@ -398,3 +398,24 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
 
 
 __all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "__version__"]
+
+
+# -- lock: the project's pinned versions (dsreg.lock; built in remote/pinned.py) -----------
+def lock_add(reg, spec: str, alias: str | None = None, remote: str | None = None):
+    from dsreg.remote import pinned
+    return pinned.lock_add(reg, spec, alias=alias, remote=remote)
+
+
+def lock_update(reg, alias: str | None = None):
+    from dsreg.remote import pinned
+    return pinned.lock_update(reg, alias)
+
+
+def lock_verify(reg):
+    from dsreg.remote import pinned
+    return pinned.lock_verify(reg)
+
+
+def lock_list(reg=None):
+    from dsreg.remote import pinned
+    return pinned.lock_list(reg)

@@ -133,8 +133,8 @@ class Registry:
         return porcelain.load(self, spec, split=split, columns=columns)
 
     def dataset(self, spec: str, split: str = "train", columns: list[str] | None = None, filter=None):
-        from dsreg.read.dataset import open_dataset
-        return open_dataset(self, spec, split=split, columns=columns, filter=filter)
+        import dsreg
+        return dsreg.dataset(spec, split=split, columns=columns, filter=filter, registry=self)
 
     def log(self, spec: str, n: int | None = None):
         from dsreg import porcelain

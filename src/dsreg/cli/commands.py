@@ -14,6 +14,7 @@ import sys
 import click
 
 from dsreg import __version__
+from dsreg.cli.lock import COMMANDS as LOCK_COMMANDS
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
                       pass_state, short_id, table_lines)
@@ -374,6 +375,8 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
 for _command in COMMANDS:
+    cli.add_command(_command)
+for _command in LOCK_COMMANDS:     # lock: dsreg.lock, in its own module
     cli.add_command(_command)
 
 

@@ -1,6 +1,6 @@
 """`Dataset`: a pinned, immutable view of one split of one commit, read as a table, as a
-stream of batches, in read units, or through an adapter (pandas, polars, DuckDB, Hugging
-Face datasets, torch).
+stream of batches, or in read units. The adapters (pandas, polars, DuckDB, Hugging Face
+datasets, torch) are added above, in `dsreg.integrations.dataset`.
 
 It knows only an object store and a snapshot: `dsreg.dataset` opens one from a registry,
 from a remote (through the verified user cache), or from the lock file.
@@ -8,7 +8,7 @@ from a remote (through the verified user cache), or from the lock file.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,11 +23,6 @@ from dsreg.read.units import DEFAULT_TARGET_BYTES, ReadUnit, plan_units, read_un
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import read_snapshot
 from dsreg.store import ObjectStore
-
-if TYPE_CHECKING:
-    import duckdb
-    import pandas
-    import polars
 
 DEFAULT_BATCH_ROWS = 65536
 PREFETCH_DEPTH = 4           # row groups decoded ahead of the consumer (each ~2 MiB stored)
@@ -103,7 +98,7 @@ class Dataset:
         return self._view(columns=self.columns, filter=combined)
 
     def _view(self, columns, filter) -> "Dataset":
-        view = Dataset(self.store, self.snapshot, dataset=self.dataset, commit=self.commit, split=self.split,
+        view = type(self)(self.store, self.snapshot, dataset=self.dataset, commit=self.commit, split=self.split,
                        columns=columns, filter=filter, shard_reader=self._shard_reader)
         view.reopen = self.reopen
         return view
@@ -173,30 +168,6 @@ class Dataset:
             return pin(table, self.dataset, self.commit, self.split)
         parts = [pa.Table.from_batches([b]) for b in self.to_batches()]
         return pa.concat_tables(parts) if parts else self.schema.empty_table()
-
-    # -- adapters (each imports its library when called) -----------------------------------
-    def to_pandas(self, **kw: Any) -> pandas.DataFrame:
-        from dsreg.integrations.pandas import to_pandas
-        return to_pandas(self, **kw)
-
-    def to_polars(self) -> polars.LazyFrame:
-        from dsreg.integrations.polars import to_polars
-        return to_polars(self)
-
-    def to_duckdb(self, connection: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyRelation:
-        from dsreg.integrations.duckdb import to_duckdb
-        return to_duckdb(self, connection)
-
-    def to_hf(self, streaming: bool = False) -> Any:
-        from dsreg.integrations.hf import to_hf
-        return to_hf(self, streaming=streaming)
-
-    def to_torch(self, batch_size: int | None = None, shuffle: bool = False, seed: int = 0, drop_last: bool = False,
-                 columns: list[str] | None = None, transform: Callable | None = None, **kw: Any) -> Any:
-        from dsreg.integrations.torch import TorchDataset
-        view = self.select(columns) if columns is not None else self
-        return TorchDataset(view, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                            transform=transform, **kw)
 
 
 def _reopened(reopen: Callable[[], Dataset], columns: list[str] | None, filter: pc.Expression | None) -> Dataset:

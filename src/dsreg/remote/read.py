@@ -160,9 +160,9 @@ class RangeShardReader(ShardReader):
         return got
 
 
-def remote_dataset(spec: str, remote_url: str, endpoint_url: str | None = None, split: str = "train",
-                   columns: list[str] | None = None, filter=None) -> Dataset:
-    """A `Dataset` of a pinned version read straight from a remote, through the cache."""
+def remote_commit(spec: str, remote_url: str, endpoint_url: str | None = None
+                  ) -> tuple[CachedRemoteStore, str, str, Commit]:
+    """(store through the cache, dataset, commit id, commit) of NAME[@REV] on a remote."""
     name, rev, back = split_spec(spec)
     remote = open_remote(remote_url, endpoint_url)
     cache = LocalStore(cache_dir() / "objects")
@@ -187,6 +187,13 @@ def remote_dataset(spec: str, remote_url: str, endpoint_url: str | None = None, 
     commit = read(commit_id)
     if commit.dataset != name:
         raise UsageError(f"commit {commit_id[:12]} belongs to dataset {commit.dataset!r}, not {name!r}")
+    return store, name, commit_id, commit
+
+
+def remote_dataset(spec: str, remote_url: str, endpoint_url: str | None = None, split: str = "train",
+                   columns: list[str] | None = None, filter=None) -> Dataset:
+    """A `Dataset` of a pinned version read straight from a remote, through the cache."""
+    store, name, commit_id, commit = remote_commit(spec, remote_url, endpoint_url)
     if split not in commit.splits:
         raise UnknownSplit(f"{spec} has no split {split!r}", f"it has {', '.join(sorted(commit.splits))}")
     snap = decode_snapshot(store.get(commit.splits[split]))
@@ -204,4 +211,4 @@ def load_remote(spec: str, remote_url: str, endpoint_url: str | None = None, spl
     return remote_dataset(spec, remote_url, endpoint_url, split, columns).to_table()
 
 
-__all__ = ["load_remote", "remote_dataset", "cache_dir", "ObjectStore"]
+__all__ = ["load_remote", "remote_dataset", "remote_commit", "cache_dir", "ObjectStore"]
