@@ -8,7 +8,6 @@ import pytest
 import dsreg
 from dsreg.errors import UsageError
 from dsreg.rows.equality import tables_equal
-
 from test_types import CASES, assert_exact
 
 

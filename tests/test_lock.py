@@ -7,11 +7,10 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-from dsreg.errors import UsageError
-from dsreg.read.lock import Pin, read_lock, write_lock
-
 from clihelpers import fails, run, run_json
 from conftest import make_table
+from dsreg.errors import UsageError
+from dsreg.read.lock import Pin, read_lock, write_lock
 
 
 def _data(t: pa.Table) -> pa.Table:

@@ -11,12 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dsreg
+from conftest import make_table
 from dsreg.errors import UsageError
-from dsreg.rows.equality import tables_equal
 from dsreg.read.stream import prefetched
 from dsreg.rows import shards
-
-from conftest import make_table
+from dsreg.rows.equality import tables_equal
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 when called (and saying which extra installs it when it is missing)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from dsreg.read import dataset as core
 
@@ -16,7 +17,7 @@ class Dataset(core.Dataset):
     __doc__ = core.Dataset.__doc__
 
     @classmethod
-    def of(cls, base: core.Dataset) -> "Dataset":
+    def of(cls, base: core.Dataset) -> Dataset:
         """The same view, with adapters."""
         if isinstance(base, cls):
             return base

@@ -2,7 +2,8 @@
 `IterableDataset` that reads batch by batch. The commit is in `info.description`."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from dsreg.integrations import need
 

@@ -5,7 +5,8 @@ batch by batch, before polars sees them), and `n_rows` stops reading early. The 
 is in `explain()`'s source name."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from dsreg.integrations import need
 

@@ -13,7 +13,8 @@ version, never open files or connections.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -24,9 +25,11 @@ from dsreg.read.order import EpochOrder, rank_batches, rank_share
 from dsreg.read.stream import prefetched
 
 if TYPE_CHECKING:
-    from dsreg.read.dataset import Dataset
+    import torch
 
-torch = need("torch", "torch")
+    from dsreg.read.dataset import Dataset
+else:
+    torch = need("torch", "torch")     # this module is imported only by to_torch
 
 UNIT_BYTES = 16 << 20      # units a worker decodes whole: small enough to keep two at hand
 

@@ -8,7 +8,8 @@ from a remote (through the verified user cache), or from the lock file.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -89,15 +90,15 @@ class Dataset:
         return (f"Dataset({self.dataset}@{self.commit[:12]}, split={self.split!r}, "
                 f"columns={self.columns!r}, filter={str(self.filter) if self.filter is not None else None})")
 
-    def select(self, columns: list[str]) -> "Dataset":
+    def select(self, columns: list[str]) -> Dataset:
         return self._view(columns=columns, filter=self.filter)
 
-    def where(self, expr: pc.Expression) -> "Dataset":
+    def where(self, expr: pc.Expression) -> Dataset:
         """Only the rows matching `expr` too (and-ed with this view's filter)."""
         combined = expr if self.filter is None else (self.filter & expr)
         return self._view(columns=self.columns, filter=combined)
 
-    def _view(self, columns, filter) -> "Dataset":
+    def _view(self, columns, filter) -> Dataset:
         view = type(self)(self.store, self.snapshot, dataset=self.dataset, commit=self.commit, split=self.split,
                        columns=columns, filter=filter, shard_reader=self._shard_reader)
         view.reopen = self.reopen

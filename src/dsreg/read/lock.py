@@ -67,8 +67,15 @@ def read_lock(path: Path) -> dict[str, Pin]:
         if not isinstance(entry, dict) or not isinstance(entry.get("dataset"), str) or \
                 not isinstance(entry.get("commit"), str):
             raise BadInput(f"{path}: pin {alias!r} needs a dataset and a commit")
-        pins[alias] = Pin(alias, **{k: entry.get(k) for k in _FIELDS})
+        pins[alias] = Pin(alias, entry["dataset"], entry["commit"],
+                          *(_text(entry.get(k), path, alias, k) for k in _FIELDS[2:]))
     return pins
+
+
+def _text(value: object, path: Path, alias: str, key: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f"{path}: pin {alias!r}: {key} must be a string")
+    return value
 
 
 def write_lock(path: Path, pins: dict[str, Pin]) -> None:

@@ -7,8 +7,8 @@ can reach the store reads it alone, and gets the same rows.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc

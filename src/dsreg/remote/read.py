@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
-from dsreg.ids import ObjectId, hash_bytes, is_object_id
+from dsreg.ids import CommitId, ObjectId, hash_bytes, is_object_id
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.history import nth_first_parent
 from dsreg.model.revisions import split_spec
@@ -168,6 +168,7 @@ def remote_commit(spec: str, remote_url: str, endpoint_url: str | None = None
     cache = LocalStore(cache_dir() / "objects")
     store = CachedRemoteStore(remote, cache)
     ref = remote.ref(name, "branch", rev) or remote.ref(name, "tag", rev)
+    commit_id: str | None
     if ref is not None:
         commit_id = ref.commit
     elif is_object_id(rev):
@@ -181,7 +182,7 @@ def remote_commit(spec: str, remote_url: str, endpoint_url: str | None = None
         if cid not in commits:
             commits[cid] = decode_commit(store.get(ObjectId(cid)))
         return commits[cid]
-    commit_id, _ = nth_first_parent(lambda c: read(c).parents, commit_id, back)
+    commit_id, _ = nth_first_parent(lambda c: read(c).parents, CommitId(commit_id), back)
     if commit_id is None:
         raise UnknownRevision(spec, "not that many parents")
     commit = read(commit_id)
