@@ -131,5 +131,27 @@ def add_remote_from_dvc(reg, name: str, repo: str | os.PathLike, dvc_remote: str
     return remote_from_dvc(reg, name, repo, dvc_remote)
 
 
+# -- lock: the project's pinned versions (dsreg.lock; built in remote/pinned.py) -----------
+def lock_add(reg, spec: str, alias: str | None = None, remote: str | None = None):
+    from dsreg.remote import pinned
+    return pinned.lock_add(reg, spec, alias=alias, remote=remote)
+
+
+def lock_update(reg, alias: str | None = None):
+    from dsreg.remote import pinned
+    return pinned.lock_update(reg, alias)
+
+
+def lock_verify(reg):
+    from dsreg.remote import pinned
+    return pinned.lock_verify(reg)
+
+
+def lock_list(reg=None):
+    from dsreg.remote import pinned
+    return pinned.lock_list(reg)
+
+
 __all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
-           "add_remote_from_dvc", "__version__"]
+           "add_remote_from_dvc", "lock_add", "lock_update", "lock_verify", "lock_list",
+           "__version__"]

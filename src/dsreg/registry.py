@@ -197,6 +197,11 @@ class Registry:
         from dsreg import porcelain
         return porcelain.load(self, spec, split=split, columns=columns)
 
+    def dataset(self, spec: str, split: str = "train", columns: list[str] | None = None, filter=None):
+        """One split of a pinned version as a streaming `dsreg.Dataset` (see docs/reading.md)."""
+        import dsreg
+        return dsreg.dataset(spec, split=split, columns=columns, filter=filter, registry=self)
+
     def log(self, spec: str, n: int | None = None) -> list[LogEntry]:
         """The history of `spec`, newest first; the first `n` entries."""
         from dsreg import porcelain

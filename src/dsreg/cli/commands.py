@@ -16,6 +16,7 @@ import click
 
 from dsreg.version import __version__
 from dsreg.cli.dvc import COMMANDS as DVC_COMMANDS
+from dsreg.cli.lock import COMMANDS as LOCK_COMMANDS
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, echo, emit_json, format_date, format_size,
                       json_option, pass_state, short_id, table_lines)
@@ -383,6 +384,8 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
 for _command in (*COMMANDS, *DVC_COMMANDS):
+    cli.add_command(_command)
+for _command in LOCK_COMMANDS:     # lock: dsreg.lock, in its own module
     cli.add_command(_command)
 
 
