@@ -348,3 +348,33 @@ class RemoteGcRan(DsregError):
 
 def _short(commit_id: str | None) -> str:
     return commit_id[:12] if commit_id else "nothing"
+
+
+class MergeConflict(DsregError):
+    """A merge met changes it cannot combine; nothing was recorded. `conflicts` is a
+    pyarrow.Table per split (key columns, `column`, and `base`, `ours`, `theirs` as JSON
+    text); `count` their number."""
+
+    def __init__(self, source: str, into: str, conflicts: dict, count: int):
+        splits = ", ".join(sorted(conflicts))
+        super().__init__(f"merging {source} into {into}: {count} conflict{'s' if count != 1 else ''} "
+                         f"(in {splits}); nothing was recorded",
+                         "write them out, or settle them with strategy='ours'/'theirs' or a resolve file")
+        self.source, self.into, self.conflicts, self.count = source, into, conflicts, count
+
+
+class DuplicateMergeKey(DsregError):
+    """Rows are merged by key, and a key names more than one row."""
+
+    def __init__(self, key: dict):
+        super().__init__(f"key {key!r} names more than one row: rows cannot be merged by it",
+                         "merge by other key columns, or without keys")
+        self.key = key
+
+
+class NothingToMerge(DsregError):
+    """Histories that never meet have no base to merge against."""
+
+    def __init__(self, source: str, into: str):
+        super().__init__(f"{source} and {into} share no history: there is no base to merge against")
+        self.source, self.into = source, into

@@ -76,6 +76,13 @@ def tag(reg, dataset: str, new: str | None = None, rev: str | None = None, *, de
     return refs.ref_verb(reg, "tag", dataset, new, rev, delete, force)
 
 
+# -- history verbs -------------------------------------------------------------
+def merge(reg, source: str, into: str = "main", **options: Any):
+    """Merge NAME@SOURCE into branch `into`; options and result: versions/merge.py."""
+    from dsreg.versions.merge import merge as merge_verb
+    return merge_verb(reg, source, into, **options)
+
+
 # -- checkout -------------------------------------------------------------------
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")
 
@@ -109,4 +116,4 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
     return result
 
 
-__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "__version__"]
+__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "merge", "__version__"]

@@ -18,6 +18,7 @@ from dsreg.store.overlay import OverlayStore
 
 if TYPE_CHECKING:
     from dsreg.remote.clone import CloneResult
+    from dsreg.versions.merge import MergeResult
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -180,6 +181,17 @@ class Registry:
             force: bool = False):
         from dsreg import porcelain
         return porcelain.tag(self, dataset, new, rev, delete=delete, force=force)
+
+    def merge(self, source: str, into: str = "main", keys: tuple[str, ...] | list[str] = (), strategy: str = "fail",
+              resolve: Any = None, message: str | None = None, **kw: Any) -> MergeResult:
+        """Merge `source` (NAME@REV) into branch `into`: a fast-forward, or a three-way
+        merge recorded as a commit with two parents. Raises MergeConflict (carrying the
+        conflicts, a pyarrow.Table per split) when conflicts remain with strategy "fail";
+        `resolve` (a Parquet/CSV path or a table of key columns and chosen rows) settles them.
+        Other options: no_ff, dry_run, author, progress."""
+        from dsreg import porcelain
+        return porcelain.merge(self, source, into, keys=keys, strategy=strategy, resolve=resolve, message=message,
+                               **kw)
 
     def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
         from dsreg import porcelain

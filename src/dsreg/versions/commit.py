@@ -123,6 +123,7 @@ class CommitPlan:
     base: Commit | None             # whose rows may be reused: the parent unless `base` named one
     new_branch: bool                # the branch starts here, from main's head (its ref must not exist)
     settings: RowSettings = DEFAULT_ROW_SETTINGS
+    extra_parents: tuple[CommitId, ...] = ()   # a merge's other parents, after the branch head
 
 
 def plan_commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
@@ -270,7 +271,8 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
             _without_sources(meta) == _without_sources(parent.metadata):
         _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
         return CommitResult(CommitId(parent_id), plan.dataset, plan.branch, results, unchanged=True)
-    new = Commit(dataset=plan.dataset, parents=(CommitId(parent_id),) if parent_id else (), splits=snapshots,
+    parents = ((CommitId(parent_id),) if parent_id else ()) + plan.extra_parents
+    new = Commit(dataset=plan.dataset, parents=parents, splits=snapshots,
                  message=plan.message, author=plan.author, timestamp=int(time.time()), metadata=meta)
     cid, _ = reg.store.put(encode_commit(new))
     publish(reg)                # the objects enter the store just before the manifest names them
@@ -285,8 +287,8 @@ def record_commit(reg, plan: CommitPlan, built: list[BuiltSplit]) -> CommitResul
         m.add_commit(CommitId(cid), new)
         record_inputs(reg, inputs)
         expected = None if plan.new_branch else parent_id
-        m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected,
-                  f"commit: {plan.message}" if parent_id else f"commit (initial): {plan.message}")
+        kind = "merge" if plan.extra_parents else "commit" if parent_id else "commit (initial)"
+        m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected, f"{kind}: {plan.message}")
     prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), plan.dataset, plan.branch, results,
                         compacted=tuple(b.name for b in built if b.compacted))
