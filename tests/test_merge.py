@@ -154,3 +154,29 @@ def test_merged_version_stores_only_new_rows(registry):
     # one row neither side had whole: the only new row
     assert result.splits["train"]["new_rows"] == 1
     assert merged.drop_columns([]).equals(merged)
+
+
+def test_revert_undoes_one_commit(branched):
+    reg, t = branched
+    reg.commit("ds", edit(t, r3={"label": "bad"}), message="a mistake")
+    reg.commit("ds", edit(edit(t, r3={"label": "bad"}), r9={"label": "later"}), message="a later fix")
+    result = reg.revert("ds@main~1")
+    rows = by_id(reg.load("ds"))
+    assert rows[3]["label"] == "l3" and rows[9]["label"] == "later"
+    assert get_commit(reg, result.id).parents == (reg.resolve("ds@main~1"),)
+    assert get_commit(reg, result.id).message.startswith('Revert "a mistake"')
+
+
+def test_reset_and_reflog(branched):
+    reg, t = branched
+    first = reg.resolve("ds")
+    reg.commit("ds", edit(t, r3={"label": "x"}), message="second")
+    second = reg.resolve("ds")
+    moved = reg.reset("ds", "main", first[:12])
+    assert moved == {"branch": "main", "was": second, "now": first}
+    assert reg.resolve("ds") == first
+    log = reg.reflog("ds", "main")
+    assert [e["new"] for e in log[:2]] == [first, second]
+    assert log[0]["message"].startswith("reset")
+    reg.reset("ds", "main", second)        # undone from the reflog
+    assert reg.resolve("ds") == second

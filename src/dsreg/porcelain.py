@@ -83,6 +83,19 @@ def merge(reg, source: str, into: str = "main", **options: Any):
     return merge_verb(reg, source, into, **options)
 
 
+def revert(reg, spec: str, branch: str | None = None, **options: Any):
+    from dsreg.versions.revert import revert as revert_verb
+    return revert_verb(reg, spec, branch, **options)
+
+
+def reset(reg, dataset: str, branch: str, rev: str) -> dict:
+    return refs.reset(reg, dataset, branch, rev)
+
+
+def reflog(reg, dataset: str, ref: str | None = None) -> list[dict]:
+    return refs.reflog(reg, dataset, ref)
+
+
 # -- checkout -------------------------------------------------------------------
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")
 
@@ -116,4 +129,4 @@ def checkout(reg, spec: str, out: str | os.PathLike, split: str | None = None, f
     return result
 
 
-__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "merge", "__version__"]
+__all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "merge", "revert", "reset", "reflog", "__version__"]

@@ -193,6 +193,22 @@ class Registry:
         return porcelain.merge(self, source, into, keys=keys, strategy=strategy, resolve=resolve, message=message,
                                **kw)
 
+    def revert(self, spec: str, branch: str | None = None, message: str | None = None, **kw: Any) -> MergeResult:
+        """A new commit on `branch` (default: the one `spec` names, else main) that undoes
+        `spec`'s changes; conflicts as in `merge`."""
+        from dsreg import porcelain
+        return porcelain.revert(self, spec, branch, message=message, **kw)
+
+    def reset(self, dataset: str, branch: str, rev: str) -> dict:
+        """Move `branch` to `rev`; the reflog keeps where it was."""
+        from dsreg import porcelain
+        return porcelain.reset(self, dataset, branch, rev)
+
+    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+        """Every move of `dataset`'s refs (or of one), newest first."""
+        from dsreg import porcelain
+        return porcelain.reflog(self, dataset, ref)
+
     def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
         from dsreg import porcelain
         return porcelain.checkout(self, spec, out, split=split, format=format, **kw)

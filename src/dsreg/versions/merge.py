@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
 import pyarrow as pa
 
 from dsreg.errors import MergeConflict, NothingToMerge, UnknownRevision, UsageError
@@ -73,7 +71,6 @@ def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[
     if ours is None:
         raise UnknownRevision(f"{dataset}@{into}", "no such branch")
     base = merge_base(commit_parents(reg), ours, theirs)
-    out = MergeResult(ours, dataset, into, theirs, base, dry_run=dry_run)
     if base == theirs:
         return MergeResult(ours, dataset, into, theirs, base, up_to_date=True, dry_run=dry_run)
     if base == ours and not no_ff:
@@ -83,6 +80,19 @@ def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[
         return MergeResult(theirs, dataset, into, theirs, base, fast_forward=True, dry_run=dry_run)
     if base is None:
         raise NothingToMerge(source, f"{dataset}@{into}")
+    msg = message if message is not None else f"Merge {source} into {into}"
+    return combine(reg, dataset, into, ours, base, theirs, label=source, keys=keys, strategy=strategy,
+                   resolve=resolve, message=msg, author=author, dry_run=dry_run, extra_parents=(theirs,),
+                   progress=progress)
+
+
+def combine(reg, dataset: str, into: str, ours: CommitId, base: CommitId, theirs: CommitId, *, label: str,
+            keys=(), strategy: str = "fail", resolve=None, message: str = "", author: str | None = None,
+            dry_run: bool = False, extra_parents: tuple[CommitId, ...] = (),
+            progress: Progress = NO_PROGRESS) -> MergeResult:
+    """The three-way merge of `theirs` into branch `into` (at `ours`) against `base`,
+    recorded as a commit on `into` whose parents are `ours` and `extra_parents` (a merge
+    names theirs; a revert names nobody else)."""
     c_base, c_ours, c_theirs = (get_commit(reg, c) for c in (base, ours, theirs))
     keys = tuple(keys) or tuple(c_theirs.metadata.get("keys") or c_ours.metadata.get("keys") or ())
     resolved = _resolve_rows(resolve, keys) if resolve is not None else None
@@ -92,16 +102,16 @@ def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[
         counts = {s: m.counts() for s, m in merges.items()}
         out = MergeResult(ours, dataset, into, theirs, base, dry_run=dry_run, splits=counts, conflicts=conflicts)
         if conflicts and strategy == "fail" and not dry_run:
-            raise MergeConflict(source, f"{dataset}@{into}", conflicts, out.conflict_count)
+            raise MergeConflict(label, f"{dataset}@{into}", conflicts, out.conflict_count)
         if dry_run:
             return out
         built = [_built(reg, name, m) for name, m in merges.items()]
         built += [BuiltSplit(name, ObjectId(sid), None, 0, (), None, SplitResult(0, 0, 0, 0))
                   for name, sid in replaced.items()]
-        msg = message if message is not None else f"Merge {source} into {into}"
-        plan = CommitPlan(dataset=dataset, branch=into, message=msg, author=author or default_author(), splits=(),
-                          drop_splits=tuple(dropped), keys=(), metadata=None, allow_empty=True, empty_files=True,
-                          parent_id=ours, parent=c_ours, base=c_ours, new_branch=False, extra_parents=(theirs,))
+        plan = CommitPlan(dataset=dataset, branch=into, message=message, author=author or default_author(),
+                          splits=(), drop_splits=tuple(dropped), keys=(), metadata=None, allow_empty=True,
+                          empty_files=True, parent_id=ours, parent=c_ours, base=c_ours, new_branch=False,
+                          extra_parents=extra_parents)
         done = record_commit(reg, plan, built)
     for b in built:
         if b.name in counts:
@@ -186,4 +196,4 @@ def _resolve_rows(resolve, keys: tuple[str, ...]) -> dict[tuple, pa.Table]:
     return {key: table.slice(i, 1) for i, key in enumerate(zip(*cols))}
 
 
-__all__ = ["merge", "MergeResult", "STRATEGIES", "Any"]
+__all__ = ["merge", "combine", "MergeResult", "STRATEGIES"]
