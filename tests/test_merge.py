@@ -180,3 +180,35 @@ def test_reset_and_reflog(branched):
     assert log[0]["message"].startswith("reset")
     reg.reset("ds", "main", second)        # undone from the reflog
     assert reg.resolve("ds") == second
+
+
+def test_cli_merge_conflicts_file_and_strategy(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dsreg.cli import cli
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DSREG_AUTHOR", "T <t@example.com>")
+    monkeypatch.delenv("DSREG_DIR", raising=False)
+    files = {"v1": "id,label\n1,a\n2,b\n3,c\n", "m": "id,label\n1,A\n2,b\n3,c\n", "f": "id,label\n1,Z\n2,b\n3,c\n4,d\n"}
+    for name, text in files.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    run = CliRunner().invoke
+    for args in (["init"], ["commit", "ds", "v1.csv", "--key", "id"], ["branch", "ds", "feat"],
+                 ["commit", "ds", "m.csv"], ["commit", "ds", "f.csv", "--branch", "feat"]):
+        assert run(cli, args).exit_code == 0
+    head = run(cli, ["log", "ds", "--json"]).output
+    r = run(cli, ["merge", "ds@feat", "--conflicts", "c.parquet"])
+    assert r.exit_code == 1
+    assert "1 conflict (in train); nothing was recorded" in r.output and "--strategy ours|theirs" in r.output
+    assert run(cli, ["log", "ds", "--json"]).output == head
+    assert pq.read_table(tmp_path / "c.parquet").to_pylist() == [
+        {"split": "train", "id": 1, "column": "label", "base": '"a"', "ours": '"A"', "theirs": '"Z"'}]
+    r = run(cli, ["merge", "ds@feat", "--strategy", "ours", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+    out = json.loads(r.output)
+    assert out["splits"]["train"]["added"] == 1 and out["conflicts"] == 0 and not out["fast_forward"]
+    r = run(cli, ["reflog", "ds@main"])
+    assert r.output.splitlines()[0].endswith("merge: Merge ds@feat into main")
+    r = run(cli, ["reset", "ds", "main~1"])
+    assert r.exit_code == 0 and "->" in r.output

@@ -14,6 +14,7 @@ import sys
 import click
 
 from dsreg import __version__
+from dsreg.cli.history import COMMANDS as HISTORY_COMMANDS
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
                       pass_state, short_id, table_lines)
@@ -373,7 +374,7 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
-for _command in COMMANDS:
+for _command in (*HISTORY_COMMANDS, *COMMANDS):
     cli.add_command(_command)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import pyarrow as pa
 
 from dsreg.errors import MergeConflict, NothingToMerge, UnknownRevision, UsageError
@@ -100,6 +101,8 @@ def combine(reg, dataset: str, into: str, ours: CommitId, base: CommitId, theirs
         merges, replaced, dropped = _merge_splits(reg, c_base, c_ours, c_theirs, keys, strategy, resolved, progress)
         conflicts = {s: m.conflict_table() for s, m in merges.items() if m.conflicts}
         counts = {s: m.counts() for s, m in merges.items()}
+        counts.update({s: _taken_counts(reg, c_ours.splits.get(s), sid) for s, sid in replaced.items()})
+        counts.update({s: _taken_counts(reg, c_ours.splits[s], None) for s in dropped})
         out = MergeResult(ours, dataset, into, theirs, base, dry_run=dry_run, splits=counts, conflicts=conflicts)
         if conflicts and strategy == "fail" and not dry_run:
             raise MergeConflict(label, f"{dataset}@{into}", conflicts, out.conflict_count)
@@ -166,6 +169,17 @@ def _merge_split(reg, name, base, ours, theirs, keys, strategy, resolved, progre
     finally:
         progress.finish()
     return m
+
+
+def _taken_counts(reg, ours_sid: str | None, theirs_sid: str | None) -> dict[str, int]:
+    """What taking theirs' split whole does to ours' rows (rows as multisets)."""
+    from dsreg.diff.compare import changed_positions
+    if ours_sid is None or theirs_sid is None:
+        rows = get_snapshot(reg, ours_sid or theirs_sid).rows  # type: ignore[arg-type]
+        return {"added": rows if ours_sid is None else 0, "removed": rows if theirs_sid is None else 0,
+                "modified": 0, "conflicts": 0}
+    removed, added = changed_positions(reg.store, get_snapshot(reg, ours_sid), get_snapshot(reg, theirs_sid))
+    return {"added": len(added), "removed": len(removed), "modified": 0, "conflicts": 0}
 
 
 def _built(reg, name: str, m: SplitMerge) -> BuiltSplit:
