@@ -117,20 +117,28 @@ def merge_rows(m: SplitMerge, base: Side, ours: Side, theirs: Side, ours_kept: C
     m.sources = [base.table, ours.table, theirs.table]
     cols = schema.names
 
-    def state(idx: dict, hs: dict, key, b: int | None, kept: bool) -> tuple[str, int]:
+    # a row changed when a cell of a column both it and the base have changed: a column
+    # added or removed is a change of the schema, not of every row
+    compared = {id(s): [c for c in cols if c in base.columns and c in s.columns] for s in (ours, theirs)}
+
+    def state(side: Side, idx: dict, hs: dict, key, b: int | None, kept: bool) -> tuple[str, int]:
         if key in idx:
             i = idx[key]
-            if b is not None and all(hs[c][i] == hb[c][b] for c in cols):
+            if b is not None and all(hs[c][i] == hb[c][b] for c in compared[id(side)]):
                 return "base", b            # present, and equal to the base row
             return "row", i
         if b is None:
             return "none", -1
         return ("base", b) if kept else ("gone", -1)
 
+    # columns theirs added: every row both sides have takes theirs' cells of them
+    theirs_only = [c for c in cols if c in theirs.columns and c not in ours.columns]
     for key in dict.fromkeys([*ib, *io, *it]):
         b = ib.get(key)
-        so, i_o = state(io, ho, key, b, b is not None and ours_kept(b) >= 0)
-        st, i_t = state(it, ht, key, b, b is not None and theirs_kept(b))
+        so, i_o = state(ours, io, ho, key, b, b is not None and ours_kept(b) >= 0)
+        st, i_t = state(theirs, it, ht, key, b, b is not None and theirs_kept(b))
+        if theirs_only and key in io and key in it:
+            so, i_o, st, i_t = "row", io[key], "row", it[key]
         if st in ("base", "none") or so == st == "gone":
             continue                                 # theirs changed nothing here: ours stands
         if so == "row":
