@@ -212,3 +212,25 @@ def test_cli_merge_conflicts_file_and_strategy(tmp_path, monkeypatch):
     assert r.output.splitlines()[0].endswith("merge: Merge ds@feat into main")
     r = run(cli, ["reset", "ds", "main~1"])
     assert r.exit_code == 0 and "->" in r.output
+
+
+def test_sharing_verbs_from_python(branched, tmp_path):
+    """push, clone, merge on the clone, push back, fetch and pull: the Python API alone."""
+    import dsreg
+    from dsreg.remote import transfer
+    reg, t = branched
+    (tmp_path / "remote").mkdir()
+    url = (tmp_path / "remote").as_uri()
+    transfer.add_remote(reg, "origin", url)
+    pushed = reg.push()
+    assert pushed.uploaded_objects > 0 and pushed.to_json()["remote"] == "origin"
+    other, _ = dsreg.Registry.clone(url, tmp_path / "other")
+    with other:
+        other.commit("ds", edit(t, r3={"label": "theirs"}), message="on feature", branch="feature")
+        other.merge("ds@feature")
+        other.push()
+    fetched = reg.fetch()
+    assert fetched.commits == 1          # the merge fast-forwarded main to feature
+    pulled = reg.pull("ds")
+    assert pulled.status == "fast-forward"
+    assert by_id(reg.load("ds"))[3]["label"] == "theirs"

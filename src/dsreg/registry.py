@@ -18,6 +18,7 @@ from dsreg.store.overlay import OverlayStore
 
 if TYPE_CHECKING:
     from dsreg.remote.clone import CloneResult
+    from dsreg.remote.transfer import FetchResult, PullResult, PushResult
     from dsreg.versions.merge import MergeResult
 
 DIRNAME = ".dsreg"
@@ -212,6 +213,28 @@ class Registry:
     def checkout(self, spec: str, out: str | os.PathLike, split: str | None = None, format: str = "parquet", **kw):
         from dsreg import porcelain
         return porcelain.checkout(self, spec, out, split=split, format=format, **kw)
+
+    # -- sharing: the verbs the command line's push, fetch and pull call -----------------
+    def push(self, remote: str | None = None, spec: str | None = None, *, force: bool = False,
+             progress: Progress = NO_PROGRESS) -> PushResult:
+        """Upload what `remote` (default: origin, or the only one) lacks for `spec` (NAME or
+        NAME@BRANCH; default every ref), then move its refs by compare-and-swap."""
+        from dsreg.remote import transfer
+        return transfer.push(self, remote, spec, force=force, progress=progress)
+
+    def fetch(self, remote: str | None = None, dataset: str | None = None, *,
+              progress: Progress = NO_PROGRESS) -> FetchResult:
+        """Download the commits and snapshots of the remote's refs (no row data); record them
+        as remote refs."""
+        from dsreg.remote import transfer
+        return transfer.fetch(self, remote, dataset, progress=progress)
+
+    def pull(self, spec: str, remote: str | None = None, *, rebase: bool = False,
+             progress: Progress = NO_PROGRESS) -> PullResult:
+        """Fetch, download the data of `spec` (NAME[@REV]), and move the local branch or tag
+        of that name (fast-forward, or `rebase`); a commit id pins without moving a ref."""
+        from dsreg.remote import transfer
+        return transfer.pull(self, remote, spec, rebase=rebase, progress=progress)
 
     def fsck(self, **kw):
         from dsreg.maintenance import fsck as maintenance
