@@ -208,6 +208,11 @@ def test_cli_merge_conflicts_file_and_strategy(tmp_path, monkeypatch):
     import json
     out = json.loads(r.output)
     assert out["splits"]["train"]["added"] == 1 and out["conflicts"] == 0 and not out["fast_forward"]
+    graph = run(cli, ["log", "ds", "--graph"]).output.splitlines()
+    assert graph[0].startswith("* ") and any(line.startswith("| * ") for line in graph), graph
+    assert len(graph) == 4                 # v1, main's edit, feat's edit, the merge
+    r = run(cli, ["log", "ds@feat~1", "--all", "--oneline"])
+    assert len(r.output.splitlines()) == 4
     r = run(cli, ["reflog", "ds@main"])
     assert r.output.splitlines()[0].endswith("merge: Merge ds@feat into main")
     r = run(cli, ["reset", "ds", "main~1"])

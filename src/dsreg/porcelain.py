@@ -50,11 +50,17 @@ def load(reg, spec: str, split: str = DEFAULT_SPLIT, columns: list[str] | None =
     return pin(table, rev.dataset, rev.commit_id, split)
 
 
-def log(reg, spec: str, n: int | None = None) -> list[LogEntry]:
-    """History from REV, newest first (all parents, by time)."""
+def log(reg, spec: str, n: int | None = None, all_refs: bool = False) -> list[LogEntry]:
+    """History from REV, newest first (all parents, by time); with `all_refs`, from every
+    branch and tag of REV's dataset."""
     if n is not None and n < 0:
         raise UsageError("-n must be 0 or more")
-    return log_entries(reg, resolve(reg, spec).commit_id, n)
+    rev = resolve(reg, spec)
+    if not all_refs:
+        return log_entries(reg, rev.commit_id, n)
+    heads = dict.fromkeys([rev.commit_id, *(r.commit for r in reg.manifest.refs(rev.dataset))])
+    seen = {e.id: e for h in heads for e in log_entries(reg, h)}
+    return sorted(seen.values(), key=lambda e: (e.timestamp, e.id), reverse=True)[:n]
 
 
 def show(reg, spec: str) -> dict:

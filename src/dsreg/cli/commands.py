@@ -137,12 +137,17 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 @click.argument("spec", metavar="NAME[@REV]")
 @click.option("-n", "--max-count", "n", type=click.IntRange(min=0), metavar="N", help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line a commit: short id, refs and the message's first line.")
+@click.option("--graph", is_flag=True, help="Draw the commit graph beside the history (implies --oneline).")
+@click.option("--all", "all_refs", is_flag=True, help="The history of every branch and tag of the dataset.")
 @json_option
 @pass_state
-def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) -> None:
+def log(state: State, spec: str, n: int | None, oneline: bool, graph: bool, all_refs: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from dsreg import porcelain
-    entries = porcelain.log(state.reg, spec, n=n)
+    from dsreg.cli.history import graph_prefixes
+    entries = porcelain.log(state.reg, spec, n=n, all_refs=all_refs)
+    prefixes = graph_prefixes(entries) if graph else [""] * len(entries)
+    oneline = oneline or graph
     if as_json:
         emit_json([e.to_json() for e in entries])
         return
@@ -152,10 +157,10 @@ def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) ->
         labels.setdefault(commit_id, []).append(ref)
     for ref, commit_id in porcelain.tag(state.reg, dataset).items():
         labels.setdefault(commit_id, []).append(f"tag: {ref}")
-    for i, e in enumerate(entries):
+    for i, (e, prefix) in enumerate(zip(entries, prefixes)):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
         if oneline:
-            click.echo(f"{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
+            click.echo(f"{prefix}{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
             continue
         click.echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
         if len(e.parents) > 1:

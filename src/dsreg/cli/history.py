@@ -152,4 +152,24 @@ def reflog(state: State, spec: str, as_json: bool) -> None:
         click.echo(f"{new} {e['ref']} {format_date(int(e['at']))} {e['message']}")
 
 
+def graph_prefixes(entries) -> list[str]:
+    """A column of lanes per commit, as `git log --graph` draws them (simplified): `*` is
+    the commit, `|` a line of history passing by; a merge opens a lane for its second parent."""
+    lanes: list[str] = []
+    out = []
+    for e in entries:
+        if e.id not in lanes:
+            lanes.append(e.id)
+        col = lanes.index(e.id)
+        out.append(" ".join("*" if i == col else "|" for i in range(len(lanes))) + " ")
+        rest = [p for p in e.parents[1:] if p not in lanes]
+        if e.parents and e.parents[0] not in lanes:
+            lanes[col] = e.parents[0]
+        else:
+            lanes.pop(col)
+        for p in reversed(rest):
+            lanes.insert(col + 1 if col < len(lanes) else len(lanes), p)
+    return out
+
+
 COMMANDS = (merge, revert, reset, reflog)
