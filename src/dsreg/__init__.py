@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 
 from typing import TYPE_CHECKING  # noqa: E402
 
-from dsreg.errors import DsregError  # noqa: E402
+from dsreg.errors import DsregError, MergeConflict  # noqa: E402
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -47,4 +47,4 @@ def load(spec: str, split: str = "train", columns: list[str] | None = None, *, r
             reg.close()
 
 
-__all__ = ["load", "Registry", "DsregError", "__version__"]
+__all__ = ["load", "Registry", "DsregError", "MergeConflict", "__version__"]

@@ -20,7 +20,8 @@ def _merge_lines(result, verb: str) -> list[str]:
     lines = [head]
     for split, c in sorted(result.splits.items()):
         lines.append(f"  {split}: +{c['added']} -{c['removed']} ~{c['modified']}"
-                     + (f", {c['conflicts']} conflicts" if c["conflicts"] else ""))
+                     + (f", {c['conflicts']} conflicts" if c["conflicts"] else "")
+                     + (f", {c['new_rows']:,} new rows stored" if "new_rows" in c else ""))
     return lines
 
 
