@@ -86,7 +86,9 @@ class Registry:
         and every branch and tag of the remote, with their commits' metadata; the data
         arrives on demand. If anything fails (or is interrupted), what the clone created is
         removed again. Returns (registry, what was fetched)."""
-        from dsreg.remote.clone import CloneResult, check_readable, clone_target, fill_clone, removed_on_failure
+        from dsreg.remote.clone import (CloneResult, check_readable, clone_target, fill_clone, remote_url,
+                                        removed_on_failure)
+        url = remote_url(url)        # a plain folder path, as git takes one
         target = clone_target(directory)
         check_readable(url, endpoint_url)
         with removed_on_failure(target):
