@@ -33,3 +33,16 @@ def test_a_closed_pipe_exits_0_quietly(registry, tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("commit ") and proc.stderr == ""
+
+
+def test_hints_for_a_revision_without_name_and_a_misspelt_dataset(registry):
+    from click.testing import CliRunner
+
+    from dsreg.cli import cli
+    registry.commit("reviews", pa.table({"x": [1]}), message="one")
+    registry.tag("reviews", "v1")
+    run = CliRunner().invoke
+    r = run(cli, ["diff", "reviews", "v1"])
+    assert r.exit_code == 1 and "did you mean reviews@v1?" in r.output
+    r = run(cli, ["log", "review"])
+    assert r.exit_code == 1 and "unknown dataset 'review'; did you mean 'reviews'?" in r.output

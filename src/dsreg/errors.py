@@ -83,9 +83,11 @@ class ManifestUnreadable(DsregError):
 
 
 class UnknownDataset(DsregError):
-    def __init__(self, name: str):
-        super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")
-        self.name = name
+    def __init__(self, name: str, similar: list[str] | tuple[str, ...] = ()):
+        hint = f"did you mean {similar[0]!r}? ('dsreg ls' lists them)" if similar else \
+            "run 'dsreg ls' to see the datasets"
+        super().__init__(f"unknown dataset {name!r}", hint)
+        self.name, self.similar = name, tuple(similar)
 
 
 class UnknownRevision(DsregError):

@@ -225,11 +225,12 @@ def ls_(state: State, as_json: bool) -> None:
             click.echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d["tags"].items()))
 
 
-def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
+def _diff_target(reg, args: tuple[str, ...],
+                 dataset: str | None = None) -> tuple[str | None, dict[str, list[str]] | None]:
     """Read the arguments after NAME@A as one revision B, or as paths (see `diff --help`)."""
     if not args:
         return None, None
-    kinds = [_is_path(reg, arg) for arg in args]
+    kinds = [_is_path(reg, arg, dataset) for arg in args]
     if not any(kinds) and len(args) == 1:
         return args[0], None
     if all(kinds):
@@ -238,7 +239,7 @@ def _diff_target(reg, args: tuple[str, ...]) -> tuple[str | None, dict[str, list
     raise UsageError(f"{odd!r} is not a file or folder; give one revision NAME@B, or only paths")
 
 
-def _is_path(reg, arg: str) -> bool:
+def _is_path(reg, arg: str, dataset: str | None = None) -> bool:
     split, path = _split_path(arg)
     if split is not None or os.path.exists(path):
         return True
@@ -248,6 +249,15 @@ def _is_path(reg, arg: str) -> bool:
         return True   # a missing data file: let the commit machinery say so
     if reg.manifest.has_dataset(arg):
         return False
+    if dataset is not None and reg.manifest.has_dataset(dataset):
+        # `diff reviews v1`: a revision of the first argument's dataset, written without NAME@
+        from dsreg.model.revisions import resolve
+        try:
+            resolve(reg, f"{dataset}@{arg}")
+        except DsregError:
+            pass
+        else:
+            raise DsregError(f"{arg!r} is neither a dataset nor a file or folder", f"did you mean {dataset}@{arg}?")
     raise DsregError(f"{arg!r} is neither a dataset nor a file or folder", "run 'dsreg ls' to see the datasets")
 
 
@@ -287,7 +297,7 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], n
     removed and one added.
     """
     from dsreg.diff import compare as diff_mod
-    b, paths = _diff_target(state.reg, others)
+    b, paths = _diff_target(state.reg, others, a.partition("@")[0])
     result = diff_mod.diff(state.reg, a, b, paths=paths, keys=keys, rows=rows, limit=limit,
                            default_keys=not no_key, progress=state.progress())
     if as_json:

@@ -59,7 +59,8 @@ def resolve(reg, spec: str, must_exist: bool = True) -> Revision:
     name, rev, back = split_spec(spec)
     m = reg.manifest
     if not m.has_dataset(name):
-        raise UnknownDataset(name)
+        import difflib
+        raise UnknownDataset(name, difflib.get_close_matches(name, m.datasets(), 1))
     branch = m.ref(name, "branch", rev)
     commit = branch or m.ref(name, "tag", rev)
     if commit is None and is_commit_prefix(rev):
