@@ -46,3 +46,14 @@ def test_hints_for_a_revision_without_name_and_a_misspelt_dataset(registry):
     assert r.exit_code == 1 and "did you mean reviews@v1?" in r.output
     r = run(cli, ["log", "review"])
     assert r.exit_code == 1 and "unknown dataset 'review'; did you mean 'reviews'?" in r.output
+
+
+def test_commit_author_option_wins_over_the_environment(registry, tmp_path):
+    from click.testing import CliRunner
+
+    from dsreg.cli import cli
+    pa_path = tmp_path / "x.csv"
+    pa_path.write_text("x\n1\n")
+    r = CliRunner().invoke(cli, ["commit", "ds", str(pa_path), "--author", "Ada <ada@example.com>"])
+    assert r.exit_code == 0, r.output
+    assert registry.log("ds")[0].author == "Ada <ada@example.com>"    # DSREG_AUTHOR is set too

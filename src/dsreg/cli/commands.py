@@ -97,11 +97,14 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
 @click.option("--base", metavar="NAME@REV", help="Reuse rows of this version (default: the branch head).")
 @click.option("--allow-empty", is_flag=True,
               help="Make a commit even when nothing changed, or when the files of a split hold no rows.")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="The author (default: DSREG_AUTHOR, else GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, "
+                   "else user@host).")
 @json_option
 @pass_state
 def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch: str, append: bool,
            drop_splits: tuple[str, ...], keys: tuple[str, ...], base: str | None, allow_empty: bool,
-           as_json: bool) -> None:
+           author: str | None, as_json: bool) -> None:
     """Commit files or folders as a new version of dataset NAME.
 
     Each PATH is a Parquet, CSV, TSV, JSON Lines or Arrow file, or a folder of them, for
@@ -118,7 +121,7 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
     from dsreg import porcelain
     result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch, append=append,
                               drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
-                              empty_files=allow_empty, progress=state.progress())
+                              empty_files=allow_empty, author=author, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:

@@ -56,7 +56,8 @@ def _conflict_lines(conflicts: dict, limit: int = 10) -> list[str]:
               help="Write the conflicts as Parquet (key columns, column, base, ours, theirs).")
 @click.option("--no-ff", is_flag=True, help="Record a merge commit even when a fast-forward would do.")
 @click.option("--dry-run", is_flag=True, help="Report what the merge would do; record nothing.")
-@click.option("--author", help="The merge commit's author (default: DSREG_AUTHOR, git's user.name).")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="The author (default: DSREG_AUTHOR, else GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, else user@host).")
 @json_option
 @pass_state
 def merge(state: State, source: str, into: str, message: str | None, keys: tuple[str, ...], strategy: str,
