@@ -145,6 +145,8 @@ def test_keyless_merge_is_multiset_arithmetic(base_rows, ours_ops, theirs_ops):
     ours, theirs = edit(base_rows, ours_ops), edit(base_rows, theirs_ops)
     b, o, t = Counter(base_rows), Counter(ours), Counter(theirs)
     expected = Counter({v: max(o[v] + t[v] - b[v], 0) for v in set(b) | set(o) | set(t)})
+    if ours == theirs:          # the same change on both sides is taken once
+        expected = Counter(ours)
     with tempfile.TemporaryDirectory() as d:
         with dsreg.Registry.init(d) as reg:
             both_branches(reg, *(pa.table({"v": pa.array(x, pa.int64())}) for x in (base_rows, ours, theirs)), [])

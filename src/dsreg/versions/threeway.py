@@ -9,7 +9,8 @@ theirs is a run over theirs' shard, and only rows neither side had whole are wri
 With keys, rows pair by key and merge cell by cell: a cell changed on one side takes
 that change, the same change on both is no conflict, two different changes are; so are
 delete against modify and one new key inserted with different rows. Without keys rows
-merge as multisets: a row's count is ours + theirs - base (at least 0).
+merge as multisets: a row's count is ours + theirs - base (at least 0), except that a
+split both sides left identical is taken as it is (the same change, made twice, counts once).
 
 When the three schemas differ (a column added, removed or retyped on one side) the
 split is read whole and merged in memory under the merged schema; keyless rows then
@@ -131,13 +132,14 @@ def merge_rows(m: SplitMerge, base: Side, ours: Side, theirs: Side, ours_kept: C
             return "none", -1
         return ("base", b) if kept else ("gone", -1)
 
-    # columns theirs added: every row both sides have takes theirs' cells of them
-    theirs_only = [c for c in cols if c in theirs.columns and c not in ours.columns]
+    # columns a side added: a row both sides have merges cell by cell even where neither
+    # changed the base's cells, so each side's new cells are kept (and differ: conflict)
+    added_cols = [c for c in cols if c not in base.columns]
     for key in dict.fromkeys([*ib, *io, *it]):
         b = ib.get(key)
         so, i_o = state(ours, io, ho, key, b, b is not None and ours_kept(b) >= 0)
         st, i_t = state(theirs, it, ht, key, b, b is not None and theirs_kept(b))
-        if theirs_only and key in io and key in it:
+        if added_cols and key in io and key in it:
             so, i_o, st, i_t = "row", io[key], "row", it[key]
         if st in ("base", "none") or so == st == "gone":
             continue                                 # theirs changed nothing here: ours stands
@@ -382,16 +384,17 @@ def _new_rows_snapshot(m: SplitMerge, store, shard_stats) -> tuple[Snapshot | No
     if not m.new_rows:
         return None, 0, 0
     schema = storage_schema(m.schema)
+    # every cell is taken from a source table (base, ours, theirs) or a resolve row: one
+    # `take` per column over the sources concatenated, rather than a slice per cell
+    resolved = [c for c in m.new_rows if isinstance(c, pa.Table)]
+    offsets = np.cumsum([0] + [t.num_rows for t in m.sources])
+    at_resolved = {id(t): int(offsets[-1]) + k for k, t in enumerate(resolved)}
     columns = []
     for f in schema:
-        pieces = []
-        for cells in m.new_rows:
-            if isinstance(cells, pa.Table):
-                pieces.append(cells[f.name].cast(f.type))
-            else:
-                src, i = cells[f.name]
-                pieces.append(m.sources[src][f.name].slice(i, 1).cast(f.type))
-        columns.append(pa.chunked_array([c for p in pieces for c in p.chunks], type=f.type))
+        idx = np.array([at_resolved[id(c)] if isinstance(c, pa.Table) else int(offsets[c[f.name][0]]) + c[f.name][1]
+                        for c in m.new_rows], dtype=np.int64)
+        pool = [t[f.name].cast(f.type) for t in m.sources] + [t[f.name].cast(f.type) for t in resolved]
+        columns.append(pa.chunked_array([ch for p in pool for ch in p.chunks], type=f.type).take(pa.array(idx)))
     table = pa.Table.from_arrays(columns, schema=schema)
     builder = SnapshotBuilder(store, m.schema, shard_stats=shard_stats)
     builder.add(table)
