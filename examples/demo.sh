@@ -21,6 +21,11 @@ dsreg diff reviews@v1 reviews@main --stat
 dsreg diff reviews@v1 reviews@main --rows --limit 3
 dsreg show reviews
 dsreg branch reviews experiment v1
+dsreg branch reviews fix-stars
+dsreg commit reviews train=../data/reviews-stars.parquet --branch fix-stars -m "fix 20 star ratings"
+dsreg commit reviews train=../data/reviews-v3.parquet -m "flip 30 more labels"
+dsreg merge reviews@fix-stars
+dsreg log reviews --graph
 dsreg ls
 dsreg checkout reviews@v1 -o ../out --split test --format csv
 python - <<'PY'

@@ -3,7 +3,9 @@
     python examples/make_data.py OUT_DIR
 
 writes OUT_DIR/reviews-v1.parquet (10,000 rows), OUT_DIR/reviews-v2.parquet (the same
-with 1% of labels edited, 50 rows deleted and 100 appended) and OUT_DIR/test.csv.
+with 1% of labels edited, 50 rows deleted and 100 appended), two edits of v2 to merge
+(reviews-stars.parquet: 20 star ratings fixed; reviews-v3.parquet: 30 more labels
+flipped) and OUT_DIR/test.csv.
 """
 from __future__ import annotations
 
@@ -44,6 +46,17 @@ def main(out: Path) -> None:
     keep[rng.choice(len(label), 50, replace=False)] = False
     v2 = pa.concat_tables([v2.filter(pa.array(keep)), reviews(100, 10_000, seed=3)])
     pq.write_table(v2, out / "reviews-v2.parquet")
+    # two changes to v2 made apart, for the merge: 20 star ratings fixed on a branch,
+    # 30 more labels flipped on main (other rows)
+    stars = np.array(v2["stars"].to_pylist())
+    fixed = rng.choice(5_000, 20, replace=False)
+    stars[fixed] = 6 - stars[fixed]
+    stars[fixed[stars[fixed] == 3]] = 4      # 6 - 3 is 3: still a change
+    pq.write_table(v2.set_column(2, "stars", pa.array(stars)), out / "reviews-stars.parquet")
+    label = np.array(v2["label"].to_pylist())
+    flipped = 5_000 + rng.choice(5_000, 30, replace=False)
+    label[flipped] = np.where(label[flipped] == "pos", "neg", "pos")
+    pq.write_table(v2.set_column(3, "label", pa.array(label)), out / "reviews-v3.parquet")
     pcsv.write_csv(reviews(2_000, 20_000, seed=4), out / "test.csv")
 
 

@@ -60,6 +60,8 @@ def test_readme_tour_numbers_are_what_the_demo_prints(tour):
     assert "train: 10,050 rows (200 new, 9,850 reused)" in proc.stdout
     assert "100 relabelled rows as modified (`--key id`), 50 removed and 100 added" in readme
     assert "train: +100 -50 ~100 =9850" in proc.stdout
+    assert "stores no new row (each of the 20 fixed rows is reused whole" in readme
+    assert "train: +0 -0 ~20, 0 new rows stored" in proc.stdout
 
 
 def test_readme_python_examples_run_after_the_tour(tour, monkeypatch):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dsreg.errors import DsregError
+from dsreg.errors import DsregError, MergeConflict
 from dsreg.version import __version__
 
 if TYPE_CHECKING:
@@ -103,4 +103,4 @@ def load(spec: str, split: str = "train", columns: list[str] | None = None, *, r
             reg.close()
 
 
-__all__ = ["load", "dataset", "Dataset", "Registry", "DsregError", "__version__"]
+__all__ = ["load", "dataset", "Dataset", "Registry", "DsregError", "MergeConflict", "__version__"]

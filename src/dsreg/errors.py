@@ -104,9 +104,11 @@ class ManifestWriteFailed(DsregError):
 
 
 class UnknownDataset(DsregError):
-    def __init__(self, name: str):
-        super().__init__(f"unknown dataset {name!r}", "run 'dsreg ls' to see the datasets")
-        self.name = name
+    def __init__(self, name: str, similar: list[str] | tuple[str, ...] = ()):
+        hint = f"did you mean {similar[0]!r}? ('dsreg ls' lists them)" if similar else \
+            "run 'dsreg ls' to see the datasets"
+        super().__init__(f"unknown dataset {name!r}", hint)
+        self.name, self.similar = name, tuple(similar)
 
 
 class UnknownRevision(DsregError):
@@ -381,3 +383,33 @@ class BranchAndTag(DsregError):
                          f"delete one of the two on the remote (refs/{dataset}@branch/{name} or "
                          f"refs/{dataset}@tag/{name})")
         self.remote, self.dataset, self.name = remote, dataset, name
+
+
+class MergeConflict(DsregError):
+    """A merge met changes it cannot combine; nothing was recorded. `conflicts` is a
+    pyarrow.Table per split (key columns, `column`, and `base`, `ours`, `theirs` as JSON
+    text); `count` their number."""
+
+    def __init__(self, source: str, into: str, conflicts: dict, count: int):
+        splits = ", ".join(sorted(conflicts))
+        super().__init__(f"merging {source} into {into}: {count} conflict{'s' if count != 1 else ''} "
+                         f"(in {splits}); nothing was recorded",
+                         "write them out, or settle them with strategy='ours'/'theirs' or a resolve file")
+        self.source, self.into, self.conflicts, self.count = source, into, conflicts, count
+
+
+class DuplicateMergeKey(DsregError):
+    """Rows are merged by key, and a key names more than one row."""
+
+    def __init__(self, key: dict):
+        super().__init__(f"key {key!r} names more than one row: rows cannot be merged by it",
+                         "merge by other key columns, or without keys")
+        self.key = key
+
+
+class NothingToMerge(DsregError):
+    """Histories that never meet have no base to merge against."""
+
+    def __init__(self, source: str, into: str):
+        super().__init__(f"{source} and {into} share no history: there is no base to merge against")
+        self.source, self.into = source, into

@@ -49,11 +49,17 @@ def load(reg: Registry, spec: str, split: str = DEFAULT_SPLIT, columns: list[str
     return pin(table, rev.dataset, rev.commit_id, split)
 
 
-def log(reg: Registry, spec: str, n: int | None = None) -> list[LogEntry]:
-    """History from REV, newest first (all parents, by time)."""
+def log(reg: Registry, spec: str, n: int | None = None, all_refs: bool = False) -> list[LogEntry]:
+    """History from REV, newest first (all parents, by time); with `all_refs`, from every
+    branch and tag of REV's dataset."""
     if n is not None and n < 0:
         raise UsageError("-n must be 0 or more")
-    return log_entries(reg, resolve(reg, spec).commit_id, n)
+    rev = resolve(reg, spec)
+    if not all_refs:
+        return log_entries(reg, rev.commit_id, n)
+    heads = dict.fromkeys([rev.commit_id, *(r.commit for r in reg.manifest.refs(rev.dataset))])
+    seen = {e.id: e for h in heads for e in log_entries(reg, h)}
+    return sorted(seen.values(), key=lambda e: (e.timestamp, e.id), reverse=True)[:n]
 
 
 def show(reg: Registry, spec: str) -> VersionInfo:
@@ -77,6 +83,26 @@ def tag(reg: Registry, dataset: str, new: str | None = None, rev: str | None = N
     """The tags of `dataset` ({name: commit}); with `new`, create it at `rev`; with
     `delete`, delete that one."""
     return refs.ref_verb(reg, "tag", dataset, new, rev, delete, force)
+
+
+# -- history verbs -------------------------------------------------------------
+def merge(reg, source: str, into: str = "main", **options: Any):
+    """Merge NAME@SOURCE into branch `into`; options and result: versions/merge.py."""
+    from dsreg.versions.merge import merge as merge_verb
+    return merge_verb(reg, source, into, **options)
+
+
+def revert(reg, spec: str, branch: str | None = None, **options: Any):
+    from dsreg.versions.revert import revert as revert_verb
+    return revert_verb(reg, spec, branch, **options)
+
+
+def reset(reg, dataset: str, branch: str, rev: str) -> dict:
+    return refs.reset(reg, dataset, branch, rev)
+
+
+def reflog(reg, dataset: str, ref: str | None = None) -> list[dict]:
+    return refs.reflog(reg, dataset, ref)
 
 
 # -- checkout -------------------------------------------------------------------
@@ -154,4 +180,5 @@ def lock_list(reg=None):
 
 __all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
            "add_remote_from_dvc", "lock_add", "lock_update", "lock_verify", "lock_list",
+           "merge", "revert", "reset", "reflog",
            "__version__"]

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from dsreg.versions.commit import CommitResult
     from dsreg.versions.describe import VersionInfo
     from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
+    from dsreg.remote.transfer import FetchResult, PullResult, PushResult
+    from dsreg.versions.merge import MergeResult
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -99,7 +101,9 @@ class Registry:
         and every branch and tag of the remote, with their commits' metadata; the data
         arrives on demand. If anything fails (or is interrupted), what the clone created is
         removed again. Returns (registry, what was fetched)."""
-        from dsreg.remote.clone import CloneResult, check_readable, clone_target, fill_clone, removed_on_failure
+        from dsreg.remote.clone import (CloneResult, check_readable, clone_target, fill_clone, remote_url,
+                                        removed_on_failure)
+        url = remote_url(url)        # a plain folder path, as git takes one
         target = clone_target(directory)
         check_readable(url, endpoint_url)
         with removed_on_failure(target):
@@ -237,11 +241,60 @@ class Registry:
         from dsreg import porcelain
         return porcelain.tag(self, dataset, new, rev, delete=delete, force=force)
 
+    def merge(self, source: str, into: str = "main", keys: tuple[str, ...] | list[str] = (), strategy: str = "fail",
+              resolve: Any = None, message: str | None = None, **kw: Any) -> MergeResult:
+        """Merge `source` (NAME@REV) into branch `into`: a fast-forward, or a three-way
+        merge recorded as a commit with two parents. Raises MergeConflict (carrying the
+        conflicts, a pyarrow.Table per split) when conflicts remain with strategy "fail";
+        `resolve` (a Parquet/CSV path or a table of key columns and chosen rows) settles them.
+        Other options: no_ff, dry_run, author, progress."""
+        from dsreg import porcelain
+        return porcelain.merge(self, source, into, keys=keys, strategy=strategy, resolve=resolve, message=message,
+                               **kw)
+
+    def revert(self, spec: str, branch: str | None = None, message: str | None = None, **kw: Any) -> MergeResult:
+        """A new commit on `branch` (default: the one `spec` names, else main) that undoes
+        `spec`'s changes; conflicts as in `merge`."""
+        from dsreg import porcelain
+        return porcelain.revert(self, spec, branch, message=message, **kw)
+
+    def reset(self, dataset: str, branch: str, rev: str) -> dict:
+        """Move `branch` to `rev`; the reflog keeps where it was."""
+        from dsreg import porcelain
+        return porcelain.reset(self, dataset, branch, rev)
+
+    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+        """Every move of `dataset`'s refs (or of one), newest first."""
+        from dsreg import porcelain
+        return porcelain.reflog(self, dataset, ref)
+
     def checkout(self, spec: str, out: str | os.PathLike[str], split: str | None = None, format: str = "parquet",
                  *, progress: Progress = NO_PROGRESS) -> CheckoutResult:
         """Write the version `spec` names into `out`, one folder per split."""
         from dsreg import porcelain
         return porcelain.checkout(self, spec, out, split=split, format=format, progress=progress)
+
+    # -- sharing: the verbs the command line's push, fetch and pull call -----------------
+    def push(self, remote: str | None = None, spec: str | None = None, *, force: bool = False,
+             progress: Progress = NO_PROGRESS) -> PushResult:
+        """Upload what `remote` (default: origin, or the only one) lacks for `spec` (NAME or
+        NAME@BRANCH; default every ref), then move its refs by compare-and-swap."""
+        from dsreg.remote import transfer
+        return transfer.push(self, remote, spec, force=force, progress=progress)
+
+    def fetch(self, remote: str | None = None, dataset: str | None = None, *,
+              progress: Progress = NO_PROGRESS) -> FetchResult:
+        """Download the commits and snapshots of the remote's refs (no row data); record them
+        as remote refs."""
+        from dsreg.remote import transfer
+        return transfer.fetch(self, remote, dataset, progress=progress)
+
+    def pull(self, spec: str, remote: str | None = None, *, rebase: bool = False,
+             progress: Progress = NO_PROGRESS) -> PullResult:
+        """Fetch, download the data of `spec` (NAME[@REV]), and move the local branch or tag
+        of that name (fast-forward, or `rebase`); a commit id pins without moving a ref."""
+        from dsreg.remote import transfer
+        return transfer.pull(self, remote, spec, rebase=rebase, progress=progress)
 
     def fsck(self, *, repair: bool = False, progress: Progress = NO_PROGRESS) -> FsckResult:
         """Verify every object and ref; with `repair`, restore damaged objects from the remotes."""

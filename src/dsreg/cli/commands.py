@@ -16,6 +16,7 @@ import click
 
 from dsreg.version import __version__
 from dsreg.cli.dvc import COMMANDS as DVC_COMMANDS
+from dsreg.cli.history import COMMANDS as HISTORY_COMMANDS
 from dsreg.cli.lock import COMMANDS as LOCK_COMMANDS
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, echo, emit_json, format_date, format_size,
@@ -104,11 +105,14 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
 @click.option("--base", metavar="NAME@REV", help="Reuse rows of this version (default: the branch head).")
 @click.option("--allow-empty", is_flag=True,
               help="Make a commit even when nothing changed, or when the files of a split hold no rows.")
+@click.option("--author", metavar="'NAME <EMAIL>'",
+              help="The author (default: DSREG_AUTHOR, else GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, "
+                   "else user@host).")
 @json_option
 @pass_state
 def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch: str, append: bool,
            drop_splits: tuple[str, ...], keys: tuple[str, ...], base: str | None, allow_empty: bool,
-           as_json: bool) -> None:
+           author: str | None, as_json: bool) -> None:
     """Commit files or folders as a new version of dataset NAME.
 
     Each PATH is a Parquet, CSV, TSV, JSON Lines or Arrow file, or a folder of them, for
@@ -125,7 +129,7 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
     from dsreg import porcelain
     result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch, append=append,
                               drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
-                              empty_files=allow_empty, progress=state.progress())
+                              empty_files=allow_empty, author=author, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:
@@ -144,13 +148,18 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 @click.argument("spec", metavar="NAME[@REV]")
 @click.option("-n", "--max-count", "n", type=click.IntRange(min=0), metavar="N", help="Show at most N commits.")
 @click.option("--oneline", is_flag=True, help="One line a commit: short id, refs and the message's first line.")
+@click.option("--graph", is_flag=True, help="Draw the commit graph beside the history (implies --oneline).")
+@click.option("--all", "all_refs", is_flag=True, help="The history of every branch and tag of the dataset.")
 @json_option
 @pass_state
-def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) -> None:
+def log(state: State, spec: str, n: int | None, oneline: bool, graph: bool, all_refs: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from dsreg import porcelain
     from dsreg.versions import refs
-    entries = porcelain.log(state.reg, spec, n=n)
+    from dsreg.cli.history import graph_prefixes
+    entries = porcelain.log(state.reg, spec, n=n, all_refs=all_refs)
+    prefixes = graph_prefixes(entries) if graph else [""] * len(entries)
+    oneline = oneline or graph
     if as_json:
         emit_json([e.to_json() for e in entries])
         return
@@ -160,10 +169,10 @@ def log(state: State, spec: str, n: int | None, oneline: bool, as_json: bool) ->
         labels.setdefault(commit_id, []).append(ref)
     for ref, commit_id in refs.list_refs(state.reg, "tag", dataset).items():
         labels.setdefault(commit_id, []).append(f"tag: {ref}")
-    for i, e in enumerate(entries):
+    for i, (e, prefix) in enumerate(zip(entries, prefixes)):
         decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
         if oneline:
-            echo(f"{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
+            echo(f"{prefix}{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
             continue
         echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
         if len(e.parents) > 1:
@@ -228,11 +237,12 @@ def ls_(state: State, as_json: bool) -> None:
             echo("  tags:     " + ", ".join(f"{t} {short_id(c)}" for t, c in d.tags.items()))
 
 
-def _diff_target(reg: Registry, args: tuple[str, ...]) -> tuple[str | None, dict[str, list[str]] | None]:
+def _diff_target(reg: Registry, args: tuple[str, ...],
+                 dataset: str | None = None) -> tuple[str | None, dict[str, list[str]] | None]:
     """Read the arguments after NAME@A as one revision B, or as paths (see `diff --help`)."""
     if not args:
         return None, None
-    kinds = [_is_path(reg, arg) for arg in args]
+    kinds = [_is_path(reg, arg, dataset) for arg in args]
     if not any(kinds) and len(args) == 1:
         return args[0], None
     if all(kinds):
@@ -241,7 +251,7 @@ def _diff_target(reg: Registry, args: tuple[str, ...]) -> tuple[str | None, dict
     raise UsageError(f"{odd!r} is not a file or folder; give one revision NAME@B, or only paths")
 
 
-def _is_path(reg: Registry, arg: str) -> bool:
+def _is_path(reg: Registry, arg: str, dataset: str | None = None) -> bool:
     split, path = _split_path(arg)
     if split is not None or os.path.exists(path):
         return True
@@ -251,6 +261,15 @@ def _is_path(reg: Registry, arg: str) -> bool:
         return True   # a missing data file: let the commit machinery say so
     if reg.manifest.has_dataset(arg):
         return False
+    if dataset is not None and reg.manifest.has_dataset(dataset):
+        # `diff reviews v1`: a revision of the first argument's dataset, written without NAME@
+        from dsreg.model.revisions import resolve
+        try:
+            resolve(reg, f"{dataset}@{arg}")
+        except DsregError:
+            pass
+        else:
+            raise DsregError(f"{arg!r} is neither a dataset nor a file or folder", f"did you mean {dataset}@{arg}?")
     raise DsregError(f"{arg!r} is neither a dataset nor a file or folder", "run 'dsreg ls' to see the datasets")
 
 
@@ -290,7 +309,7 @@ def diff(state: State, a: str, others: tuple[str, ...], keys: tuple[str, ...], n
     removed and one added.
     """
     from dsreg.diff import compare as diff_mod
-    b, paths = _diff_target(state.reg, others)
+    b, paths = _diff_target(state.reg, others, a.partition("@")[0])
     result = diff_mod.diff(state.reg, a, b, paths=paths, keys=keys, rows=rows, limit=limit,
                            default_keys=not no_key, progress=state.progress())
     if as_json:
@@ -383,7 +402,7 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
-for _command in (*COMMANDS, *DVC_COMMANDS):
+for _command in (*HISTORY_COMMANDS, *COMMANDS, *DVC_COMMANDS):
     cli.add_command(_command)
 for _command in LOCK_COMMANDS:     # lock: dsreg.lock, in its own module
     cli.add_command(_command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dsreg.errors import (NonFastForward, CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
-                          KeyColumnTypeChanged, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
+                          KeyColumnTypeChanged, MergeConflict, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
                           TagNotBranch, UnknownKeyColumn)
 
 
@@ -39,6 +39,8 @@ WORDS: dict[type, Callable[..., tuple[str, str | None]]] = {
     EndpointNotApplicable: lambda e: ("--endpoint-url only applies to s3:// remotes", None),
     RegistryNotFound: lambda e: (e.message, "run 'dsreg init' or pass --registry DIR"),
     NonFastForward: _non_fast_forward,
+    MergeConflict: lambda e: (e.message, "write them with --conflicts FILE; settle them with --strategy ours|theirs "
+                                         "or --resolve FILE"),
 }
 
 

@@ -87,9 +87,10 @@ class DsregGroup(OrderedGroup):
             click.echo("Interrupted", err=True)
             raise click.exceptions.Exit(130) from None
         except BrokenPipeError:
-            # the reader of stdout went away (`dsreg log x | head`): stop quietly
+            # the reader of stdout went away (`dsreg log x | head`): it has what it wanted,
+            # so stop quietly with success, as git does
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise click.exceptions.Exit(1) from None
+            raise click.exceptions.Exit(0) from None
         except DsregError as e:
             from dsreg.cli.messages import describe     # flags, where the library names options
             raise state.fail(e, describe(e), e.exit_code) from None

@@ -644,6 +644,35 @@ class _RowLoader:
         return table.take(inverse)
 
 
+
+# -- for the three-way merge (versions/merge.py) ----------------------------------
+def changed_positions(store, a: Snapshot, b: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Row numbers of `a`'s rows that `b` lacks and of `b`'s rows that `a` lacks, as
+    multisets of rows of compatible schemas: shared runs are skipped from the runs alone,
+    the rest paired by stored fingerprints, so the cost follows the rows that differ."""
+    cmp = _SplitComparison(store, "", a, b, (), NO_PROGRESS)
+    _, removed, added = cmp.shared_and_rest()
+    ia, ib = _pair(cmp.fingerprints(0, removed), cmp.fingerprints(1, added))
+    keep_r = np.setdiff1d(np.arange(len(removed)), ia, assume_unique=True)
+    keep_a = np.setdiff1d(np.arange(len(added)), ib, assume_unique=True)
+    return np.sort(removed.pos[keep_r]), np.sort(added.pos[keep_a])
+
+
+def row_locations(snap: Snapshot, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index into `snap.shards`, row in that shard) of each row number."""
+    positions = np.asarray(positions, dtype=np.int64)
+    ends = np.cumsum(snap.run_count)
+    run = np.searchsorted(ends, positions, side="right")
+    return snap.run_shard[run], snap.run_start[run] + positions - (ends[run] - snap.run_count[run])
+
+
+def take_rows(store, snap: Snapshot, positions: np.ndarray) -> pa.Table:
+    """These rows of the split, in this order, in storage types, reading only their row groups."""
+    positions = np.asarray(positions, dtype=np.int64)
+    g, row = row_locations(snap, positions)
+    return _RowLoader(store, list(snap.shards)).take(_Rows(g, row, positions), snap.schema)
+
+
 # -- text output -------------------------------------------------------------------
 def _value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
@@ -692,4 +721,4 @@ def render(result: DiffResult, stat: bool = False, schema_only: bool = False) ->
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["diff", "render", "DiffResult", "SplitDiff", "SchemaDiff", "RowChange"]
+__all__ = ["diff", "render", "changed_positions", "row_locations", "take_rows", "DiffResult", "SplitDiff", "SchemaDiff", "RowChange"]

@@ -77,7 +77,8 @@ def resolve(reg: Registry, spec: str, must_exist: bool = True) -> Revision:
     name, rev, back = split_spec(spec)
     m = reg.manifest
     if not m.has_dataset(name):
-        raise UnknownDataset(name)
+        import difflib
+        raise UnknownDataset(name, difflib.get_close_matches(name, m.datasets(), 1))
     branch = None
     if is_commit_prefix(rev):
         # an id, or a 6+-hex prefix of one, always means that commit: never a ref that an

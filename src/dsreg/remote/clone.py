@@ -36,6 +36,13 @@ def clone_target(directory: str | os.PathLike[str]) -> Path:
     return directory
 
 
+def remote_url(url: str) -> str:
+    """A remote given as a plain folder path (git accepts one) as its `file://` URL."""
+    if "://" in url:
+        return url
+    return Path(url).expanduser().resolve().as_uri()
+
+
 def check_readable(url: str, endpoint_url: str | None = None) -> None:
     """Fail early, before anything is created, if the remote cannot be read."""
     open_remote(url, endpoint_url).refs()
@@ -76,4 +83,4 @@ def fill_clone(reg: Registry, url: str, endpoint_url: str | None = None, *,
     return fetched
 
 
-__all__ = ["CloneResult", "clone_target", "check_readable", "removed_on_failure", "fill_clone"]
+__all__ = ["CloneResult", "clone_target", "remote_url", "check_readable", "removed_on_failure", "fill_clone"]

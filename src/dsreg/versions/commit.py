@@ -132,6 +132,7 @@ class CommitPlan:
     new_branch: bool                # the branch starts here, from main's head (its ref must not exist)
     timestamp: int | None = None    # seconds since the epoch; None: now (an import keeps the original's)
     settings: RowSettings = DEFAULT_ROW_SETTINGS
+    extra_parents: tuple[CommitId, ...] = ()   # a merge's other parents, after the branch head
 
 
 def plan_commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branch: str = "main", append: bool = False,
@@ -314,7 +315,8 @@ def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> C
             _without_sources(meta) == _without_sources(parent.metadata):
         _remember_inputs(reg, inputs, plan.dataset, "main" if plan.new_branch else plan.branch, parent_id)
         return CommitResult(parent_id, plan.dataset, plan.branch, results, unchanged=True)
-    new = Commit(dataset=plan.dataset, parents=(parent_id,) if parent_id else (), splits=snapshots,
+    parents = ((parent_id,) if parent_id else ()) + plan.extra_parents
+    new = Commit(dataset=plan.dataset, parents=parents, splits=snapshots,
                  message=plan.message, author=plan.author,
                  timestamp=plan.timestamp if plan.timestamp is not None else int(time.time()), metadata=meta)
     cid, _ = reg.store.put(encode_commit(new))
@@ -330,8 +332,8 @@ def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> C
         m.add_commit(CommitId(cid), new)
         record_inputs(reg, inputs)
         expected = None if plan.new_branch else parent_id
-        m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected,
-                  f"commit: {plan.message}" if parent_id else f"commit (initial): {plan.message}")
+        kind = "merge" if plan.extra_parents else "commit" if parent_id else "commit (initial)"
+        m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected, f"{kind}: {plan.message}")
     prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), plan.dataset, plan.branch, results,
                         compacted=tuple(b.name for b in built if b.compacted))

@@ -5,11 +5,10 @@ transaction, each move with its reflog entry.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dataclasses import dataclass
-
-from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UsageError
+from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UnknownRevision, UsageError
 from dsreg.ids import CommitId
 from dsreg.jsonvalues import JsonFields
 from dsreg.manifest.rows import RefKind
@@ -92,6 +91,33 @@ def delete_ref(reg: Registry, kind: RefKind, dataset: str, name: str) -> Deleted
     return DeletedRef(name, old)
 
 
+def reset(reg, dataset: str, branch: str, rev: str) -> dict:
+    """Move `branch` to `rev` (a revision of `dataset`), whatever it held: the reflog
+    keeps the old head, so `reset` is undone by another. {"branch", "was", "now"}."""
+    _existing(reg, dataset)
+    check_ref_name(branch, "branch")
+    if "@" in rev and rev.partition("@")[0] != dataset:
+        raise UsageError(f"branch {branch!r} of dataset {dataset!r} cannot point into dataset "
+                         f"{rev.partition('@')[0]!r}")
+    target = resolve(reg, rev if "@" in rev else f"{dataset}@{rev}").commit_id
+    m = reg.manifest
+    with m.transaction():
+        old = m.ref(dataset, "branch", branch)
+        if old is None:
+            raise UnknownRevision(f"{dataset}@{branch}", "no such branch")
+        m.set_ref(dataset, "branch", branch, target, old, f"reset: moving to {rev}")
+    return {"branch": branch, "was": old, "now": target}
+
+
+def reflog(reg, dataset: str, ref: str | None = None) -> list[dict]:
+    """How the refs of `dataset` moved, newest first: [{"ref", "old", "new", "at",
+    "message"}]; `ref` ("main", or "tag:v1") narrows it to one ref (a name alone is a branch)."""
+    _existing(reg, dataset)
+    if ref is not None and ":" not in ref:
+        ref = f"branch:{ref}"
+    return reg.manifest.reflog(dataset, ref)
+
+
 def datasets(reg: Registry) -> list[DatasetRefs]:
     """Every dataset with its branches and tags."""
     m = reg.manifest
@@ -109,4 +135,5 @@ def _existing(reg: Registry, dataset: str) -> None:
         raise UnknownDataset(dataset)
 
 
-__all__ = ["CreatedRef", "DeletedRef", "DatasetRefs", "ref_verb", "list_refs", "create_ref", "delete_ref", "datasets"]
+__all__ = ["CreatedRef", "DeletedRef", "DatasetRefs", "ref_verb", "list_refs", "create_ref", "delete_ref", "reset",
+           "reflog", "datasets"]
