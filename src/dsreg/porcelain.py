@@ -25,6 +25,7 @@ from dsreg.versions.describe import VersionInfo, describe
 from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
 
 if TYPE_CHECKING:
+    from dsreg.manifest.rows import ReflogEntry
     from dsreg.registry import Registry
 
 
@@ -101,7 +102,7 @@ def reset(reg, dataset: str, branch: str, rev: str) -> dict:
     return refs.reset(reg, dataset, branch, rev)
 
 
-def reflog(reg, dataset: str, ref: str | None = None) -> list[dict]:
+def reflog(reg: Registry, dataset: str, ref: str | None = None) -> list[ReflogEntry]:
     return refs.reflog(reg, dataset, ref)
 
 

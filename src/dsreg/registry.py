@@ -17,6 +17,7 @@ from dsreg.store.atomic import write_atomic
 from dsreg.store.overlay import OverlayStore
 
 if TYPE_CHECKING:
+    from dsreg.manifest.rows import ReflogEntry
     import pyarrow as pa
 
     from dsreg.diff.compare import DiffResult
@@ -181,14 +182,15 @@ class Registry:
     def commit(self, dataset: str, splits: dict[str, Any] | Any, message: str = "", *, branch: str = "main",
                append: bool = False, drop_splits: tuple[str, ...] | list[str] = (),
                keys: tuple[str, ...] | list[str] = (), base: str | None = None, metadata: dict | None = None,
-               author: str | None = None, allow_empty: bool = False, empty_files: bool = True,
-               settings: RowSettings | None = None, progress: Progress = NO_PROGRESS) -> CommitResult:
+               author: str | None = None, timestamp: int | None = None, allow_empty: bool = False,
+               empty_files: bool = True, settings: RowSettings | None = None,
+               progress: Progress = NO_PROGRESS) -> CommitResult:
         """Commit `splits` ({split: table or path}, or one source for `train`) to `dataset`'s `branch`
         (options: versions/commit.py; `settings` None: the default sizes)."""
         from dsreg import porcelain
         return porcelain.commit(self, dataset, splits, message=message, branch=branch, append=append,
                                 drop_splits=drop_splits, keys=keys, base=base, metadata=metadata, author=author,
-                                allow_empty=allow_empty, empty_files=empty_files, settings=settings,
+                                timestamp=timestamp, allow_empty=allow_empty, empty_files=empty_files, settings=settings,
                                 progress=progress)
 
     def resolve(self, spec: str) -> CommitId:
@@ -263,7 +265,7 @@ class Registry:
         from dsreg import porcelain
         return porcelain.reset(self, dataset, branch, rev)
 
-    def reflog(self, dataset: str, ref: str | None = None) -> list[dict]:
+    def reflog(self, dataset: str, ref: str | None = None) -> list[ReflogEntry]:
         """Every move of `dataset`'s refs (or of one), newest first."""
         from dsreg import porcelain
         return porcelain.reflog(self, dataset, ref)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import State, emit_json, format_size, json_option, pass_state, plural, short_id, warn
+from dsreg.cli.util import echo, State, emit_json, format_size, json_option, pass_state, plural, short_id, warn
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 
@@ -55,16 +55,16 @@ def import_dvc(state: State, repo: str, path: str, name: str, rev: str | None, e
         rows = ", ".join(f"{s}: {n:,} rows" for s, n in sorted(r.splits.items()))
         tags_text = f" (tag: {', '.join(r.tags)})" if r.tags else ""
         summary = r.message.splitlines()[0] if r.message else ""
-        click.echo(f"{r.git_commit[:12]} -> {name}@{short_id(r.commit)}{tags_text} {summary}".rstrip())
-        click.echo(f"  {rows}, {format_size(r.new_bytes)} new")
+        echo(f"{r.git_commit[:12]} -> {name}@{short_id(r.commit)}{tags_text} {summary}".rstrip())
+        echo(f"  {rows}, {format_size(r.new_bytes)} new")
     if result.imported:
-        click.echo(f"imported {plural(len(result.imported), 'revision')} of {result.path} "
+        echo(f"imported {plural(len(result.imported), 'revision')} of {result.path} "
                    f"({format_size(result.downloaded_bytes)} read through DVC) into {name}@{result.branch}")
     else:
-        click.echo(f"{name}@{result.branch} already holds {result.path} as of git commit {result.git_rev[:12]}")
+        echo(f"{name}@{result.branch} already holds {result.path} as of git commit {result.git_rev[:12]}")
     old_tags = [t for t in result.tags if not any(t in r.tags for r in result.imported)]
     if old_tags:
-        click.echo(f"tagged earlier imports: {', '.join(old_tags)}")
+        echo(f"tagged earlier imports: {', '.join(old_tags)}")
 
 
 @click.command(name="export-dvc")
@@ -98,15 +98,15 @@ def export_dvc(state: State, spec: str, repo: str, path: str, fmt: str | None, s
         emit_json(result.to_json())
         return
     rows = ", ".join(f"{s}: {n:,} rows" for s, n in sorted(result.rows.items()))
-    click.echo(f"exported {spec} ({short_id(result.commit)}) to {result.path} in {result.repo} ({rows})")
-    click.echo(f"DVC tracks it in {result.dvc_file} (md5 {result.md5}); "
+    echo(f"exported {spec} ({short_id(result.commit)}) to {result.path} in {result.repo} ({rows})")
+    echo(f"DVC tracks it in {result.dvc_file} (md5 {result.md5}); "
                f"share it with: git add {result.dvc_file} {result.gitignore} && git commit && dvc push")
 
 
 def render_remote_from_dvc(name: str, info: dict) -> None:
     """`remote add --from-dvc`'s human output."""
     endpoint = f" (endpoint {info['endpoint_url']})" if info["endpoint_url"] else ""
-    click.echo(f"added remote {name}: {info['url']}{endpoint}, inside DVC remote {info['dvc_remote']} "
+    echo(f"added remote {name}: {info['url']}{endpoint}, inside DVC remote {info['dvc_remote']} "
                f"({info['dvc_url']})")
     if info.get("profile"):
         warn(f"DVC remote {info['dvc_remote']} uses AWS profile {info['profile']!r}; dsreg reads credentials "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import State, emit_json, format_date, json_option, pass_state, short_id
+from dsreg.cli.util import State, echo, emit_json, format_date, json_option, pass_state, short_id
 
 STRATEGY = click.Choice(["fail", "ours", "theirs"])
 
@@ -85,16 +85,16 @@ def merge(state: State, source: str, into: str, message: str | None, keys: tuple
     except MergeConflict as e:
         if conflicts_file:
             _write_conflicts(conflicts_file, _all_conflicts(e.conflicts))
-        click.echo("\n".join(_conflict_lines(e.conflicts)), err=True)
+        echo("\n".join(_conflict_lines(e.conflicts)), err=True)
         raise
     if conflicts_file and result.conflicts:
         _write_conflicts(conflicts_file, result.conflicts_table())
     if as_json:
         emit_json(result.to_json())
         return
-    click.echo("\n".join(_merge_lines(result, "would merge" if dry_run else "merged")))
+    echo("\n".join(_merge_lines(result, "would merge" if dry_run else "merged")))
     if result.conflicts:
-        click.echo("\n".join(_conflict_lines(result.conflicts)))
+        echo("\n".join(_conflict_lines(result.conflicts)))
 
 
 def _all_conflicts(conflicts: dict):
@@ -118,7 +118,7 @@ def revert(state: State, spec: str, branch: str | None, message: str | None, str
     if as_json:
         emit_json(result.to_json())
     else:
-        click.echo("\n".join(_merge_lines(result, f"reverted {spec}")))
+        echo("\n".join(_merge_lines(result, f"reverted {spec}")))
 
 
 @click.command()
@@ -134,7 +134,7 @@ def reset(state: State, spec: str, rev: str, as_json: bool) -> None:
     if as_json:
         emit_json(moved)
     else:
-        click.echo(f"{dataset}@{moved['branch']}: {short_id(moved['was'])} -> {short_id(moved['now'])}")
+        echo(f"{dataset}@{moved['branch']}: {short_id(moved['was'])} -> {short_id(moved['now'])}")
 
 
 @click.command()
@@ -147,11 +147,11 @@ def reflog(state: State, spec: str, as_json: bool) -> None:
     dataset, _, ref = spec.partition("@")
     entries = porcelain.reflog(state.reg, dataset, ref or None)
     if as_json:
-        emit_json(entries)
+        emit_json([e.to_json() for e in entries])
         return
     for e in entries:
-        new = short_id(e["new"]) if e["new"] else "(deleted)"
-        click.echo(f"{new} {e['ref']} {format_date(int(e['at']))} {e['message']}")
+        new = short_id(e.new) if e.new else "(deleted)"
+        echo(f"{new} {e.ref} {format_date(int(e.at))} {e.message}")
 
 
 def graph_prefixes(entries) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import OrderedGroup, State, emit_json, json_option, pass_state, short_id, table_lines
+from dsreg.cli.util import echo, OrderedGroup, State, emit_json, json_option, pass_state, short_id, table_lines
 
 
 def _registry(state: State):
@@ -36,7 +36,7 @@ def lock_add(state: State, spec: str, alias: str | None, remote: str | None, as_
     if as_json:
         emit_json(pin.to_doc())
         return
-    click.echo(f"{pin.alias}: {pin.dataset}@{short_id(pin.commit)}" + (f" ({pin.ref})" if pin.ref else ""))
+    echo(f"{pin.alias}: {pin.dataset}@{short_id(pin.commit)}" + (f" ({pin.ref})" if pin.ref else ""))
 
 
 @lock.command("update")
@@ -51,7 +51,7 @@ def lock_update(state: State, alias: str | None, as_json: bool) -> None:
         emit_json([{"alias": m.alias, "old": m.old, "new": m.new} for m in moved])
         return
     for m in moved:
-        click.echo(f"{m.alias}: {short_id(m.old)}..{short_id(m.new)}" if m.old != m.new else
+        echo(f"{m.alias}: {short_id(m.old)}..{short_id(m.new)}" if m.old != m.new else
                    f"{m.alias}: {short_id(m.new)} (up to date)")
 
 
@@ -67,7 +67,7 @@ def lock_verify(state: State, as_json: bool) -> None:
         emit_json([{"alias": c.alias, "commit": c.commit, "ok": c.ok, "problem": c.problem} for c in checks])
     else:
         for c in checks:
-            click.echo(f"{c.alias}: {short_id(c.commit)} " + ("ok" if c.ok else f"FAILED: {c.problem}"))
+            echo(f"{c.alias}: {short_id(c.commit)} " + ("ok" if c.ok else f"FAILED: {c.problem}"))
     bad = [c.alias for c in checks if not c.ok]
     if bad:
         raise DsregError(f"{len(bad)} pinned version(s) failed verification: {', '.join(bad)}")
@@ -87,7 +87,7 @@ def lock_list(state: State, as_json: bool) -> None:
         return
     for line in table_lines([[p.alias, f"{p.dataset}@{short_id(p.commit)}", p.ref or "-", p.remote or "-"]
                              for p in pins]):
-        click.echo(line)
+        echo(line)
 
 
 COMMANDS = [lock]

@@ -67,7 +67,7 @@ def _parse_ref_key(rel: str) -> tuple[str, RefKind, str] | None:
     return dataset, kind, name
 
 
-def _decode_ref(data: bytes, dataset: str, kind: str, name: str) -> CommitId:
+def _decode_ref(data: bytes, dataset: str, kind: RefKind, name: str) -> CommitId:
     try:
         commit = checked.loads(data)["commit"]      # (a ref nested 10,000 deep: no RecursionError)
     except (ValueError, KeyError, TypeError):

@@ -34,10 +34,10 @@ def _remote_url(reg: Registry | None, remote: str | None) -> tuple[str | None, s
     """A remote named in the registry, or a URL; with neither, the registry's origin (so the
     pin can be read where there is no registry)."""
     if reg is not None:
-        rows = {r["name"]: r for r in reg.manifest.remotes()}
+        rows = {r.name: r for r in reg.manifest.remotes()}
         row = rows.get(remote) if remote is not None else rows.get("origin")
         if row is not None:
-            return row["url"], row["endpoint_url"]
+            return row.url, row.endpoint_url
     if remote is not None and "://" not in remote:
         raise UsageError(f"no remote named {remote!r}", "give a remote's name or its URL (s3://..., file://...)")
     return remote, None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dsreg.errors import DsregError, UsageError
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.errors import BranchAndTag
+from dsreg.manifest.rows import RefKind
 from dsreg.remote.backends import Remote, RemoteRef
 
 
@@ -35,7 +36,7 @@ def check_remote_refs(name: str, refs: list[RemoteRef]) -> None:
 def refuse_other_kind(name: str, remote: Remote, ref) -> None:
     """A new remote branch where the remote has a tag of its name, or the reverse, would
     make NAME@REF mean one thing here and another in every clone."""
-    other = "tag" if ref.kind == "branch" else "branch"
+    other: RefKind = "tag" if ref.kind == "branch" else "branch"
     if remote.ref(ref.dataset, other, ref.name) is not None:
         raise DsregError(f"remote {name} has a {other} {ref.name!r} in dataset {ref.dataset!r}, so a {ref.kind} "
                          f"of that name would make {ref.dataset}@{ref.name} ambiguous",

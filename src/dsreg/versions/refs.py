@@ -16,6 +16,7 @@ from dsreg.model.revisions import resolve
 from dsreg.names import check_dataset_syntax, check_ref_name
 
 if TYPE_CHECKING:
+    from dsreg.manifest.rows import ReflogEntry
     from dsreg.registry import Registry
 
 
@@ -109,7 +110,7 @@ def reset(reg, dataset: str, branch: str, rev: str) -> dict:
     return {"branch": branch, "was": old, "now": target}
 
 
-def reflog(reg, dataset: str, ref: str | None = None) -> list[dict]:
+def reflog(reg: Registry, dataset: str, ref: str | None = None) -> list[ReflogEntry]:
     """How the refs of `dataset` moved, newest first: [{"ref", "old", "new", "at",
     "message"}]; `ref` ("main", or "tag:v1") narrows it to one ref (a name alone is a branch)."""
     _existing(reg, dataset)

@@ -52,7 +52,7 @@ def export_dvc(reg: Registry, spec: str, repo_path: str | os.PathLike, path: str
     require_dvc()                   # before anything else can fail: the one thing to fix first
     from dsreg.model.revisions import resolve
     rev = resolve(reg, spec)
-    splits = reg.show(f"{rev.dataset}@{rev.commit_id}")["splits"]
+    splits = reg.show(f"{rev.dataset}@{rev.commit_id}").splits
     with open_repo(repo_path) as repo, quiet():
         root = Path(repo.root_dir)
         rel = inside(repo, path)
@@ -78,7 +78,7 @@ def export_dvc(reg: Registry, spec: str, repo_path: str | os.PathLike, path: str
             stage.dump()
             out = stage.outs[0]
             files = [p for p in ([target] if target.is_file() else sorted(target.rglob("*"))) if p.is_file()]
-            rows = {s: splits[s]["rows"] for s in ([split] if split else sorted(splits))}
+            rows = {s: splits[s].rows for s in ([split] if split else sorted(splits))}
             gitignore = (Path(rel).parent / ".gitignore").as_posix()
             return ExportResult(rev.dataset, rev.commit_id, str(root), rel, os.path.relpath(stage.path, root),
                                 gitignore, out.hash_info.value, fmt, rows,
@@ -101,7 +101,7 @@ def _one_split(spec: str, splits: dict, split: str | None) -> str:
 def _check_replaceable(repo: Any, target: Path, rel: str) -> None:
     """PATH is new, or data DVC tracks whose every change DVC has recorded (so its bytes are
     in DVC's cache and replacing it loses nothing)."""
-    from dvc.exceptions import DvcException, OutputNotFoundError  # type: ignore[import-untyped]
+    from dvc.exceptions import DvcException, OutputNotFoundError
     if not (target.exists() or target.is_symlink()):
         if target.parent.exists() and not target.parent.is_dir():
             raise DsregError(f"{target.parent} is not a folder")

@@ -124,7 +124,7 @@ def configs(today: dict | None) -> list[dict | None]:
 
 
 def open_fs(root: str, sha: str, config: dict | None) -> Any:
-    from dvc.api import DVCFileSystem  # type: ignore[import-untyped]
+    from dvc.api import DVCFileSystem
     return DVCFileSystem(root, rev=sha, config=config) if config else DVCFileSystem(root, rev=sha)
 
 
@@ -153,7 +153,7 @@ def _state(root: str, sha: str, path: str, today: dict | None) -> _State:
 def _defining(repo: Any, path: str) -> tuple[str, ...]:
     """The files whose blobs fix PATH's md5: its `.dvc` file, or `dvc.yaml` + `dvc.lock`.
     Empty if DVC cannot say (every commit is then asked)."""
-    from dvc.exceptions import DvcException  # type: ignore[import-untyped]
+    from dvc.exceptions import DvcException
     try:
         outs = repo.find_outs_by_path(repo.fs.join(repo.root_dir, path), strict=False)
     except (DvcException, OSError):

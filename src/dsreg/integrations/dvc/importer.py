@@ -146,7 +146,7 @@ def _tag_plan(reg: Registry, dataset: str, repo: Any, rel: str, history,
     for sha, known_id in known.items():
         for name in by_commit.get(sha, []):
             targets.append((name, known_id))
-    existing = reg.tag(dataset) if reg.manifest.has_dataset(dataset) else {}
+    existing = {r.name: r.commit for r in reg.manifest.refs(dataset, "tag")} if reg.manifest.has_dataset(dataset) else {}
     for name, commit_id in targets:
         check_ref_name(name, "tag")
         if name in existing and existing[name] != commit_id:

@@ -52,9 +52,9 @@ def open_repo(path: str | os.PathLike) -> Iterator[Any]:
     Refused: a path that does not exist, a folder that is no git repository, and a git
     repository in which DVC was never initialized."""
     require_dvc()
-    from dvc.exceptions import NotDvcRepoError  # type: ignore[import-untyped]
-    from dvc.repo import Repo  # type: ignore[import-untyped]
-    from dvc.scm import NoSCM  # type: ignore[import-untyped]
+    from dvc.exceptions import NotDvcRepoError
+    from dvc.repo import Repo
+    from dvc.scm import NoSCM
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise DsregError(f"no such folder: {path}")
