@@ -1,14 +1,13 @@
-"""Shared fixtures: a fresh registry per test and deterministic ML-shaped tables with edits."""
+"""Shared fixtures: a fresh registry per test, S3 servers, remotes. Helper functions live in
+tests/helpers/ (tables, S3, CLI runners, proxies, crash and fault drivers)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import pyarrow as pa
 import pytest
 
 import dsreg
-from dsreg.progress import Progress
+from helpers.s3 import new_bucket, start_moto
 
 
 @pytest.fixture
@@ -24,97 +23,9 @@ def registry(tmp_path, monkeypatch):
     reg.close()
 
 
-_WORDS = np.array("the a of data model label train test good bad great slow fast review movie book".split())
-
-
-def make_table(n: int, seed: int = 0) -> pa.Table:
-    """An ML-shaped table: id, int and float features, a label, free text, an embedding."""
-    rng = np.random.default_rng(seed)
-    words = _WORDS[rng.integers(0, len(_WORDS), size=(n, 6))]
-    lengths = rng.integers(1, 7, size=n)
-    text = [" ".join(w[:k]) for w, k in zip(words.tolist(), lengths.tolist())]
-    emb = rng.standard_normal(n * 4).astype(np.float32)
-    return pa.table({
-        "id": pa.array(np.arange(n, dtype=np.int64)),
-        "count": pa.array(rng.integers(0, 1000, n)),
-        "score": pa.array(rng.random(n)),
-        "label": pa.array(rng.choice(["pos", "neg", "neutral"], n)),
-        "text": pa.array(text),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(emb), 4),
-    })
-
-
-@dataclass
-class Edit:
-    table: pa.Table
-    kind: str
-    added_ids: list[int]       # ids of rows only in the new table (edited rows appear in both lists)
-    removed_ids: list[int]     # ids of rows only in the old table
-    modified_ids: list[int]    # ids whose row changed in place (an edit)
-
-
-def edit_table(table: pa.Table, kind: str, fraction: float = 0.01, seed: int = 1) -> Edit:
-    """Apply one kind of change to `fraction` of the rows: edit, delete, insert, append."""
-    n = table.num_rows
-    k = max(1, int(n * fraction))
-    rng = np.random.default_rng(seed)
-    if kind == "edit":
-        idx = np.sort(rng.choice(n, k, replace=False))
-        score = table["score"].to_numpy().copy()
-        score[idx] = -1.0 - rng.random(k)
-        t = table.set_column(table.schema.get_field_index("score"), "score", pa.array(score))
-        ids = table["id"].to_numpy()[idx].tolist()
-        return Edit(t, kind, ids, ids, ids)
-    if kind == "delete":
-        idx = np.sort(rng.choice(n, k, replace=False))
-        keep = np.ones(n, dtype=bool)
-        keep[idx] = False
-        ids = table["id"].to_numpy()[idx].tolist()
-        return Edit(table.filter(pa.array(keep)), kind, [], ids, [])
-    new = make_table(k, seed=seed + 100)
-    new = new.set_column(0, "id", pa.array(np.arange(n, n + k, dtype=np.int64)))
-    if kind == "insert":
-        mid = n // 2
-        t = pa.concat_tables([table.slice(0, mid), new, table.slice(mid)])
-    elif kind == "append":
-        t = pa.concat_tables([table, new])
-    else:
-        raise ValueError(kind)
-    return Edit(t, kind, list(range(n, n + k)), [], [])
-
-
 # -- S3: moto's standalone server, over HTTP on a loopback port ----------------------
 import os  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto(env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """`moto.server` in its own process on a free loopback port, once it accepts
-    connections: (process, endpoint URL)."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto server did not start") from None
-            time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="session")
@@ -130,13 +41,6 @@ def s3_endpoint():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-def new_bucket(endpoint: str) -> str:
-    import boto3
-    name = f"b-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=name)
-    return name
 
 
 @dataclass
@@ -173,7 +77,7 @@ def full_reliability(request) -> bool:
 def s3_auth(tmp_path_factory):
     """A second moto server that checks credentials: a bucket, a read-write key pair and a
     read-only one (s3:GetObject and s3:ListBucket only). Yields a dict of them."""
-    from reliability import start_auth_moto
+    from helpers.reliability import start_auth_moto
     server = start_auth_moto()
     yield server
     server["proc"].kill()
@@ -183,7 +87,7 @@ def s3_auth(tmp_path_factory):
 def pytest_terminal_summary(terminalreporter):
     """The figures the reliability suites record: kill points, faults, bad inputs, losses."""
     try:
-        from reliability import FIGURES
+        from helpers.reliability import FIGURES
     except ImportError:
         return
     if FIGURES:
@@ -192,21 +96,3 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(", ".join(f"{k}={v}" for k, v in fig.items()))
 
 
-class Recorder(Progress):
-    """A Progress that records every event, for tests of what a long operation reports."""
-
-    def __init__(self):
-        self.events = []
-
-    def start(self, label, total, unit="rows"):
-        self.events.append(("start", label, total, unit))
-
-    def advance(self, n):
-        self.events.append(("advance", n))
-
-    def finish(self):
-        self.events.append(("finish",))
-
-    @property
-    def advanced(self) -> int:
-        return sum(e[1] for e in self.events if e[0] == "advance")
