@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 import dsreg
-from dsreg.stats import split as splitstats
 from dsreg.card import build_card, render
+from dsreg.stats import split as splitstats
 
 WORDS = np.array("the a of data model label train test good bad great slow fast review movie book".split())
 

@@ -5,7 +5,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..procs import measured as _m, merge_repeats, python, run
+from ..procs import measured as _m
+from ..procs import merge_repeats, python, run
 
 DATASET = "bench"
 _CLI = "import sys; from dsreg.cli.commands import main; sys.argv[0] = 'dsreg'; main()"

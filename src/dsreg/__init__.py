@@ -30,7 +30,7 @@ def __dir__() -> list[str]:
 
 
 def dataset(spec: str, split: str = "train", columns: list[str] | None = None, filter=None, *,
-            registry=None, remote: str | None = None, endpoint_url: str | None = None) -> "Dataset":
+            registry=None, remote: str | None = None, endpoint_url: str | None = None) -> Dataset:
     """One split of a pinned version as a `dsreg.Dataset`: streamed, filtered, read in units,
     or handed to pandas, polars, DuckDB, Hugging Face datasets or torch.
 

@@ -19,7 +19,7 @@ def hash_bytes(data: bytes | memoryview) -> ObjectId:
     return ObjectId(xxhash.xxh3_128_hexdigest(data))
 
 
-def new_hasher() -> "xxhash.xxh3_128":
+def new_hasher() -> xxhash.xxh3_128:
     return xxhash.xxh3_128()
 
 

@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from dsreg.version import __version__
 from dsreg.errors import UsageError
 from dsreg.ids import CommitId
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.log import LogEntry, log_entries
 from dsreg.model.objects import get_commit, pin, split_snapshot
 from dsreg.model.revisions import resolve
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.snapshots import read_snapshot, wanted_columns
-from dsreg.versions import commit as versions_commit, refs
+from dsreg.version import __version__
+from dsreg.versions import commit as versions_commit
+from dsreg.versions import refs
 from dsreg.versions.commit import DEFAULT_SPLIT, CommitResult, SplitResult, default_author  # noqa: F401 - the API's
 from dsreg.versions.describe import VersionInfo, describe
 from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef

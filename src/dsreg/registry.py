@@ -17,7 +17,6 @@ from dsreg.store.atomic import write_atomic
 from dsreg.store.overlay import OverlayStore
 
 if TYPE_CHECKING:
-    from dsreg.manifest.rows import ReflogEntry
     import pyarrow as pa
 
     from dsreg.diff.compare import DiffResult
@@ -25,16 +24,17 @@ if TYPE_CHECKING:
     from dsreg.maintenance.fsck import FsckResult
     from dsreg.maintenance.gc import GcResult
     from dsreg.maintenance.rebuild import RebuildResult
+    from dsreg.manifest.rows import ReflogEntry
     from dsreg.model.log import LogEntry
     from dsreg.porcelain import CheckoutResult
     from dsreg.remote.clone import CloneResult
+    from dsreg.remote.transfer import FetchResult, PullResult, PushResult
     from dsreg.rows.settings import RowSettings
     from dsreg.store.staged import StagedStore
     from dsreg.versions.commit import CommitResult
     from dsreg.versions.describe import VersionInfo
-    from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
-    from dsreg.remote.transfer import FetchResult, PullResult, PushResult
     from dsreg.versions.merge import MergeResult
+    from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
 
 DIRNAME = ".dsreg"
 MANIFEST = "manifest.sqlite"
@@ -80,7 +80,7 @@ class Registry:
         self._create_manifest = False       # only `init` may create an empty one
 
     @classmethod
-    def init(cls, path: str | os.PathLike = ".") -> "Registry":
+    def init(cls, path: str | os.PathLike = ".") -> Registry:
         root = Path(path).resolve()
         d = root / DIRNAME
         if (d / "manifest.sqlite").exists():
@@ -102,8 +102,14 @@ class Registry:
         and every branch and tag of the remote, with their commits' metadata; the data
         arrives on demand. If anything fails (or is interrupted), what the clone created is
         removed again. Returns (registry, what was fetched)."""
-        from dsreg.remote.clone import (CloneResult, check_readable, clone_target, fill_clone, remote_url,
-                                        removed_on_failure)
+        from dsreg.remote.clone import (
+            CloneResult,
+            check_readable,
+            clone_target,
+            fill_clone,
+            remote_url,
+            removed_on_failure,
+        )
         url = remote_url(url)        # a plain folder path, as git takes one
         target = clone_target(directory)
         check_readable(url, endpoint_url)
@@ -137,7 +143,7 @@ class Registry:
             self._manifest.close()
             self._manifest = None
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Registry:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from dsreg.card import build_card, render
-
 from helpers.cli import fails, misuse, run
 from helpers.tables import edit_table, make_table
 from helpers.typecases import CASES

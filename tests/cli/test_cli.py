@@ -19,7 +19,6 @@ import pytest
 import dsreg
 from dsreg.cli import commands as cli_mod
 from dsreg.cli import util as cliutil
-
 from helpers.cli import fails, misuse, run, run_json, write
 
 HEX = re.compile(r"^[0-9a-f]{32}$")

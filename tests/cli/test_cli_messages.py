@@ -10,8 +10,8 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-from helpers.cli import fails, run, write
 from dsreg.errors import DsregError
+from helpers.cli import fails, run, write
 
 SRC = Path(dsreg.__file__).parent
 

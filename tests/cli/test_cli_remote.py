@@ -17,10 +17,9 @@ import pytest
 
 from dsreg.cli import cli
 from dsreg.store import LocalStore
-
 from helpers.cli import fails, misuse, run, run_json, write
-from helpers.s3 import new_bucket
 from helpers.proxy import Proxy
+from helpers.s3 import new_bucket
 
 V1 = pa.table({"id": [1, 2, 3], "label": ["pos", "neg", "pos"]})
 V2 = pa.table({"id": [1, 2, 3, 4], "label": ["pos", "pos", "pos", "neg"]})
@@ -463,6 +462,7 @@ def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_
 
 def test_a_transfer_line_shows_objects_and_bytes_done_of_total():
     import io
+
     from dsreg.cli.util import TerminalProgress
     stream = io.StringIO()
     p = TerminalProgress(stream)

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dsreg.cli import docs as clidocs
 from dsreg.cli import cli
+from dsreg.cli import docs as clidocs
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 REGENERATE = "regenerate it with: python -m dsreg.cli.docs > docs/cli.md"

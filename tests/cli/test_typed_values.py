@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from helpers.cli import run
-from helpers.tables import make_table
 from dsreg.cli.assignments import parse_assignments
 from dsreg.jsonvalues import JsonFields
 from dsreg.manifest.rows import RemoteInfo, SnapshotInfo
 from dsreg.versions.describe import ColumnInfo, VersionInfo
 from dsreg.versions.refs import CreatedRef, DatasetRefs, DeletedRef
+from helpers.cli import run
+from helpers.tables import make_table
 
 
 @dataclasses.dataclass(frozen=True)

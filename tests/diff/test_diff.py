@@ -21,7 +21,6 @@ import dsreg
 from dsreg.diff.compare import DiffResult, render
 from dsreg.errors import UnknownDataset, UnknownRevision, UsageError
 from dsreg.model.objects import get_commit, get_snapshot
-
 from helpers.tables import edit_table, make_table
 
 BIG = 1_000_000

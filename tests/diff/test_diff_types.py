@@ -8,7 +8,6 @@ import pytest
 
 from dsreg.diff.compare import render
 from dsreg.errors import UsageError
-
 from helpers.cli import run, run_json
 
 

@@ -115,6 +115,7 @@ def start_auth_moto() -> dict:
     import urllib.request
 
     import boto3
+
     from helpers.s3 import start_moto
     proc, url = start_moto(dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="1000000"))
     kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="setup", aws_secret_access_key="setup")

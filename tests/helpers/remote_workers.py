@@ -12,8 +12,8 @@ def push_rounds(args) -> dict:
     import time
 
     from dsreg import Registry
-    from dsreg.remote import transfer
     from dsreg.errors import NonFastForward
+    from dsreg.remote import transfer
     reg = Registry(path)
     reg.commit("shared", {split: pa.table({"who": [split] * 3, "n": [1, 2, 3]})}, message=f"add {split}")
     outcomes = []

@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from dsreg.rows.equality import tables_equal
 
-
 D = decimal.Decimal
 BITS64 = np.array([0x7FF8000000000000, 0x7FF8000000000001, 0xFFF8000000000000, 0x8000000000000000, 0,
                     0x7FF0000000000000, 0xFFF0000000000000, 1], dtype=np.uint64)

@@ -21,9 +21,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from helpers.cli import fails, misuse, run, run_json
-from helpers.s3 import new_bucket
 from dsreg import porcelain
+from helpers.cli import fails, misuse, run, run_json
 from helpers.dvcrepos import (
     ALICE,
     BOB,
@@ -39,6 +38,7 @@ from helpers.dvcrepos import (
     reviews,
     write,
 )
+from helpers.s3 import new_bucket
 
 REVIEWS, LABELS, META = "data/reviews.parquet", "data/labels.csv", "data/meta"
 

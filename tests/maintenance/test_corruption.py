@@ -12,16 +12,15 @@ import boto3
 import pytest
 
 import dsreg
-from dsreg.remote import transfer
-from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch
 from dsreg.ids import hash_bytes
-from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.maintenance.remote import fsck_remote
-
+from dsreg.model.objects import get_commit, get_snapshot
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
 from helpers.cli import fails, run
-from helpers.tables import edit_table, make_table
 from helpers.reliability import assert_versions_load, record, versions
+from helpers.tables import edit_table, make_table
 
 DAMAGES = ("flip", "truncate")
 FOUND: list[str] = []

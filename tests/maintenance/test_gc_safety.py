@@ -10,16 +10,15 @@ import time
 import pytest
 
 import dsreg
+from dsreg.errors import GcRefused, RemoteGcRan, RemoteGcRunning
 from dsreg.maintenance import reach
+from dsreg.maintenance.remote import fsck_remote, gc_remote
+from dsreg.model.objects import get_commit
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.model.objects import get_commit
-from dsreg.errors import GcRefused, RemoteGcRan, RemoteGcRunning
-from dsreg.maintenance.remote import fsck_remote, gc_remote
-
 from helpers.cli import run
-from helpers.tables import make_table
 from helpers.reliability import record, versions
+from helpers.tables import make_table
 
 
 @pytest.fixture(autouse=True)

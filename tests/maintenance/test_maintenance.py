@@ -8,14 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from helpers.recorder import Recorder
-from helpers.tables import edit_table, make_table
-from dsreg.maintenance import fsck as maintenance, reach
-from dsreg.rows.equality import tables_equal
 from dsreg.errors import ChecksumMismatch, GcRefused
 from dsreg.ids import CommitId, ObjectId
+from dsreg.maintenance import fsck as maintenance
+from dsreg.maintenance import reach
 from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.model.serialize import Commit, ShardRef, Snapshot, encode_commit, encode_snapshot
+from dsreg.rows.equality import tables_equal
+from helpers.recorder import Recorder
+from helpers.tables import edit_table, make_table
 
 DS = "reviews"
 

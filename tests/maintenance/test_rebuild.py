@@ -14,18 +14,18 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-from helpers.cli import fails, run
-from helpers.recorder import Recorder
-from helpers.tables import edit_table, make_table
-from dsreg.remote import transfer
 from dsreg.card import card
 from dsreg.errors import ManifestMissing, ManifestUnreadable
 from dsreg.ids import hash_bytes
-from dsreg.manifest.rows import ReflogEntry
 from dsreg.maintenance.temp import REBUILD_TEMP
+from dsreg.manifest.rows import ReflogEntry
 from dsreg.model.objects import get_commit
+from dsreg.remote import transfer
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
+from helpers.cli import fails, run
+from helpers.recorder import Recorder
 from helpers.reliability import assert_versions_load, record, run_dsreg, run_killed_after, versions
+from helpers.tables import edit_table, make_table
 
 # what the manifest derives from objects, compared row for row before and after a rebuild
 DERIVED = {

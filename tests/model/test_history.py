@@ -10,17 +10,22 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-
 from dsreg.ids import CommitId
 from dsreg.maintenance import gc as maintenance_gc
 from dsreg.maintenance.fsck import fsck
 from dsreg.maintenance.reach import reachable
-from dsreg.model.history import (ancestors, first_parent_chain, is_ancestor, merge_base, merge_bases,
-                                 newest_first, nth_first_parent)
+from dsreg.model.history import (
+    ancestors,
+    first_parent_chain,
+    is_ancestor,
+    merge_base,
+    merge_bases,
+    newest_first,
+    nth_first_parent,
+)
 from dsreg.model.objects import commit_parents, get_commit
 from dsreg.model.serialize import Commit, encode_commit
 from dsreg.remote import transfer
-
 from helpers.tables import make_table
 
 

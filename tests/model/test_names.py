@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import dsreg
-from helpers.tables import make_table
 from dsreg.errors import DsregError, UnknownRevision, UsageError
 from dsreg.model.revisions import split_spec
 from dsreg.names import check_dataset_name, check_ref_name, check_ref_syntax, check_split_name
+from helpers.tables import make_table
 
 REFUSED = [
     # hex-only names of 6+ characters look like commit ids or prefixes of them

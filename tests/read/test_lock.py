@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 
 import dsreg
-from helpers.cli import fails, run, run_json
-from helpers.tables import make_table
 from dsreg.errors import UsageError
 from dsreg.read.lock import Pin, read_lock, write_lock
+from helpers.cli import fails, run, run_json
+from helpers.tables import make_table
 
 
 def _data(t: pa.Table) -> pa.Table:

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dsreg
-from helpers.tables import make_table
 from dsreg.errors import UsageError
 from dsreg.read.stream import prefetched
 from dsreg.rows import shards
 from dsreg.rows.equality import tables_equal
+from helpers.tables import make_table
 
 
 @pytest.fixture

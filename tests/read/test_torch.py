@@ -14,9 +14,9 @@ import dsreg
 torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
-from helpers.tables import make_table  # noqa: E402
 from dsreg.errors import UsageError  # noqa: E402
 from dsreg.rows import shards  # noqa: E402
+from helpers.tables import make_table  # noqa: E402
 
 N = 1013      # divisible by no world size or worker count tried
 

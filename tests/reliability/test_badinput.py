@@ -24,11 +24,10 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg.remote import transfer
 from dsreg.cli import cli
-
-from helpers.tables import make_table
+from dsreg.remote import transfer
 from helpers.reliability import record, tree_hash
+from helpers.tables import make_table
 
 HERE = Path(__file__).resolve().parent
 B = HERE / "badinputs"
@@ -224,8 +223,8 @@ def world(tmp_path_factory, s3_endpoint, s3_auth):
     transfer.add_remote(reg, "origin", f"file://{root / 'remote'}")
     transfer.push(reg, "origin")
     # read-only credentials, as S3 treats them: every write answered 403 AccessDenied
-    from helpers.s3 import new_bucket
     from helpers.faultproxy import FaultProxy
+    from helpers.s3 import new_bucket
     bucket = new_bucket(s3_endpoint)
     transfer.add_remote(reg, "direct", f"s3://{bucket}/reg", s3_endpoint)
     transfer.push(reg, "direct")

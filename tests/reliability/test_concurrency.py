@@ -17,14 +17,12 @@ import pytest
 
 import dsreg
 from dsreg.maintenance import gc as maintenance
-from dsreg.remote import transfer
 from dsreg.maintenance.remote import fsck_remote
-
+from dsreg.remote import transfer
+from helpers import reliability_workers as workers
+from helpers.reliability import assert_versions_load, record, versions
 from helpers.s3 import new_bucket
 from helpers.tables import make_table
-from helpers.reliability import assert_versions_load, record, versions
-
-from helpers import reliability_workers as workers
 
 pytestmark = pytest.mark.slow      # minutes of kills, faults and racing processes
 

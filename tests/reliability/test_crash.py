@@ -25,21 +25,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg.remote import transfer
 from dsreg.cli import cli
-from dsreg.rows.equality import tables_equal
 from dsreg.maintenance.reach import unreachable
 from dsreg.maintenance.remote import fsck_remote
-
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
+from helpers.reliability import assert_versions_load, dsreg_cmd, record, run_dsreg, run_killed_after, spread, versions
 from helpers.s3 import new_bucket
 from helpers.tables import edit_table, make_table
-from helpers.reliability import assert_versions_load, dsreg_cmd, record, run_dsreg, run_killed_after, spread, versions
 
 pytestmark = pytest.mark.slow      # minutes of kills, faults and racing processes
 

@@ -13,11 +13,11 @@ import sqlite3
 import pytest
 from click.testing import CliRunner
 
-from helpers.tables import make_table
 from dsreg.cli import cli
 from dsreg.errors import ManifestWriteFailed
 from dsreg.manifest.database import Manifest
 from helpers.reliability import record, versions
+from helpers.tables import make_table
 
 LONG = "x" * 200_000        # a message that needs pages the full database cannot get
 

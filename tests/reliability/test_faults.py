@@ -14,17 +14,16 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg.remote import transfer
 from dsreg.cli import cli
-from dsreg.rows.equality import tables_equal
 from dsreg.errors import DsregError
 from dsreg.ids import hash_bytes
 from dsreg.maintenance.remote import fsck_remote
-
-from helpers.s3 import new_bucket
-from helpers.tables import edit_table, make_table
+from dsreg.remote import transfer
+from dsreg.rows.equality import tables_equal
 from helpers.faultproxy import FaultProxy
 from helpers.reliability import record, versions
+from helpers.s3 import new_bucket
+from helpers.tables import edit_table, make_table
 
 pytestmark = pytest.mark.slow      # minutes of kills, faults and racing processes
 

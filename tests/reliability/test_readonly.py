@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 
 import dsreg
-
-from helpers.tables import make_table
 from helpers.reliability import dsreg_cmd, tree_hash
+from helpers.tables import make_table
 
 _PR_CAPBSET_DROP = 24
 _FILE_CAPS = (1, 2, 3, 9)    # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, CAP_LINUX_IMMUTABLE

@@ -16,15 +16,14 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from dsreg.remote import transfer
 from dsreg.cli import cli
 from dsreg.errors import ChecksumMismatch, DsregError
 from dsreg.ids import hash_bytes
 from dsreg.model.serialize import canonical_json
-
+from dsreg.remote import transfer
+from helpers.reliability import record, tree_hash
 from helpers.s3 import new_bucket
 from helpers.tables import make_table
-from helpers.reliability import record, tree_hash
 
 FAKE_ID = "AKIADSREGFAKEKEY7777"
 FAKE_SECRET = "dsreg/FAKE+secret/never-print-me/0123456789abcd"
@@ -220,6 +219,7 @@ def test_a_malicious_commit_on_a_remote_is_refused(registry, tmp_path, what):
 def test_a_malicious_snapshot_on_a_remote_is_refused(registry, tmp_path):
     import base64
     import zlib
+
     import pyarrow as pa
     evil = _folder_remote(tmp_path)
     schema = pa.schema([("a", pa.int64())]).serialize().to_pybytes()

@@ -12,14 +12,19 @@ import pyarrow as pa
 import pytest
 
 import dsreg
+from dsreg.errors import (
+    ConditionalWritesUnsupported,
+    DivergedBranches,
+    DsregError,
+    NonFastForward,
+    RemoteError,
+    UsageError,
+)
 from dsreg.remote import transfer
 from dsreg.rows.equality import tables_equal
-from dsreg.errors import ConditionalWritesUnsupported, DivergedBranches, DsregError, NonFastForward, RemoteError, \
-    UsageError
-
+from helpers.proxy import Proxy
 from helpers.s3 import new_bucket
 from helpers.tables import edit_table, make_table
-from helpers.proxy import Proxy
 
 
 def _versions(reg, dataset="ds"):
@@ -609,6 +614,7 @@ def fake_credentials(monkeypatch):
 
 def test_a_refused_first_connection_is_tried_twice_not_eight_times(fake_credentials, monkeypatch):
     import urllib3.util.connection
+
     from dsreg.remote.backends import open_remote
     from dsreg.store import s3
     attempts = []
@@ -651,6 +657,7 @@ def test_first_contact_policy_decides_only_connection_failures_before_any_reply(
     """A connect timeout has waited its full timeout already: not repeated at first contact;
     a reply from the endpoint, or any other failure, leaves the decision to botocore."""
     from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
     from dsreg.store.s3 import _first_contact_policy
     url = f"http://127.0.0.1:{_closed_port()}/policy"
     policy = _first_contact_policy(url, 8)

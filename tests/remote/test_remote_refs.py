@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import dsreg
-from helpers.tables import make_table
 from dsreg.cli import cli
 from dsreg.errors import DsregError
 from dsreg.ids import CommitId
 from dsreg.remote import transfer
 from helpers.reliability import tree_hash
+from helpers.tables import make_table
 
 
 def _origin(reg, spec) -> None:

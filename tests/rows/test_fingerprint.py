@@ -336,10 +336,14 @@ def test_golden_fingerprints_pin_the_scheme():
 
 
 def test_fingerprint_objects_name_their_scheme():
-    from dsreg.maintenance.rebuild import object_kind
     from dsreg.errors import CorruptObject
-    from dsreg.model.serialize import decode_fingerprint_object, decode_fingerprints, encode_fingerprints, \
-        fingerprints_size
+    from dsreg.maintenance.rebuild import object_kind
+    from dsreg.model.serialize import (
+        decode_fingerprint_object,
+        decode_fingerprints,
+        encode_fingerprints,
+        fingerprints_size,
+    )
     fps = np.array([1, 2**64 - 1, 0], dtype=np.uint64)
     data = encode_fingerprints(fps, "fp-9")
     assert data[:16] == b"DSRGFP2\nfp-9   \n" and len(data) == fingerprints_size(3, "fp-9") == 16 + 24
@@ -398,8 +402,8 @@ def test_reuse_and_diff_never_compare_fingerprints_of_two_schemes(registry, monk
     committing on top of it still reuses its rows, and diff still matches them."""
     import dsreg.rows.shards
     import dsreg.rows.snapshots
-    from dsreg.rows.fingerprint import mix
     from dsreg.model.serialize import decode_fingerprint_object
+    from dsreg.rows.fingerprint import mix
     from helpers.tables import edit_table, make_table
     t = make_table(3000)
     with monkeypatch.context() as m:

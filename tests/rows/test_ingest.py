@@ -14,11 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import dsreg.rows.ingest
-
-from dsreg.rows.equality import tables_equal
-from dsreg.rows.settings import RowSettings, ShardSettings
 from dsreg.errors import BadInput, SchemaMismatch
 from dsreg.progress import Progress
+from dsreg.rows.equality import tables_equal
+from dsreg.rows.settings import RowSettings, ShardSettings
 
 
 def rows(n: int, start: int = 0) -> pa.Table:
@@ -107,7 +106,7 @@ def test_folder_is_read_recursively_in_sorted_order(registry, tmp_path):
     (d / ".cache").mkdir()
     (d / ".cache" / "junk.txt").write_text("not data")
     registry.commit("ds", {"train": d}, message="m")
-    order = sorted((d / name for name in parts))
+    order = sorted(d / name for name in parts)
     want = pa.concat_tables([pq.read_table(p) for p in order])
     assert tables_equal(load_values(registry), want)
     assert registry.load("ds").column("id").to_pylist()[:5] == [0, 1, 2, 3, 4]

@@ -22,11 +22,11 @@ import dsreg.porcelain
 import dsreg.rows.compaction
 import dsreg.rows.ingest
 import dsreg.rows.snapshots
-from helpers.tables import edit_table, make_table
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.settings import CompactionSettings, RowSettings, ShardSettings
-from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.versions.commit import SplitResult
+from helpers.tables import edit_table, make_table
 
 SCENARIOS = ["edit", "delete", "insert", "append"]
 MAX_RATIO = 0.05

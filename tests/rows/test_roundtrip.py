@@ -281,9 +281,8 @@ def test_roundtrip_example_history(registry):
 
 
 def test_batching_does_not_change_what_is_stored(registry):
-    from helpers.tables import make_table
-
     from dsreg.model.objects import get_commit, get_snapshot
+    from helpers.tables import make_table
     t = make_table(3000)
     stored = []
     for batch_rows in [1, 7, 1000, 65536]:
@@ -297,10 +296,9 @@ def test_batching_does_not_change_what_is_stored(registry):
 @pytest.mark.parametrize("max_rows", [1, 3, 64, 65, 1000])
 def test_streamed_reads_give_the_rows_in_order(registry, max_rows):
     """iter_snapshot (checkout, compaction) in windows of any size, over many runs."""
-    from helpers.tables import make_table
-
     from dsreg.model.objects import get_commit, get_snapshot
     from dsreg.rows.snapshots import iter_snapshot
+    from helpers.tables import make_table
     t = make_table(3000)
     registry.commit("ds", t, message="m")
     rng = np.random.default_rng(0)

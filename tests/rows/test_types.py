@@ -8,14 +8,12 @@ For each type: values with nulls and edge cases, field and schema metadata, then
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from dsreg.rows.equality import tables_equal
 from dsreg.errors import BadInput, UnsupportedType
-
+from dsreg.rows.equality import tables_equal
 from helpers.typecases import BITS64, CASES, D, _table, _without_pins, assert_exact, same_type  # noqa: E402,F401
 
 

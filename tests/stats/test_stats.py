@@ -10,9 +10,9 @@ import pyarrow.compute as pc
 import pytest
 
 from dsreg import stats
-from dsreg.remote import transfer
 from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.registry import Registry
+from dsreg.remote import transfer
 from dsreg.rows.arrowtypes import storage_schema
 from dsreg.rows.settings import RowSettings, ShardSettings
 from dsreg.stats.split import merge_split, shard_stats_from_data, split_stats

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
@@ -57,8 +57,8 @@ def _flip_memory_bit(store: MemoryStore, oid: ObjectId) -> None:
 
 
 def _make_s3(tmp, request):
-    from helpers.s3 import new_bucket
     from dsreg.store.s3 import S3Store
+    from helpers.s3 import new_bucket
     endpoint = request.getfixturevalue("s3_endpoint")
     return S3Store(f"s3://{new_bucket(endpoint)}/some/prefix", endpoint)
 
@@ -397,9 +397,9 @@ def test_s3_writes_and_reads_are_tried_again_when_botocore_gives_up(tmp_path, re
 def test_s3_object_write_that_meets_a_conflicting_write_is_tried_again(tmp_path, request):
     """409 ConditionalRequestConflict on an object PUT says another write of the key was in
     progress, not that the object exists: the store writes it again rather than assume so."""
-    from helpers.s3 import new_bucket
     from dsreg.store.s3 import S3Store
     from helpers.faultproxy import FaultProxy
+    from helpers.s3 import new_bucket
     endpoint = request.getfixturevalue("s3_endpoint")
     bucket = new_bucket(endpoint)
     with FaultProxy(endpoint) as proxy:

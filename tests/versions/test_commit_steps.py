@@ -4,11 +4,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from helpers.tables import make_table
 from dsreg.errors import NoRows, SplitNotOnBranch, TagNotBranch, UnknownKeyColumn
 from dsreg.rows.shards import ShardReader
 from dsreg.store.staged import staged
 from dsreg.versions import commit as steps
+from helpers.tables import make_table
 
 
 def _store_files(reg) -> set[str]:

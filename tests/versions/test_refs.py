@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.tables import make_table
 from dsreg.errors import CreateAndDelete, RefAlreadyExists, UnknownDataset, UsageError
 from dsreg.versions import refs
+from helpers.tables import make_table
 
 
 def test_create_list_move_delete(registry):

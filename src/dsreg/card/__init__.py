@@ -6,10 +6,9 @@ Layered on porcelain, diff and the column statistics; the command line only call
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import os
+from typing import TYPE_CHECKING
 
 from dsreg.card.fields import KNOWN_FIELDS, set_fields
 from dsreg.card.model import Card, build_card

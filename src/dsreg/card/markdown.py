@@ -10,7 +10,6 @@ from dsreg.card.model import Card, format_date
 from dsreg.card.yamltext import dump
 from dsreg.stats import TOP_K
 
-
 # Markdown that could make a cell's text mean something else, backslash-escaped: table pipes,
 # code, emphasis (`_` only where it can delimit it: not in user_id), links, entities, and a `~`
 # that could close a strikethrough (so "~30 rows" stays as it is).

@@ -11,20 +11,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dsreg.version import __version__
-from dsreg.jsonvalues import to_jsonable
+from dsreg.card import hub
+from dsreg.card.fields import card_fields
 from dsreg.ids import CommitId
+from dsreg.jsonvalues import to_jsonable
 from dsreg.model.history import first_parent_chain
 from dsreg.model.log import log_entries
 from dsreg.model.objects import get_commit, get_snapshot
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Commit, Snapshot
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata
-from dsreg.stats.split import quietly, split_stats
 from dsreg.stats import STATS_FORMAT
-from dsreg.card import hub
-from dsreg.card.fields import card_fields
+from dsreg.stats.split import quietly, split_stats
+from dsreg.version import __version__
 
 if TYPE_CHECKING:
     from dsreg.manifest.rows import RemoteInfo

@@ -10,7 +10,7 @@ from dsreg.errors import DsregError, UsageError
 def parse_assignments(items: list[str] | tuple[str, ...], base: str | Path = ".") -> dict[str, Any]:
     """`KEY=VALUE` strings as {key: value}; `@FILE` reads the value from a file, `@@` is a
     literal `@`; an empty value removes the field (its value is None)."""
-    from dsreg.card.fields import validate      # (imports the card package: not for --help)
+    from dsreg.card.fields import validate  # (imports the card package: not for --help)
     out: dict[str, Any] = {}
     for item in items:
         key, eq, raw = item.partition("=")

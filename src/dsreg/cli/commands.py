@@ -14,14 +14,25 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dsreg.version import __version__
 from dsreg.cli.dvc import COMMANDS as DVC_COMMANDS
 from dsreg.cli.history import COMMANDS as HISTORY_COMMANDS
 from dsreg.cli.lock import COMMANDS as LOCK_COMMANDS
 from dsreg.cli.remote import COMMANDS
-from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, echo, emit_json, format_date, format_size,
-                      json_option, pass_state, short_id, table_lines)
+from dsreg.cli.util import (
+    CONTEXT_SETTINGS,
+    DsregGroup,
+    State,
+    echo,
+    emit_json,
+    format_date,
+    format_size,
+    json_option,
+    pass_state,
+    short_id,
+    table_lines,
+)
 from dsreg.errors import DsregError, UsageError
+from dsreg.version import __version__
 
 if TYPE_CHECKING:
     from dsreg.maintenance.remote import RemoteFsckResult
@@ -155,8 +166,8 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 def log(state: State, spec: str, n: int | None, oneline: bool, graph: bool, all_refs: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from dsreg import porcelain
-    from dsreg.versions import refs
     from dsreg.cli.history import graph_prefixes
+    from dsreg.versions import refs
     entries = porcelain.log(state.reg, spec, n=n, all_refs=all_refs)
     prefixes = graph_prefixes(entries) if graph else [""] * len(entries)
     oneline = oneline or graph
@@ -442,6 +453,7 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
       dsreg card reviews --set license=cc-by-4.0 --set description=@about.md
     """
     from click.core import ParameterSource
+
     from dsreg import card as card_mod
     from dsreg.cli.assignments import parse_assignments
     if assignments and out is None and \

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import echo, State, emit_json, format_size, json_option, pass_state, plural, short_id, warn
+from dsreg.cli.util import State, echo, emit_json, format_size, json_option, pass_state, plural, short_id, warn
 
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from dsreg.cli.util import echo, OrderedGroup, State, emit_json, json_option, pass_state, short_id, table_lines
+from dsreg.cli.util import OrderedGroup, State, echo, emit_json, json_option, pass_state, short_id, table_lines
 
 
 def _registry(state: State):

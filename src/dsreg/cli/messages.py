@@ -7,11 +7,24 @@ wrote it.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from dsreg.errors import (NonFastForward, CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
-                          KeyColumnTypeChanged, MergeConflict, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
-                          TagNotBranch, UnknownKeyColumn)
+from dsreg.errors import (
+    CardFieldsNeedBranch,
+    CreateAndDelete,
+    DsregError,
+    DuplicateKeyColumn,
+    EndpointNotApplicable,
+    KeyColumnTypeChanged,
+    MergeConflict,
+    NonFastForward,
+    NoRows,
+    RefAlreadyExists,
+    RegistryNotFound,
+    SplitNotOnBranch,
+    TagNotBranch,
+    UnknownKeyColumn,
+)
 
 
 def _key_column(e: UnknownKeyColumn) -> tuple[str, str | None]:

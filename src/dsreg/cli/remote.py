@@ -10,8 +10,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dsreg.cli.util import (OrderedGroup, State, echo, emit_json, format_size, json_option, pass_state, plural,
-                      short_id, table_lines, warn)
+from dsreg.cli.util import (
+    OrderedGroup,
+    State,
+    echo,
+    emit_json,
+    format_size,
+    json_option,
+    pass_state,
+    plural,
+    short_id,
+    table_lines,
+    warn,
+)
 from dsreg.errors import UsageError
 
 if TYPE_CHECKING:
@@ -263,8 +274,8 @@ def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, 
       dsreg pull origin reviews                 main, fast-forwarded
       dsreg pull origin reviews@7704c1e9        one pinned version's data
     """
-    from dsreg.remote import transfer
     from dsreg.model.revisions import split_spec
+    from dsreg.remote import transfer
     if not args:
         raise click.UsageError("Missing argument 'NAME[@REV]'.", ctx)
     if len(args) > 2:

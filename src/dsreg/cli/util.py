@@ -92,7 +92,7 @@ class DsregGroup(OrderedGroup):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise click.exceptions.Exit(0) from None
         except DsregError as e:
-            from dsreg.cli.messages import describe     # flags, where the library names options
+            from dsreg.cli.messages import describe  # flags, where the library names options
             raise state.fail(e, describe(e), e.exit_code) from None
         except OSError as e:
             # the file system said no (a missing parent, no permission, a full disk): the
@@ -137,7 +137,7 @@ class State:
         return self._progress
 
     def fail(self, exc: BaseException, message: str, exit_code: int) -> CliError:
-        from dsreg.redact import redact      # no credential reaches the output, whatever raised
+        from dsreg.redact import redact  # no credential reaches the output, whatever raised
         if self._progress is not None:
             self._progress.abandon()
         if self.debug:

@@ -21,24 +21,25 @@ import dataclasses
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from dsreg.errors import DuplicateKeyColumn, KeyColumnTypeChanged, UnknownKeyColumn, UsageError
-from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_as
-from dsreg.rows.ingest import check_schema, open_source
 from dsreg.ids import ObjectId
 from dsreg.jsonvalues import to_jsonable
-from dsreg.names import check_split_name
 from dsreg.model.objects import get_commit, get_snapshot
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.revisions import resolve
 from dsreg.model.serialize import ShardRef, Snapshot
+from dsreg.names import check_split_name
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.arrowtypes import conform, storage_schema, storage_type
+from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_as
+from dsreg.rows.ingest import check_schema, open_source
 from dsreg.rows.shards import ObjectSource, ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, iter_snapshot, schemas_compatible
 from dsreg.store import LocalStore
@@ -68,7 +69,7 @@ class SchemaDiff:
     not_compared: tuple[str, ...] = ()                  # changed columns whose values cannot be compared
 
     @classmethod
-    def between(cls, old: pa.Schema | None, new: pa.Schema | None) -> "SchemaDiff":
+    def between(cls, old: pa.Schema | None, new: pa.Schema | None) -> SchemaDiff:
         o = {f.name: f for f in old} if old is not None else {}
         n = {f.name: f for f in new} if new is not None else {}
         changed = [k for k, f in n.items() if k in o and not _same_type(o[k], f)]
@@ -393,7 +394,7 @@ class _Rows:
     row: np.ndarray
     pos: np.ndarray
 
-    def take(self, idx) -> "_Rows":
+    def take(self, idx) -> _Rows:
         return _Rows(self.g[idx], self.row[idx], self.pos[idx])
 
     def __len__(self) -> int:

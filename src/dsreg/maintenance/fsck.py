@@ -7,24 +7,22 @@ remote, and checking should not touch the network.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dsreg.errors import ChecksumMismatch, CorruptObject, ObjectMissing, UsageError
 from dsreg.ids import CommitId, ObjectId, hash_bytes
+from dsreg.jsonvalues import JsonFields
 from dsreg.maintenance.reach import Names, affects, manifest_snapshot_shards, read_local, roots
 from dsreg.maintenance.repair import restore_from_remotes
 from dsreg.maintenance.temp import stray_temp_files
 from dsreg.model.history import ancestors
+from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, decode_snapshot
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import Commit, ShardRef, Snapshot, decode_commit, decode_fingerprints, \
-    decode_snapshot
 from dsreg.rows.shards import decode_chunk_index
 from dsreg.store import ObjectStore
 from dsreg.store.base import check_object_id
-from dsreg.jsonvalues import JsonFields
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

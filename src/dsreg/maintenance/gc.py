@@ -2,20 +2,19 @@
 that no root reaches (see reach.py), and stale temporary files."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dsreg.errors import ObjectMissing
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId
+from dsreg.jsonvalues import JsonFields
 from dsreg.maintenance.reach import reachable
 from dsreg.maintenance.temp import clean_temp
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.store import ObjectStore
-from dsreg.jsonvalues import JsonFields
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

@@ -12,10 +12,9 @@ from a remote, and neither checking nor collecting should touch the network.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dsreg.errors import ChecksumMismatch, DsregError, GcRefused
 from dsreg.ids import CommitId, ObjectId, ShardId, hash_bytes

@@ -25,8 +25,6 @@ the old manifest only.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import os
 import sqlite3
@@ -34,6 +32,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.request import pathname2url
 
 from dsreg.errors import ChecksumMismatch, CorruptObject, DsregError, ObjectMissing, RegistryReadOnly
@@ -43,9 +42,18 @@ from dsreg.maintenance.fsck import FsckResult, fsck
 from dsreg.maintenance.reach import read_local
 from dsreg.maintenance.temp import REBUILD_TEMP
 from dsreg.manifest.database import Manifest
+from dsreg.model.serialize import (
+    COMMIT_FORMAT,
+    FINGERPRINTS_MAGIC,
+    SNAPSHOT_MAGICS,
+    Commit,
+    ShardRef,
+    decode_commit,
+    decode_fingerprints,
+    decode_snapshot,
+    fingerprints_size,
+)
 from dsreg.progress import NO_PROGRESS, Progress
-from dsreg.model.serialize import COMMIT_FORMAT, FINGERPRINTS_MAGIC, SNAPSHOT_MAGICS, Commit, ShardRef, \
-    decode_commit, decode_fingerprints, decode_snapshot, fingerprints_size
 from dsreg.rows.shards import INDEX_FORMAT
 from dsreg.store.atomic import copy_atomic, fsync_dir, fsync_file, rename_atomic
 
@@ -234,7 +242,7 @@ class _Scan:
         self.local_shards: dict[str, tuple[int, int]] = {}    # (rows, bytes) as read here
         self.skipped: list[str] = []
 
-    def run(self) -> "_Scan":
+    def run(self) -> _Scan:
         oids = list(self.store.iter())
         self.present = set(oids)
         self.progress.start("rebuild", len(oids), unit="objects")

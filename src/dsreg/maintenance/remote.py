@@ -11,23 +11,22 @@ remote/gcmarker.py).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import secrets
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dsreg.errors import ChecksumMismatch, CorruptObject, GcRefused, ObjectMissing
 from dsreg.ids import CommitId, ObjectId
+from dsreg.jsonvalues import JsonFields
 from dsreg.maintenance.reach import Names, Root, affects
 from dsreg.model.history import ancestors
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, decode_commit, decode_snapshot
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.remote.gcmarker import settle_seconds
 from dsreg.remote.transfer import get_remote
-from dsreg.jsonvalues import JsonFields
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

@@ -1,11 +1,10 @@
 """Leftovers of interrupted writes: what they are, and removing the stale ones."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsreg.store.atomic import TEMP_PREFIX
 

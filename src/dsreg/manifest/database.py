@@ -9,8 +9,9 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 
 def _import_sqlite_utils():
@@ -39,8 +40,7 @@ sqlite_utils = _import_sqlite_utils()
 from dsreg.errors import ManifestWriteFailed, RefConflict, RefExists, RefNotFound, RegistryReadOnly  # noqa: E402
 from dsreg.faults import crashpoint  # noqa: E402
 from dsreg.ids import CommitId, ObjectId  # noqa: E402
-from dsreg.manifest.rows import (Ref, RefKind, ReflogEntry, RemoteInfo, ShardObjects, ShardRow,  # noqa: E402
-                                 SnapshotInfo)
+from dsreg.manifest.rows import Ref, RefKind, ReflogEntry, RemoteInfo, ShardObjects, ShardRow, SnapshotInfo  # noqa: E402
 from dsreg.records import Commit, Snapshot  # noqa: E402
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 
 Id = TypeVar("Id", bound=str)
 
-MIGRATIONS: list[Callable[["Database"], None]] = []
+MIGRATIONS: list[Callable[[Database], None]] = []
 
 
-def migration(fn: Callable[["Database"], None]):
+def migration(fn: Callable[[Database], None]):
     MIGRATIONS.append(fn)
     return fn
 
@@ -479,7 +479,10 @@ class _Transaction:
                     self.conn.execute("COMMIT")
                 except sqlite3.OperationalError as e:
                     self._rollback()
-                    raise self._refused(e) or e
+                    refused = self._refused(e)
+                    if refused is not None:
+                        raise refused from None
+                    raise
                 crashpoint("manifest.commit")
             else:
                 self._rollback()

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Callable, Container, Iterable, Iterator, Protocol, Sequence, TypeVar
+from typing import Protocol, TypeVar
 
 from dsreg.ids import CommitId
 
@@ -99,7 +100,7 @@ class _Newest:
     timestamp: int
     cid: CommitId
 
-    def __lt__(self, other: "_Newest") -> bool:
+    def __lt__(self, other: _Newest) -> bool:
         return (self.timestamp, self.cid) > (other.timestamp, other.cid)
 
 

@@ -1,15 +1,14 @@
 """`log`: a version's history as entries, newest first."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from dsreg.ids import CommitId
+from dsreg.jsonvalues import JsonFields
 from dsreg.model.history import newest_first
 from dsreg.model.objects import get_commit
-from dsreg.jsonvalues import JsonFields
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

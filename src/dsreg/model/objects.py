@@ -11,6 +11,7 @@ from dsreg.model.serialize import Commit, Snapshot, decode_commit, decode_snapsh
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
     from dsreg.registry import Registry
 
 

@@ -1,10 +1,9 @@
 """`NAME@REV~N`: parsing and resolving revisions to commit ids."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dsreg.errors import AmbiguousRevision, UnknownDataset, UnknownRevision, UsageError
 from dsreg.ids import CommitId, ObjectId

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from dsreg.errors import CorruptObject
+from dsreg.ids import CommitId, ObjectId, ShardId, is_object_id
 from dsreg.model import checked
 from dsreg.records import COMMIT_FORMAT, Commit, ShardRef, Snapshot
-from dsreg.ids import CommitId, ObjectId, ShardId, is_object_id
 
 SNAPSHOT_FORMAT = "dsreg-snapshot-2"
 _SNAPSHOT_MAGIC = b"DSRGSNP2"

@@ -16,13 +16,13 @@ import pyarrow.parquet as pq
 
 from dsreg.errors import BranchAndTag, ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
 from dsreg.ids import CommitId, ObjectId, hash_bytes, is_object_id
-from dsreg.remote.backends import Remote, open_remote
 from dsreg.model.history import nth_first_parent
 from dsreg.model.revisions import is_commit_prefix, split_spec
 from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapshot
+from dsreg.read.dataset import Dataset
+from dsreg.remote.backends import Remote, open_remote
 from dsreg.rows.shards import ShardReader, decode_chunk_index
 from dsreg.rows.snapshots import wanted_columns
-from dsreg.read.dataset import Dataset
 from dsreg.store import LocalStore, ObjectStore
 
 

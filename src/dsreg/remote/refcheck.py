@@ -8,10 +8,9 @@ push never makes a branch and a tag of one name.
 """
 from __future__ import annotations
 
-from dsreg.errors import DsregError, UsageError
-from dsreg.names import check_dataset_name, check_ref_name, check_split_name
-from dsreg.errors import BranchAndTag
+from dsreg.errors import BranchAndTag, DsregError, UsageError
 from dsreg.manifest.rows import RefKind
+from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.remote.backends import Remote, RemoteRef
 
 

@@ -8,25 +8,37 @@ Everything downloaded is verified against its id before it is written locally.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
-from dsreg.errors import AccessDenied, AmbiguousRevision, ConditionalWritesUnsupported, DivergedBranches, DsregError, \
-    NonFastForward, ObjectMissing, RefMoved, UnknownDataset, UsageError
+from dsreg.errors import (
+    AccessDenied,
+    AmbiguousRevision,
+    ConditionalWritesUnsupported,
+    DivergedBranches,
+    DsregError,
+    NonFastForward,
+    ObjectMissing,
+    RefMoved,
+    UnknownDataset,
+    UsageError,
+)
 from dsreg.faults import crashpoint
 from dsreg.ids import CommitId, ObjectId
+from dsreg.jsonvalues import JsonFields
+from dsreg.manifest.rows import RefKind
+from dsreg.model.history import ancestors
+from dsreg.model.history import is_ancestor as reaches
+from dsreg.model.objects import commit_parents, get_commit, get_snapshot
+from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
+from dsreg.model.serialize import decode_commit, decode_snapshot, fingerprints_size
 from dsreg.names import check_ref_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.remote.gcmarker import check_gc_marker, check_no_gc_running
 from dsreg.remote.refcheck import check_fetched_names, check_remote_refs, refuse_other_kind
-from dsreg.model.history import ancestors, is_ancestor as reaches
-from dsreg.model.objects import commit_parents, get_commit, get_snapshot
-from dsreg.model.revisions import first_parents, is_commit_prefix, split_spec
-from dsreg.model.serialize import decode_commit, decode_snapshot, fingerprints_size
-from dsreg.jsonvalues import JsonFields
-from dsreg.manifest.rows import RefKind
 
 if TYPE_CHECKING:
     from dsreg.manifest.database import Manifest
@@ -63,7 +75,7 @@ def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = No
             cas_ok = remote.probe()
         except AccessDenied:
             remote.refs()       # read-only credentials: fine for reading; probed again before a push
-    
+
     with reg.manifest.transaction():
         reg.manifest.add_remote(name, url, endpoint_url, cas_ok)
     reg.forget_remotes()

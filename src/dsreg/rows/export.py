@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 
 from dsreg.errors import DsregError
-from dsreg.progress import Progress
 from dsreg.model.serialize import Snapshot
+from dsreg.progress import Progress
 from dsreg.rows.snapshots import iter_snapshot
 from dsreg.store import ObjectStore
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
-from dsreg.rows.csvquotes import csv_parse_options
 from dsreg.errors import BadInput, SchemaMismatch, UnsupportedType
 from dsreg.model.checked import PARQUET_MAX_DEPTH, parquet_depth
+from dsreg.rows.csvquotes import csv_parse_options
 from dsreg.rows.jsondepth import check_json_depth
 
 # defaults of open_source's batch_rows and text_block_bytes

@@ -13,20 +13,19 @@ The cache is local and never pushed; entries go with their snapshots (gc).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from dsreg.ids import ObjectId, new_hasher
-from dsreg.rows.ingest import INGEST_VERSION, Source
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import Commit, Snapshot, decode_snapshot
+from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.rows.ingest import INGEST_VERSION, Source
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -55,8 +54,8 @@ class InputDigest:
 
 def _reading_key(src: Source) -> bytes:
     """Everything besides the bytes that decides what reading yields."""
-    from dsreg.version import __version__
     from dsreg.rows.fingerprint import SCHEME
+    from dsreg.version import __version__
     return json.dumps({"ingest": INGEST_VERSION, "dsreg": __version__, "pyarrow": pa.__version__,
                        "fingerprints": SCHEME, "batch_rows": src.batch_rows, "text_block_bytes": src.text_block_bytes},
                       sort_keys=True).encode()

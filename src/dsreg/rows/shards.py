@@ -16,9 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dsreg.errors import BadInput, UnsupportedType
+from dsreg.errors import BadInput, CorruptObject, UnsupportedType
 from dsreg.ids import ObjectId, ShardId
-from dsreg.errors import CorruptObject
 from dsreg.model import checked
 from dsreg.model.serialize import ShardRef, data_id, decode_fingerprint_object, encode_fingerprints
 from dsreg.rows.arrowtypes import conform, storage_schema, strip_metadata

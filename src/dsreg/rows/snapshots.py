@@ -2,8 +2,8 @@
 base version (reusing every row proven equal), and reading one back."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -13,8 +13,8 @@ from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, same_type, storage_schema, strip_metadata
 from dsreg.rows.cutter import ShardCutter
 from dsreg.rows.equality import tables_equal
-from dsreg.rows.fit import misfit
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
+from dsreg.rows.fit import misfit
 from dsreg.rows.shards import DEFAULT_SHARD_SETTINGS, ShardReader, ShardSettings, ShardStats
 from dsreg.store import ObjectStore
 

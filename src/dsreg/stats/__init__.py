@@ -18,8 +18,19 @@ reads objects or the manifest: `splitstats` assembles a version.
 """
 from __future__ import annotations
 
-from dsreg.stats.columns import (STATS_FORMAT, TOP_K, ColumnStats, TableStats, column_stats, kind_of, lengths_of, numbers_of,
-                      shard_stats, table_stats, without_rows)
+from dsreg.stats.columns import (
+                      STATS_FORMAT,
+                      TOP_K,
+                      ColumnStats,
+                      TableStats,
+                      column_stats,
+                      kind_of,
+                      lengths_of,
+                      numbers_of,
+                      shard_stats,
+                      table_stats,
+                      without_rows,
+)
 from dsreg.stats.distinct import HLL_P, hll_estimate, hll_registers
 from dsreg.stats.finish import finalize
 from dsreg.stats.numbers import HIST_BINS, QUANTILES, SUMMARY_POINTS, NumberStats

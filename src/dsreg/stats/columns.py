@@ -55,7 +55,7 @@ class ColumnStats:
     hll: np.ndarray | None = None
     error: str | None = None                 # why the statistics could not be computed
 
-    def merge(self, o: "ColumnStats") -> None:
+    def merge(self, o: ColumnStats) -> None:
         self.rows += o.rows
         self.nulls += o.nulls
         self.nan += o.nan
@@ -93,7 +93,7 @@ class ColumnStats:
         return d
 
     @classmethod
-    def from_doc(cls, d: dict) -> "ColumnStats":
+    def from_doc(cls, d: dict) -> ColumnStats:
         return cls(d["kind"], d["rows"], d["nulls"], d.get("nan", 0),
                    NumberStats.from_doc(d["values"]) if d.get("values") else None,
                    NumberStats.from_doc(d["lengths"]) if d.get("lengths") else None,
@@ -269,7 +269,7 @@ class TableStats:
     nbytes: int = 0
     columns: dict[str, ColumnStats] = field(default_factory=dict)
 
-    def merge(self, o: "TableStats") -> None:
+    def merge(self, o: TableStats) -> None:
         self.rows += o.rows
         self.nbytes += o.nbytes
         for name, c in o.columns.items():
@@ -283,7 +283,7 @@ class TableStats:
         return {"rows": self.rows, "bytes": self.nbytes, "columns": {k: c.to_doc() for k, c in self.columns.items()}}
 
     @classmethod
-    def from_doc(cls, d: dict) -> "TableStats":
+    def from_doc(cls, d: dict) -> TableStats:
         return cls(d["rows"], d["bytes"], {k: ColumnStats.from_doc(c) for k, c in d["columns"].items()})
 
 

@@ -32,7 +32,7 @@ class NumberStats:
     decimal: bool = False            # min/max are exact decimal strings
 
     @classmethod
-    def of(cls, values: np.ndarray, exact_minmax: tuple | None = None) -> "NumberStats":
+    def of(cls, values: np.ndarray, exact_minmax: tuple | None = None) -> NumberStats:
         s = cls(n=len(values))
         if not len(values):
             return s
@@ -61,7 +61,7 @@ class NumberStats:
         s.points = [(len(values), ordered.tolist())]
         return s
 
-    def merge(self, o: "NumberStats") -> None:
+    def merge(self, o: NumberStats) -> None:
         if not o.n:
             return
         if not self.n:
@@ -89,7 +89,7 @@ class NumberStats:
                 "points": self.points}
 
     @classmethod
-    def from_doc(cls, d: dict) -> "NumberStats":
+    def from_doc(cls, d: dict) -> NumberStats:
         return cls(d["n"], d["min"], d["max"], d["sum"], d["m2"], d["finite"], d["pinf"], d["ninf"],
                    [tuple(p) for p in d["points"]], bool(d.get("dec")))
 
@@ -125,7 +125,7 @@ class NumberStats:
         order = np.argsort(v, kind="stable")
         return v[order], w[order], order
 
-    def without(self, removed: np.ndarray, r: "NumberStats") -> "NumberStats":
+    def without(self, removed: np.ndarray, r: NumberStats) -> NumberStats:
         """These statistics less some of the values they count (`removed`, sorted; `r` their
         statistics): exact, but min and max are None when they may have been removed."""
         out = NumberStats(n=self.n - r.n, sum=self.sum - r.sum, finite=self.finite - r.finite,

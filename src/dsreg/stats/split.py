@@ -11,17 +11,17 @@ split's finished statistics are kept per snapshot, so a card is computed once pe
 """
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
-import sqlite3
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import DsregError, NotLocal
 from dsreg.ids import ObjectId
-from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.model.serialize import ShardRef, Snapshot, decode_snapshot
+from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.arrowtypes import conform, storage_schema
 from dsreg.stats import STATS_FORMAT, ColumnStats, TableStats, finalize, kind_of, table_stats, without_rows
 

@@ -7,8 +7,8 @@ out by testing its class or probing for methods.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from dsreg.errors import ChecksumMismatch, ObjectMissing, UsageError
 from dsreg.ids import ObjectId, hash_bytes, is_object_id

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, hash_bytes, is_object_id

@@ -1,7 +1,7 @@
 """Objects in a dict: for tests and for scratch work that must not touch disk."""
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from dsreg.ids import ObjectId
 from dsreg.store.base import ObjectStore, check_object_id

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, Sequence
 
 from dsreg.errors import ChecksumMismatch, ObjectMissing, RemoteError
 from dsreg.ids import ObjectId, hash_bytes

@@ -11,12 +11,19 @@ import datetime as dt
 import os
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
-from dsreg.errors import AccessDenied, ChecksumMismatch, ConditionalConflict, PreconditionFailed, RemoteError, \
-    TransferInterrupted, UsageError
+from dsreg.errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    ConditionalConflict,
+    PreconditionFailed,
+    RemoteError,
+    TransferInterrupted,
+    UsageError,
+)
 from dsreg.faults import crashpoint
 from dsreg.ids import ObjectId, is_object_id
 from dsreg.store.base import ObjectStore, check_object_id, verified
@@ -184,8 +191,15 @@ class S3Store(ObjectStore):
         return self.key(f"objects/{oid[:2]}/{oid[2:]}")
 
     def _call(self, what: str, fn, *args, **kw):
-        from botocore.exceptions import (BotoCoreError, ClientError, FlexibleChecksumError, IncompleteReadError,
-                                         NoCredentialsError, ReadTimeoutError, ResponseStreamingError)
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            FlexibleChecksumError,
+            IncompleteReadError,
+            NoCredentialsError,
+            ReadTimeoutError,
+            ResponseStreamingError,
+        )
         from urllib3.exceptions import HTTPError as Urllib3Error
         try:
             return fn(*args, **kw)

@@ -15,9 +15,10 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from dsreg.errors import DsregError
 from dsreg.faults import crashpoint
@@ -133,7 +134,7 @@ class StagedStore(ObjectStore):
 def in_use(folder: Path) -> bool:
     """Is this staging folder held by a commit that is still running?"""
     try:
-        with open(folder / LOCK_NAME, "r") as f:
+        with open(folder / LOCK_NAME) as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

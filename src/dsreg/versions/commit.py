@@ -25,23 +25,23 @@ import pyarrow as pa
 
 from dsreg.errors import DsregError, NoRows, SplitNotOnBranch, TagNotBranch, UnknownKeyColumn, UsageError
 from dsreg.ids import CommitId, ObjectId
+from dsreg.jsonvalues import JsonFields
+from dsreg.model import checked
+from dsreg.model.objects import get_commit, get_snapshot
 from dsreg.model.revisions import resolve
-from dsreg.model.serialize import (Commit, Snapshot, encode_commit, encode_snapshot,
-                                   fingerprints_size)
+from dsreg.model.serialize import Commit, Snapshot, encode_commit, encode_snapshot, fingerprints_size
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.compaction import maybe_compact
 from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, open_source
-from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest, record as record_inputs
+from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest
+from dsreg.rows.inputcache import record as record_inputs
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
-from dsreg.jsonvalues import JsonFields
-from dsreg.model import checked
-from dsreg.model.objects import get_commit, get_snapshot
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 from dsreg.ids import CommitId
 from dsreg.jsonvalues import JsonFields
 from dsreg.manifest.rows import SnapshotInfo
-from dsreg.model.revisions import resolve
 from dsreg.model.objects import get_commit, get_snapshot
+from dsreg.model.revisions import resolve
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry

@@ -7,13 +7,11 @@ says which split.
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Container
 from typing import TYPE_CHECKING
 
-import time
-
 from dsreg.errors import RebaseConflict
-from collections.abc import Container
-
 from dsreg.ids import CommitId
 from dsreg.model.history import first_parent_chain, merge_base
 from dsreg.model.objects import commit_parents, get_commit
