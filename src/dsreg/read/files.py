@@ -45,15 +45,21 @@ class VerifiedRanges(io.RawIOBase):
         self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset
         return self.pos
 
+    KEEP_ALL = False        # keep every verified range, or (column chunks are read once) the footer only
+
+    def fetch(self, start: int, length: int, digest: str) -> bytes:
+        """One byte range, verified against its hash."""
+        data = self.store.read_range(self.oid, start, length)
+        got = hash_bytes(data)
+        if got != digest:
+            raise ChecksumMismatch(self.oid, f"{got} (byte range at {start})", self.store.where)
+        return data
+
     def chunk(self, start: int, length: int, digest: str) -> bytes:
         data = self.got.get(start)
         if data is None:
-            data = self.store.read_range(self.oid, start, length)
-            got = hash_bytes(data)
-            if got != digest:
-                raise ChecksumMismatch(self.oid, f"{got} (byte range at {start})", self.store.where)
-            # column chunks are read once per row group: keep only the footer
-            if len(self.got) == 0:
+            data = self.fetch(start, length, digest)
+            if self.KEEP_ALL or len(self.got) == 0:
                 self.got[start] = data
         return data
 

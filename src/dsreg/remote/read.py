@@ -7,7 +7,6 @@ range, each verified against the shard's chunk index (itself a verified object).
 """
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -15,11 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg.errors import BranchAndTag, ChecksumMismatch, DsregError, UnknownRevision, UnknownSplit, UsageError
-from dsreg.ids import CommitId, ObjectId, hash_bytes, is_object_id
+from dsreg.ids import CommitId, ObjectId, is_object_id
 from dsreg.model.history import nth_first_parent
 from dsreg.model.revisions import is_commit_prefix, split_spec
 from dsreg.model.serialize import Commit, ShardRef, decode_commit, decode_snapshot
 from dsreg.read.dataset import Dataset
+from dsreg.read.files import Unverifiable, VerifiedRanges
 from dsreg.remote.backends import Remote, open_remote
 from dsreg.rows.shards import ShardReader, decode_chunk_index
 from dsreg.rows.snapshots import wanted_columns
@@ -72,64 +72,17 @@ class CachedRemoteStore(ObjectStore):
         return self.remote.objects.read_range(oid, start, length)
 
 
-class _VerifiedRanges(io.RawIOBase):
-    """A file over a remote object that serves only byte ranges it has verified."""
+class _VerifiedRanges(VerifiedRanges):
+    """Verified byte ranges of a remote object: a damaged or cut-off reply is asked again,
+    and every range is kept (a remote read is slow)."""
 
-    def __init__(self, store, oid: ObjectId, chunks: list[list], size: int):
-        self.store, self.oid, self.size = store, oid, size
-        self.chunks = sorted((int(a), int(n), h) for a, n, h in chunks)
-        self.got: dict[int, bytes] = {}
-        self.pos = 0
+    KEEP_ALL = True
 
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def tell(self):
-        return self.pos
-
-    def seek(self, offset, whence=0):
-        self.pos = offset if whence == 0 else self.pos + offset if whence == 1 else self.size + offset
-        return self.pos
-
-    def _chunk(self, start: int, length: int, digest: str) -> bytes:
-        if start not in self.got:
-            from dsreg.errors import TransferInterrupted
-            from dsreg.store.s3 import again
-
-            def verified() -> bytes:          # a damaged or cut-off reply: ask again
-                data = self.store.read_range(self.oid, start, length)
-                got = hash_bytes(data)
-                if got != digest:
-                    raise ChecksumMismatch(self.oid, f"{got} (column chunk at byte {start})", self.store.where)
-                return data
-            data = again(verified, TransferInterrupted, ChecksumMismatch)
-            self.got[start] = data
-        return self.got[start]
-
-    def read(self, n=-1):
-        out, pos, end = [], self.pos, self.pos + n
-        for start, length, digest in self.chunks:
-            if start + length <= pos or start >= end:
-                continue
-            if start > pos:
-                raise _Unverifiable()
-            data = self._chunk(start, length, digest)
-            piece = data[pos - start: min(end, start + length) - start]
-            out.append(piece)
-            pos += len(piece)
-            if pos >= end:
-                break
-        if pos < end:
-            raise _Unverifiable()
-        self.pos = pos
-        return b"".join(out)
-
-
-class _Unverifiable(Exception):
-    pass
+    def fetch(self, start: int, length: int, digest: str) -> bytes:
+        from dsreg.errors import TransferInterrupted
+        from dsreg.store.s3 import again
+        return again(lambda: super(_VerifiedRanges, self).fetch(start, length, digest),
+                     TransferInterrupted, ChecksumMismatch)
 
 
 class RangeShardReader(ShardReader):
@@ -150,11 +103,11 @@ class RangeShardReader(ShardReader):
             size, ranges = decode_chunk_index(s.get(ref.index))
             footer_start, footer_len, footer_hash = ranges[0]
             file = _VerifiedRanges(s.remote.objects, ref.id, [list(r) for r in ranges], size)
-            footer = file._chunk(footer_start, footer_len, footer_hash)
+            footer = file.chunk(footer_start, footer_len, footer_hash)
             try:
                 md = pq.read_metadata(pa.BufferReader(b"PAR1" + footer))
                 got = pq.ParquetFile(file, metadata=md, pre_buffer=False).read(columns=self.columns)
-            except _Unverifiable:
+            except Unverifiable:
                 return super().table(shard)
             self._cache[shard] = got
         return got
