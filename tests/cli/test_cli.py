@@ -69,9 +69,10 @@ def test_version():
 
 def test_help_lists_the_commands_in_order():
     out = run("--help").stdout
-    names = re.findall(r"^  (\w+)  ", out.split("Commands:")[1], flags=re.M)
+    names = re.findall(r"^  ([\w-]+)  ", out.split("Commands:")[1], flags=re.M)
     assert names == ["init", "commit", "log", "show", "ls", "diff", "branch", "tag", "checkout",
-                     "merge", "revert", "reset", "reflog", "remote", "push", "fetch", "pull", "clone", "card", "fsck", "gc"]
+                     "merge", "revert", "reset", "reflog", "remote", "push", "fetch", "pull", "clone", "import-dvc",
+                     "export-dvc", "lock", "card", "fsck", "gc"]
     assert run("-h").stdout == out
 
 

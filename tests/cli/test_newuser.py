@@ -20,7 +20,7 @@ def test_clone_accepts_a_plain_folder_path(registry, tmp_path, monkeypatch):
     other, _ = dsreg.Registry.clone("shared", tmp_path / "copy")      # a path, as git takes one
     with other:
         assert other.load("ds")["x"].to_pylist() == [1, 2, 3]
-        assert other.manifest.remote("origin")["url"] == (tmp_path / "shared").as_uri()
+        assert other.manifest.remote("origin").url == (tmp_path / "shared").as_uri()
 
 
 def test_a_closed_pipe_exits_0_quietly(registry, tmp_path):

@@ -98,7 +98,7 @@ def state(reg) -> tuple:
     """What a failed command must leave as it was: datasets, refs, and every stored object."""
     objects = sorted(p.name for p in (reg.dir / "objects").rglob("*") if p.is_file())
     leftovers = sorted(p.name for p in reg.tmp_dir.iterdir())
-    return json.dumps(reg.datasets(), sort_keys=True), objects, leftovers
+    return json.dumps([d.to_json() for d in reg.datasets()], sort_keys=True), objects, leftovers
 
 
 # -- import ---------------------------------------------------------------------------------
@@ -112,8 +112,8 @@ def test_every_revision_loads_as_the_file_at_its_git_commit(registry, history, p
         assert plain(registry.load(f"ds@{r['commit']}")).equals(expected(path, value)), label
         c = history.commits[label]
         show = registry.show(f"ds@{r['commit']}")
-        assert (show["message"], show["author"], show["timestamp"]) == (c.message, c.author, c.timestamp)
-        assert show["metadata"]["dvc"] == {"git_commit": c.sha, "md5": r["md5"], "path": path}
+        assert (show.message, show.author, show.timestamp) == (c.message, c.author, c.timestamp)
+        assert show.metadata["dvc"] == {"git_commit": c.sha, "md5": r["md5"], "path": path}
         assert r["md5"].endswith(".dir") == (path == META)
     ids = [r["commit"] for r in result["imported"]]
     assert [e.id for e in registry.log("ds")] == ids[::-1]      # oldest first, one line of history
@@ -139,7 +139,7 @@ def test_the_merge_of_a_branch_is_one_revision_with_the_merge_message(registry, 
     result = run_json("import-dvc", str(history.root), REVIEWS, "reviews", "--all")
     merge = result["imported"][-1]
     assert merge["git_commit"] == history.sha("c6") and merge["message"] == "Merge branch 'feature'"
-    assert registry.show(f"reviews@{merge['commit']}")["author"] == DAVE
+    assert registry.show(f"reviews@{merge['commit']}").author == DAVE
     # the feature branch's own commits are not on main's first-parent line
     feature = git(history.root, "rev-parse", "feature~1")
     assert feature not in {r["git_commit"] for r in result["imported"]}
@@ -177,7 +177,7 @@ def test_without_all_imports_the_data_at_rev_with_the_commit_that_made_it(regist
 
 def test_folder_as_one_split_per_file(registry, history):
     result = run_json("import-dvc", str(history.root), META, "meta", "--all", "--split-per-file")
-    splits = [sorted(registry.show(f"meta@{r['commit']}")["splits"]) for r in result["imported"]]
+    splits = [sorted(registry.show(f"meta@{r['commit']}").splits) for r in result["imported"]]
     assert splits == [["test", "train"], ["test", "train", "valid"], ["train", "valid"]]
     for r, files in zip(result["imported"], history.data[META].values()):
         for name, table in files.items():
@@ -188,7 +188,7 @@ def test_split_option_names_the_split_and_other_splits_carry_over(registry, hist
     write(tmp_path / "extra.parquet", reviews(3))
     registry.commit("ds", {"extra": str(tmp_path / "extra.parquet")}, message="mine")
     run_json("import-dvc", str(history.root), REVIEWS, "ds", "--split", "reviews")
-    assert sorted(registry.show("ds")["splits"]) == ["extra", "reviews"]
+    assert sorted(registry.show("ds").splits) == ["extra", "reviews"]
     assert plain(registry.load("ds", split="reviews")).equals(history.data[REVIEWS]["c6"])
 
 
@@ -313,7 +313,7 @@ def test_export_refuses_to_overwrite_what_dvc_has_not_recorded(registry, history
     fails("export-dvc", "reviews", str(history.root), "mine.parquet", says="changes DVC has not recorded")
     assert pq.read_table(history.root / "mine.parquet").num_rows == 2
     fails("export-dvc", "reviews", str(history.root), "README.md", says="DVC does not track it")
-    fails("export-dvc", "reviews", str(history.root), "x.csv", "--format", "jsonl", code=2, says="--format is jsonl")
+    fails("export-dvc", "reviews", str(history.root), "x.csv", "--format", "jsonl", code=2, says="the format asked for is jsonl")
     fails("export-dvc", "reviews", str(history.root), "../outside.parquet", code=2, says="outside the repository")
     fails("export-dvc", "reviews@nope", str(history.root), "y.parquet", says="unknown revision")
     assert not (history.root / "y.parquet").exists() and not (history.root / "x.csv").exists()

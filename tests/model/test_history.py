@@ -140,7 +140,7 @@ class _C:
         self.parents, self.timestamp = tuple(parents.split()), timestamp
 
 
-def test_newest_first_orders_by_time_then_id_and_reads_each_commit_once():
+def test_newest_first_orders_by_time_then_discovery_and_reads_each_commit_once():
     commits = {"a": _C("", 1), "b": _C("a", 2), "c": _C("b", 5), "e": _C("b", 3), "f": _C("e", 5),
                "m": _C("c f", 9)}
     read: list[str] = []
@@ -148,7 +148,8 @@ def test_newest_first_orders_by_time_then_id_and_reads_each_commit_once():
     def load(c):
         read.append(c)
         return commits[c]
-    assert [c for c, _ in newest_first(load, "m")] == ["m", "f", "c", "e", "b", "a"]
+    # c and f share a second: c, the first parent of m, was found first
+    assert [c for c, _ in newest_first(load, "m")] == ["m", "c", "f", "e", "b", "a"]
     assert sorted(read) == sorted(commits)
     read.clear()
     assert [c for c, _ in islice(newest_first(load, "m"), 1)] == ["m"] and read == ["m"]

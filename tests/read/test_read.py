@@ -13,18 +13,17 @@ from hypothesis import strategies as st
 import dsreg
 from dsreg.errors import UsageError
 from dsreg.read.stream import prefetched
-from dsreg.rows import shards
 from dsreg.rows.equality import tables_equal
+from dsreg.rows.settings import RowSettings
+from dsreg.rows.shards import ShardSettings
 from helpers.tables import make_table
 
 
 @pytest.fixture
-def small_groups(monkeypatch):
+def small_groups() -> RowSettings:
     # small row groups and shards, so that small tables have many of both
-    monkeypatch.setattr(shards, "ROW_GROUP_TARGET_BYTES", 4 << 10)
-    monkeypatch.setattr(shards, "ROW_GROUP_MIN_ROWS", 64)
-    monkeypatch.setattr(shards, "SHARD_MIN_BYTES", 64 << 10)
-    monkeypatch.setattr(shards, "SHARD_TARGET_BYTES", 128 << 10)
+    return RowSettings(ShardSettings(target_bytes=128 << 10, min_bytes=64 << 10, row_group_target_bytes=4 << 10,
+                                     row_group_min_rows=64))
 
 
 def _data(t: pa.Table) -> pa.Table:
@@ -49,9 +48,9 @@ def test_dataset_describes_the_pinned_version(registry):
 
 def test_units_cover_the_split_in_order_aligned_to_row_groups(registry, small_groups):
     base = make_table(20000)
-    registry.commit("d", {"train": base}, message="m")
+    registry.commit("d", {"train": base}, message="m", settings=small_groups)
     edited = pa.concat_tables([base.slice(0, 5000), make_table(300, seed=9), base.slice(7000)])
-    registry.commit("d", {"train": edited}, message="edit")
+    registry.commit("d", {"train": edited}, message="edit", settings=small_groups)
     ds = dsreg.dataset("d")
     for target in (1 << 12, 1 << 16, 1 << 30):
         units = ds.read_units(target_bytes=target)
@@ -64,7 +63,7 @@ def test_units_cover_the_split_in_order_aligned_to_row_groups(registry, small_gr
 
 
 def test_a_unit_is_read_alone_by_another_process(registry, small_groups):
-    registry.commit("d", {"train": make_table(5000)}, message="m")
+    registry.commit("d", {"train": make_table(5000)}, message="m", settings=small_groups)
     ds = dsreg.dataset("d", columns=["id", "label"])
     unit = ds.read_units(1 << 14)[1]
     again = pickle.loads(pickle.dumps(ds))
@@ -73,7 +72,7 @@ def test_a_unit_is_read_alone_by_another_process(registry, small_groups):
 
 def test_batches_stream_in_order_with_exact_sizes(registry, small_groups):
     t = make_table(10007)
-    registry.commit("d", {"train": t}, message="m")
+    registry.commit("d", {"train": t}, message="m", settings=small_groups)
     ds = dsreg.dataset("d", columns=["id", "text"])
     batches = list(ds.to_batches(1000))
     assert [b.num_rows for b in batches] == [1000] * 10 + [7]
@@ -86,7 +85,7 @@ def test_batches_stream_in_order_with_exact_sizes(registry, small_groups):
 
 def test_stopping_a_stream_early_stops_its_thread(registry, small_groups):
     import threading
-    registry.commit("d", {"train": make_table(20000)}, message="m")
+    registry.commit("d", {"train": make_table(20000)}, message="m", settings=small_groups)
     stream = dsreg.dataset("d").to_batches(100)
     next(stream)
     stream.close()
@@ -120,7 +119,7 @@ def test_prefetch_raises_the_reader_s_error_in_order():
 
 def test_filter_skips_row_groups_by_statistics(registry, small_groups):
     t = make_table(20000)     # id ascending: row groups hold disjoint id ranges
-    registry.commit("d", {"train": t}, message="m")
+    registry.commit("d", {"train": t}, message="m", settings=small_groups)
     expr = (pc.field("id") >= 12000) & (pc.field("id") < 12100)
     ds = dsreg.dataset("d", filter=expr)
     everything = dsreg.dataset("d")
@@ -172,11 +171,10 @@ def _random_expr(rng: np.random.Generator, depth: int = 0) -> pc.Expression:
 def test_filters_give_exactly_what_table_filter_gives(tmp_path_factory, seed):
     rng = np.random.default_rng(seed)
     root = tmp_path_factory.mktemp("reg")
-    with dsreg.Registry.init(root) as reg, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(shards, "ROW_GROUP_TARGET_BYTES", 1 << 10)
-        mp.setattr(shards, "ROW_GROUP_MIN_ROWS", 16)
+    with dsreg.Registry.init(root) as reg:
         t = _random_table(rng, int(rng.integers(0, 3000)))
-        reg.commit("d", {"train": t}, message="m")
+        reg.commit("d", {"train": t}, message="m",
+                   settings=RowSettings(ShardSettings(row_group_target_bytes=1 << 10, row_group_min_rows=16)))
         for _ in range(4):
             expr = _random_expr(rng)
             cols = [c for c in t.column_names if rng.random() < 0.6] or None
@@ -205,13 +203,13 @@ def test_bad_filters_and_columns_are_refused_in_one_line(registry):
 
 def test_a_clone_reads_its_data_on_demand(tmp_path, registry, small_groups):
     t = make_table(5000)
-    registry.commit("d", {"train": t}, message="m")
+    registry.commit("d", {"train": t}, message="m", settings=small_groups)
     (tmp_path / "remote").mkdir()
     remote = f"file://{tmp_path / 'remote'}"
     from dsreg.remote import transfer
     transfer.add_remote(registry, "origin", remote)
     transfer.push(registry, "origin", "d")
-    transfer.clone(remote, tmp_path / "clone")
+    dsreg.Registry.clone(remote, tmp_path / "clone")
     clone = dsreg.Registry(tmp_path / "clone")
     ds = dsreg.dataset("d", registry=clone, filter=pc.field("id") < 100)
     assert _data(ds.to_table()).equals(t.filter(pc.field("id") < 100))
@@ -219,7 +217,7 @@ def test_a_clone_reads_its_data_on_demand(tmp_path, registry, small_groups):
 
 def test_reading_straight_from_a_remote_fetches_only_what_is_read(tmp_path, registry, small_groups, monkeypatch):
     t = make_table(20000)
-    c = registry.commit("d", {"train": t}, message="m")
+    c = registry.commit("d", {"train": t}, message="m", settings=small_groups)
     (tmp_path / "remote").mkdir()
     remote = f"file://{tmp_path / 'remote'}"
     from dsreg.remote import transfer

@@ -10,22 +10,22 @@ import textwrap
 import pytest
 
 import dsreg
+from dsreg.rows.settings import RowSettings
+from dsreg.rows.shards import ShardSettings
 
 torch = pytest.importorskip("torch")
 from torch.utils.data import DataLoader  # noqa: E402
 
 from dsreg.errors import UsageError  # noqa: E402
-from dsreg.rows import shards  # noqa: E402
 from helpers.tables import make_table  # noqa: E402
 
 N = 1013      # divisible by no world size or worker count tried
 
 
 @pytest.fixture
-def version(registry, monkeypatch):
-    monkeypatch.setattr(shards, "ROW_GROUP_TARGET_BYTES", 4 << 10)
-    monkeypatch.setattr(shards, "ROW_GROUP_MIN_ROWS", 64)
-    registry.commit("d", {"train": make_table(N)}, message="m")
+def version(registry):
+    registry.commit("d", {"train": make_table(N)}, message="m",
+                    settings=RowSettings(ShardSettings(row_group_target_bytes=4 << 10, row_group_min_rows=64)))
     return dsreg.dataset("d", columns=["id", "score", "label", "embedding"])
 
 

@@ -527,7 +527,7 @@ def test_a_forged_commit_on_a_remote_is_refused_in_one_line(pushed, tmp_path, wh
 def test_a_ref_nested_deep_is_malformed(pushed):
     registry, folder, _ = pushed
     (folder / "refs" / "ds@branch" / "deep").write_bytes(b"[" * 100_000 + b"]" * 100_000)
-    with pytest.raises(DsregError, match="remote ref deep is malformed"):
+    with pytest.raises(DsregError, match="remote branch ds@deep is malformed"):
         transfer.fetch(registry, "evil")
 
 

@@ -176,8 +176,8 @@ def test_reset_and_reflog(branched):
     assert moved == {"branch": "main", "was": second, "now": first}
     assert reg.resolve("ds") == first
     log = reg.reflog("ds", "main")
-    assert [e["new"] for e in log[:2]] == [first, second]
-    assert log[0]["message"].startswith("reset")
+    assert [e.new for e in log[:2]] == [first, second]
+    assert log[0].message.startswith("reset")
     reg.reset("ds", "main", second)        # undone from the reflog
     assert reg.resolve("ds") == second
 

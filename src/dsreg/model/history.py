@@ -96,20 +96,22 @@ D = TypeVar("D", bound=Dated)
 
 @dataclass(frozen=True)
 class _Newest:
-    """Heap key: newer first, then the larger id (as `sorted(...)[-1]` would pick)."""
+    """Heap key: newer first; in the same second, the one found first (nearer the start:
+    commits made in one second keep children before parents, as `git log` shows them)."""
     timestamp: int
+    found: int
     cid: CommitId
 
     def __lt__(self, other: _Newest) -> bool:
-        return (self.timestamp, self.cid) > (other.timestamp, other.cid)
+        return (-self.timestamp, self.found) < (-other.timestamp, other.found)
 
 
 def newest_first(read: Callable[[CommitId], D], start: CommitId) -> Iterator[tuple[CommitId, D]]:
     """`start` and its ancestors (all parents) as (id, commit), newest first by timestamp
-    (ties: larger id first), each read once, and each only once a child of it was yielded."""
+    (ties: the one found first), each read once, and each only once a child of it was yielded."""
     pending = {start: read(start)}
     seen = {start}
-    heap = [_Newest(pending[start].timestamp, start)]
+    heap = [_Newest(pending[start].timestamp, 0, start)]
     while heap:
         cid = heapq.heappop(heap).cid
         c = pending.pop(cid)
@@ -118,7 +120,7 @@ def newest_first(read: Callable[[CommitId], D], start: CommitId) -> Iterator[tup
             if p not in seen:
                 seen.add(p)
                 pending[p] = read(p)
-                heapq.heappush(heap, _Newest(pending[p].timestamp, p))
+                heapq.heappush(heap, _Newest(pending[p].timestamp, len(seen), p))
 
 
 __all__ = ["Parents", "ancestors", "first_parent_chain", "nth_first_parent", "is_ancestor", "merge_bases",

@@ -22,7 +22,7 @@ from dsreg.read.plan import check_filter, filter_columns, read_columns
 from dsreg.read.stream import prefetched, rebatch
 from dsreg.read.units import DEFAULT_TARGET_BYTES, ReadUnit, plan_units, read_unit
 from dsreg.rows.shards import ShardReader
-from dsreg.rows.snapshots import read_snapshot
+from dsreg.rows.snapshots import read_snapshot, wanted_columns
 from dsreg.store import ObjectStore
 
 DEFAULT_BATCH_ROWS = 65536
@@ -40,14 +40,7 @@ class Dataset:
         self.snapshot = snapshot
         self.dataset, self.commit, self.split = dataset, commit, split
         committed = snapshot.schema
-        if columns is not None:
-            columns = list(columns)
-            unknown = [c for c in columns if c not in committed.names]
-            if unknown:
-                raise UsageError(f"{spec or dataset + '@' + commit[:12]} split {split!r} has no column {unknown[0]!r}",
-                                 f"columns: {', '.join(committed.names)}")
-            if len(set(columns)) != len(columns):
-                raise UsageError("columns are named more than once")
+        columns = wanted_columns(columns, committed, f"{spec or dataset + '@' + commit[:12]} split {split!r}")
         self.columns = columns
         self.filter = check_filter(filter, committed) if filter is not None else None
         self._committed = committed

@@ -57,7 +57,7 @@ def _resolve(reg: Registry | None, spec: str, url: str | None, endpoint: str | N
         return r.dataset, r.commit_id, ref
     if url is None:
         raise UsageError(f"cannot resolve {spec!r}: no local dataset {name!r} and no remote",
-                         "give --remote NAME_OR_URL")
+                         "name the remote (a registry remote's name or a URL)")
     _, dataset, commit_id, _ = remote_commit(spec, url, endpoint)
     return dataset, commit_id, (rev if not commit_id.startswith(rev) and "~" not in spec else None)
 
@@ -155,5 +155,5 @@ def open_locked(alias: str, reg: Registry | None, split: str = "train", columns:
         return open_dataset(reg, spec, split=split, columns=columns, filter=filter), pin, True
     if pin.remote is None:
         raise UsageError(f"pin {alias!r}: commit {pin.commit[:12]} is not in a registry here and the pin names "
-                         "no remote", "pull it, or pin it again with --remote")
+                         "no remote", "pull it, or pin it again naming a remote")
     return remote_dataset(spec, pin.remote, pin.endpoint_url, split=split, columns=columns, filter=filter), pin, False

@@ -33,10 +33,11 @@ class ShardSettings:
     min_bytes: int = 4 << 20
     max_bytes: int = 128 << 20
     row_group_target_bytes: int = 2 << 20
+    row_group_min_rows: int = 1024
 
 
 DEFAULT_SHARD_SETTINGS = ShardSettings()
-ROW_GROUP_MIN_ROWS, ROW_GROUP_MAX_ROWS = 1024, 1 << 20
+ROW_GROUP_MAX_ROWS = 1 << 20
 DICTIONARY_SAMPLE_ROWS, DICTIONARY_MAX_DISTINCT = 4096, 0.25     # see dictionary_columns
 
 # Column statistics of a shard's rows, given their row-group size (`dsreg.stats.shard_stats`):
@@ -109,7 +110,7 @@ def write_shard(store: ObjectStore, table: pa.Table, fps: np.ndarray, settings: 
     check_storable(table)
     table = table.cast(strip_metadata(table.schema)) if any(f.metadata for f in table.schema) else table
     avg = max(table.nbytes // max(table.num_rows, 1), 1)
-    rg_rows = int(min(max(settings.row_group_target_bytes // avg, ROW_GROUP_MIN_ROWS), ROW_GROUP_MAX_ROWS))
+    rg_rows = int(min(max(settings.row_group_target_bytes // avg, settings.row_group_min_rows), ROW_GROUP_MAX_ROWS))
     buf = io.BytesIO()
     try:
         pq.write_table(

@@ -59,7 +59,7 @@ def export_dvc(reg: Registry, spec: str, repo_path: str | os.PathLike, path: str
         target = root / rel
         single = SUFFIXES.get(target.suffix.lower())
         if single is not None and format is not None and format != single:
-            raise UsageError(f"{rel} names a .{single} file but --format is {format}")
+            raise UsageError(f"{rel} names a .{single} file but the format asked for is {format}")
         fmt = single or format or "parquet"
         one = _one_split(spec, splits, split) if single is not None else None
         if one is not None:
@@ -94,7 +94,7 @@ def _one_split(spec: str, splits: dict, split: str | None) -> str:
         return split
     if len(splits) != 1:
         raise UsageError(f"{spec} has {len(splits)} splits ({', '.join(sorted(splits))}) and one file holds one",
-                         "choose one with --split, or give a folder PATH")
+                         "choose one split, or give a folder path")
     return next(iter(splits))
 
 

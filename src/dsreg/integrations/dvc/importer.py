@@ -76,7 +76,7 @@ def import_dvc(reg: Registry, repo_path: str | os.PathLike, path: str, dataset: 
     check_dataset_name(dataset)
     check_ref_name(branch, "branch")
     if split is not None and split_per_file:
-        raise UsageError("give either --split or --split-per-file, not both")
+        raise UsageError("give either one split name or a split per file, not both")
     split = check_split_name(split) if split is not None else DEFAULT_SPLIT
     imported = _imported(reg, dataset, branch)
     with open_repo(repo_path) as repo, quiet():
@@ -212,7 +212,7 @@ def _splits(dest: Path, files: list[Path], split: str, per_file: bool, revision:
         check_split_name(name)
         if name in out:
             raise DsregError(f"{out[name].name} and {f.name} at git commit {revision.commit[:12]} would both be "
-                             f"split {name!r}", "import the folder as one split (without --split-per-file)")
+                             f"split {name!r}", "import the folder as one split, not a split per file")
         out[name] = f
     return out
 

@@ -71,7 +71,7 @@ def open_repo(path: str | os.PathLike) -> Iterator[Any]:
         try:
             if isinstance(repo.scm, NoSCM):
                 raise DsregError(f"the DVC repository {repo.root_dir} is not in a git repository "
-                                 "(dvc init --no-scm)", "the DVC bridge follows DVC data through git history")
+                                 "(made by DVC without git)", "the DVC bridge follows DVC data through git history")
             yield repo
         finally:
             repo.close()
@@ -111,4 +111,4 @@ def resolve_git_rev(repo: Any, rev: str) -> str:
         return repo.scm.resolve_rev(rev)
     except SCMError:
         raise DsregError(f"unknown git revision {rev!r} in {repo.root_dir}",
-                         "give a branch, tag or commit git knows (git log --oneline)") from None
+                         "give a branch, tag or commit git knows ('git log' lists them)") from None
