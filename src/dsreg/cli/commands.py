@@ -14,6 +14,7 @@ import sys
 import click
 
 from dsreg import __version__
+from dsreg.cli.checks import COMMANDS as CHECK_COMMANDS, showing_failures
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
                       pass_state, short_id, table_lines)
@@ -96,11 +97,12 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
 @click.option("--base", metavar="NAME@REV", help="Reuse rows of this version (default: the branch head).")
 @click.option("--allow-empty", is_flag=True,
               help="Make a commit even when nothing changed, or when the files of a split hold no rows.")
+@click.option("--no-verify", is_flag=True, help="Skip the branch's checks (see 'dsreg check').")
 @json_option
 @pass_state
 def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch: str, append: bool,
            drop_splits: tuple[str, ...], keys: tuple[str, ...], base: str | None, allow_empty: bool,
-           as_json: bool) -> None:
+           no_verify: bool, as_json: bool) -> None:
     """Commit files or folders as a new version of dataset NAME.
 
     Each PATH is a Parquet, CSV, TSV, JSON Lines or Arrow file, or a folder of them, for
@@ -115,9 +117,11 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
       dsreg commit reviews train=train/ test=test.csv --key id
     """
     from dsreg import porcelain
-    result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch, append=append,
-                              drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
-                              empty_files=allow_empty, progress=state.progress())
+    with showing_failures():
+        result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch,
+                                  append=append, drop_splits=drop_splits, keys=keys, base=base,
+                                  allow_empty=allow_empty, empty_files=allow_empty, no_verify=no_verify,
+                                  progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:
@@ -374,6 +378,10 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 
 # remote, push, fetch, pull, clone: in their own module, listed here in the help's order
 for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+for _command in CHECK_COMMANDS:
     cli.add_command(_command)
 
 

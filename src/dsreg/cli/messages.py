@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dsreg.errors import (CardFieldsNeedBranch, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
+from dsreg.errors import (CardFieldsNeedBranch, CheckFailed, CreateAndDelete, DsregError, DuplicateKeyColumn, EndpointNotApplicable,
                           KeyColumnTypeChanged, NoRows, RefAlreadyExists, RegistryNotFound, SplitNotOnBranch,
                           TagNotBranch, UnknownKeyColumn)
 from dsreg.remote.transfer import NonFastForward
@@ -40,6 +40,7 @@ WORDS: dict[type, Callable[..., tuple[str, str | None]]] = {
     EndpointNotApplicable: lambda e: ("--endpoint-url only applies to s3:// remotes", None),
     RegistryNotFound: lambda e: (e.message, "run 'dsreg init' or pass --registry DIR"),
     NonFastForward: _non_fast_forward,
+    CheckFailed: lambda e: (e.message, "fix the rows, or pass --no-verify to skip the checks"),
 }
 
 

@@ -103,6 +103,14 @@ def _m5_input_cache(db: sqlite_utils.Database) -> None:
     db["input_snapshots"].create_index(["snapshot_id"])
 
 
+@migration
+def _m6_checks(db: sqlite_utils.Database) -> None:
+    # the contracts a branch's versions must keep (see checks/): one rule a row, in its
+    # canonical text; travels with push and pull. The last result of each, for the card.
+    db["checks"].create({"dataset": str, "branch": str, "id": int, "rule": str}, pk=("dataset", "branch", "id"))
+    db["check_results"].create({"commit_id": str, "result": str}, pk="commit_id")
+
+
 @dataclass(frozen=True)
 class Ref:
     dataset: str
@@ -177,7 +185,48 @@ class RemotesMixin:
                               "WHERE commit_id != excluded.commit_id", (remote, dataset, kind, name, commit))
 
 
-class Manifest(RemotesMixin):
+class ChecksMixin:
+    """The checks of each dataset and branch (see checks/), and their last results."""
+
+    conn: sqlite3.Connection
+
+    def checks(self, dataset: str, branch: str) -> list[tuple[int, str]]:
+        """(id, rule text) of the branch's checks, by id."""
+        rows = self.conn.execute("SELECT id, rule FROM checks WHERE dataset=? AND branch=? ORDER BY id",
+                                 (dataset, branch))
+        return [(r[0], r[1]) for r in rows]
+
+    def checked_branches(self, dataset: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT branch FROM checks WHERE dataset=? ORDER BY branch",
+                                                (dataset,))]
+
+    def add_check(self, dataset: str, branch: str, rule: str) -> int:
+        """Add a rule (a rule already there keeps its id); its id, one more than the
+        highest so far, so an id is never reused for another rule of the branch."""
+        for cid, text in self.checks(dataset, branch):
+            if text == rule:
+                return cid
+        row = self.conn.execute("SELECT MAX(id) FROM checks WHERE dataset=? AND branch=?", (dataset, branch)).fetchone()
+        cid = (row[0] or 0) + 1
+        self.conn.execute("INSERT INTO checks VALUES (?, ?, ?, ?)", (dataset, branch, cid, rule))
+        return cid
+
+    def remove_check(self, dataset: str, branch: str, check_id: int) -> str | None:
+        row = self.conn.execute("SELECT rule FROM checks WHERE dataset=? AND branch=? AND id=?",
+                                (dataset, branch, check_id)).fetchone()
+        if row is not None:
+            self.conn.execute("DELETE FROM checks WHERE dataset=? AND branch=? AND id=?", (dataset, branch, check_id))
+        return row[0] if row else None
+
+    def check_result(self, commit_id: str) -> dict | None:
+        row = self.conn.execute("SELECT result FROM check_results WHERE commit_id=?", (commit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_check_result(self, commit_id: str, result: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO check_results VALUES (?, ?)", (commit_id, json.dumps(result)))
+
+
+class Manifest(RemotesMixin, ChecksMixin):
     def __init__(self, path: Path):
         self.path = Path(path)
         conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
@@ -331,6 +380,7 @@ class Manifest(RemotesMixin):
         for c in commits:
             self.conn.execute("DELETE FROM commits WHERE id=?", (c,))
             self.conn.execute("DELETE FROM commit_changes WHERE commit_id=?", (c,))
+            self.conn.execute("DELETE FROM check_results WHERE commit_id=?", (c,))
             self.conn.execute("DELETE FROM commit_splits WHERE commit_id=?", (c,))
         for s in snapshots:
             self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))

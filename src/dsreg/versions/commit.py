@@ -19,7 +19,7 @@ import socket
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pyarrow as pa
 
@@ -83,17 +83,20 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
            drop_splits: tuple[str, ...] | list[str] = (), keys: tuple[str, ...] | list[str] = (),
            base: str | None = None, metadata: dict | None = None, author: str | None = None,
            allow_empty: bool = False, empty_files: bool = True, settings: RowSettings = DEFAULT_ROW_SETTINGS,
-           progress: Progress = NO_PROGRESS) -> CommitResult:
+           progress: Progress = NO_PROGRESS, verify: Verify | None = None) -> CommitResult:
     """Commit `splits` ({split: source}, or one source for `train`) to `dataset`'s `branch`;
     the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
     files that hold no rows; `allow_empty` records a commit even when nothing changed;
-    `settings` are the batch, shard and compaction sizes (tests take small ones)."""
+    `settings` are the batch, shard and compaction sizes (tests take small ones);
+    `verify(plan, built)` may refuse the built version by raising (nothing is recorded)."""
     with staged(reg):
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
                            keys=keys, base=base, metadata=metadata, author=author, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
         reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
         built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        if verify is not None:
+            verify(plan, built)
         return record_commit(reg, plan, built)
 
 
@@ -200,6 +203,10 @@ class BuiltSplit:
     digest: InputDigest | None      # of the input, for the input cache
     result: SplitResult
     compacted: bool = False
+
+
+# checks the built version before it is recorded (see porcelain.commit, checks/verify.py)
+Verify = Callable[[CommitPlan, list[BuiltSplit]], None]
 
 
 def build_split(reg, plan: CommitPlan, split: SplitPlan, reader: ShardReader,
