@@ -202,3 +202,38 @@ def test_checks_travel_with_push_and_clone_and_push_enforces(cli_reg, tmp_path):
     run(*clone, "check", "add", "d", "rows", "1")
     run(*clone, "pull", "origin", "d")
     assert [c["rule"] for c in run_json(*clone, "check", "list", "d")] == ["not-null label", "rows 1"]
+
+
+# -- guardrails without any check ----------------------------------------------------------
+def test_guardrails_typo_split_removed_columns_key_type_no_message(cli_reg):
+    write(cli_reg / "t.parquet", GOOD)
+    result = run("commit", "d", "tran=t.parquet", "-m", "typo")
+    assert "Warning: split 'tran' is new (the parent has train); did you mean 'train'?" in result.stderr
+    write(cli_reg / "narrow.parquet", GOOD.drop(["score"]).set_column(0, "id", pa.array([str(i) for i in range(N)])))
+    result = run("commit", "d", "narrow.parquet", "-m", "narrow")
+    assert "Warning: split 'train': column score removed" in result.stderr
+    assert "Warning: split 'train': key column 'id' changed type from int64 to string" in result.stderr
+    result = run("commit", "d", "good.parquet")
+    assert result.stdout.splitlines()[0].endswith("] (no message; give one with -m MSG)")
+    assert run_json("log", "d", "-n", "1")[0]["message"] == ""
+    quiet = run("commit", "d", "train=good.parquet", "test=t.parquet", "-m", "fine", "--allow-empty")
+    assert quiet.stderr == ""
+
+
+def test_docs_example_runs(tmp_path):
+    """docs/checks.md's bash example runs as written, and prints the report it shows."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
+    script = re.findall(r"```bash\n(.*?)```", doc, flags=re.S)[0]
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env.pop("DSREG_DIR", None)
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    shown = re.findall(r"The refused commit prints:\n\n```\n(.*?)```", doc, flags=re.S)[0]
+    assert shown in proc.stderr
+    report = json.loads((tmp_path / "project" / "report.json").read_text())
+    assert report["ok"] is False and {"commit", "ok", "results"} == set(report)

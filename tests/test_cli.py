@@ -72,7 +72,7 @@ def test_help_lists_the_commands_in_order():
     out = run("--help").stdout
     names = re.findall(r"^  (\w+)  ", out.split("Commands:")[1], flags=re.M)
     assert names == ["init", "commit", "log", "show", "ls", "diff", "branch", "tag", "checkout",
-                     "remote", "push", "fetch", "pull", "clone", "card", "fsck", "gc"]
+                     "remote", "push", "fetch", "pull", "clone", "check", "card", "fsck", "gc"]
     assert run("-h").stdout == out
 
 

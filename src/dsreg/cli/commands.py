@@ -17,7 +17,7 @@ from dsreg import __version__
 from dsreg.cli.checks import COMMANDS as CHECK_COMMANDS, showing_failures
 from dsreg.cli.remote import COMMANDS
 from dsreg.cli.util import (CONTEXT_SETTINGS, DsregGroup, State, emit_json, format_date, format_size, json_option,
-                      pass_state, short_id, table_lines)
+                      pass_state, short_id, table_lines, warn)
 from dsreg.errors import DsregError, UsageError
 
 CHECKOUT_FORMATS = ("parquet", "csv", "jsonl")    # as porcelain.CHECKOUT_FORMATS, without importing pyarrow
@@ -127,13 +127,16 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
     elif result.unchanged:
         click.echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
     else:
-        summary = message.splitlines()[0] if message else ""
-        click.echo(f"[{result.branch} {short_id(result.id)}] {summary}".rstrip())
+        summary = message.splitlines()[0] if message.strip() else "(no message; give one with -m MSG)"
+        click.echo(f"[{result.branch} {short_id(result.id)}] {summary}")
         for split, s in sorted(result.splits.items()):
             click.echo(f"  {split}: {s.rows:,} rows ({s.new_rows:,} new, {s.reused_rows:,} reused), "
                        f"{format_size(s.new_bytes)} new")
         for split in drop_splits:
             click.echo(f"  {split}: dropped")
+        for note in result.notes:       # guardrails: what may be a mistake (versions/guardrails.py)
+            if note.kind != "no-message":
+                warn(note.message)
 
 
 @cli.command()

@@ -18,7 +18,7 @@ import os
 import socket
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import pyarrow as pa
@@ -39,6 +39,7 @@ from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
+from dsreg.versions.guardrails import commit_notes
 
 DEFAULT_SPLIT = "train"
 
@@ -59,6 +60,7 @@ class CommitResult:
     splits: dict[str, SplitResult]
     unchanged: bool = False
     compacted: tuple[str, ...] = ()
+    notes: tuple = ()               # guardrails.Note: what the user should know (typo'd split, ...)
 
     def to_json(self) -> dict:
         return {"id": self.id, "dataset": self.dataset, "branch": self.branch,
@@ -97,7 +99,9 @@ def commit(reg, dataset: str, splits: Any, message: str = "", *, branch: str = "
         built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
         if verify is not None:
             verify(plan, built)
-        return record_commit(reg, plan, built)
+        notes = commit_notes(reg, plan, built)
+        result = record_commit(reg, plan, built)
+        return result if result.unchanged else replace(result, notes=notes)
 
 
 # -- plan -------------------------------------------------------------------------------
