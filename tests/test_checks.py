@@ -237,3 +237,9 @@ def test_docs_example_runs(tmp_path):
     assert shown in proc.stderr
     report = json.loads((tmp_path / "project" / "report.json").read_text())
     assert report["ok"] is False and {"commit", "ok", "results"} == set(report)
+
+
+def test_rebuild_keeps_checks(reg):
+    checks.add_check(reg, "d", "not-null label")
+    reg.rebuild_manifest()
+    assert [c.rule for c in checks.list_checks(reg, "d")] == ["not-null label"]
