@@ -107,8 +107,11 @@ def _m5_input_cache(db: sqlite_utils.Database) -> None:
 def _m6_checks(db: sqlite_utils.Database) -> None:
     # the contracts a branch's versions must keep (see checks/): one rule a row, in its
     # canonical text; travels with push and pull. The last result of each, for the card.
-    db["checks"].create({"dataset": str, "branch": str, "id": int, "rule": str}, pk=("dataset", "branch", "id"))
-    db["check_results"].create({"commit_id": str, "result": str}, pk="commit_id")
+    # (terse SQL, no key indexes: the schema page is nearly full, and a manifest whose schema
+    # spills onto a second page reads worse once damaged; both tables stay small, and
+    # writers serialize on the database lock)
+    db.execute("CREATE TABLE checks(dataset TEXT,branch TEXT,id INT,rule TEXT)")
+    db.execute("CREATE TABLE check_results(commit_id TEXT,result TEXT)")
 
 
 @dataclass(frozen=True)
@@ -223,7 +226,8 @@ class ChecksMixin:
         return json.loads(row[0]) if row else None
 
     def set_check_result(self, commit_id: str, result: dict) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO check_results VALUES (?, ?)", (commit_id, json.dumps(result)))
+        self.conn.execute("DELETE FROM check_results WHERE commit_id=?", (commit_id,))
+        self.conn.execute("INSERT INTO check_results VALUES (?, ?)", (commit_id, json.dumps(result)))
 
 
 class Manifest(RemotesMixin, ChecksMixin):
