@@ -413,3 +413,30 @@ class NothingToMerge(DsregError):
     def __init__(self, source: str, into: str):
         super().__init__(f"{source} and {into} share no history: there is no base to merge against")
         self.source, self.into = source, into
+
+
+# -- checks (see checks/) ---------------------------------------------------------------
+class BadRule(UsageError):
+    """A check rule that cannot be kept: unknown, malformed, or naming what is not there."""
+
+
+class UnknownCheck(DsregError):
+    def __init__(self, dataset: str, branch: str, check_id: int | str):
+        super().__init__(f"no check {check_id} on {dataset}@{branch}", "list them with 'dsreg check list'")
+        self.dataset, self.branch, self.check_id = dataset, branch, check_id
+
+
+class CheckFailed(DsregError):
+    """A version breaks checks of the branch it would land on; nothing was recorded.
+    `report`: a checks.report.CheckReport (its `failures` name rule, split and rows);
+    `action`: what was refused ("commit", "merge", "push")."""
+
+    def __init__(self, dataset: str, branch: str, report, action: str = "commit"):
+        failed = [r for r in report.results if not r.ok]
+        parts = [f"{r.rule} ({r.split}: {r.violations:,})" if r.split else f"{r.rule} ({r.violations:,})"
+                 for r in failed[:3]]
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        super().__init__(f"{action} refused: the version breaks {len(failed)} check{'s' if len(failed) != 1 else ''} "
+                         f"of {dataset}@{branch}: {', '.join(parts)}{more}; "
+                         + ("nothing was pushed" if action == "push" else "nothing was recorded"))
+        self.dataset, self.branch, self.report, self.action = dataset, branch, report, action

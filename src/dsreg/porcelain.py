@@ -31,12 +31,28 @@ if TYPE_CHECKING:
 
 
 # -- commit -----------------------------------------------------------------
-def commit(reg: Registry, dataset: str, splits: Any, message: str = "", **options: Any) -> CommitResult:
+def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, no_verify: bool = False,
+           **options: Any) -> CommitResult:
     """Commit `splits` ({split: source}) to `dataset`'s `branch`; other splits carry over.
 
-    Options and steps: versions/commit.py. A commit that fails leaves the registry
+    Options and steps: versions/commit.py. The version must keep the branch's checks
+    (CheckFailed otherwise) unless `no_verify`. A commit that fails leaves the registry
     exactly as it was."""
-    return versions_commit.commit(reg, dataset, splits, message, **options)
+    from dsreg.checks.verify import CommitVerifier, record_result
+    verifier = None if no_verify else CommitVerifier(reg)
+    result = versions_commit.commit(reg, dataset, splits, message, verify=verifier, **options)
+    if verifier is not None and verifier.report is not None and not result.unchanged:
+        record_result(reg, verifier.report.for_commit(result.id))
+    return result
+
+
+def verify_merge(reg, dataset: str, branch: str, splits: dict, parent_id: str | None,
+                 keys: tuple[str, ...] = ()):
+    """For merge: hold the merged version ({split: snapshot id or Snapshot}) to `branch`'s
+    checks before it is recorded; raises CheckFailed. Rows on `parent_id`'s shards (the
+    branch merged into) count as checked. Returns the report (None: no checks)."""
+    from dsreg.checks.verify import verify_version
+    return verify_version(reg, dataset, branch, splits, parent_id, keys, action="merge")
 
 
 # -- reading ------------------------------------------------------------------
@@ -182,5 +198,5 @@ def lock_list(reg=None):
 
 __all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
            "add_remote_from_dvc", "lock_add", "lock_update", "lock_verify", "lock_list",
-           "merge", "revert", "reset", "reflog",
+           "merge", "revert", "reset", "reflog", "verify_merge",
            "__version__"]

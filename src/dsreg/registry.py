@@ -189,14 +189,14 @@ class Registry:
                append: bool = False, drop_splits: tuple[str, ...] | list[str] = (),
                keys: tuple[str, ...] | list[str] = (), base: str | None = None, metadata: dict | None = None,
                author: str | None = None, timestamp: int | None = None, allow_empty: bool = False,
-               empty_files: bool = True, settings: RowSettings | None = None,
+               empty_files: bool = True, settings: RowSettings | None = None, no_verify: bool = False,
                progress: Progress = NO_PROGRESS) -> CommitResult:
         """Commit `splits` ({split: table or path}, or one source for `train`) to `dataset`'s `branch`
         (options: versions/commit.py; `settings` None: the default sizes)."""
         from dsreg import porcelain
         return porcelain.commit(self, dataset, splits, message=message, branch=branch, append=append,
                                 drop_splits=drop_splits, keys=keys, base=base, metadata=metadata, author=author,
-                                timestamp=timestamp, allow_empty=allow_empty, empty_files=empty_files, settings=settings,
+                                timestamp=timestamp, no_verify=no_verify, allow_empty=allow_empty, empty_files=empty_files, settings=settings,
                                 progress=progress)
 
     def resolve(self, spec: str) -> CommitId:

@@ -72,7 +72,7 @@ def test_help_lists_the_commands_in_order():
     names = re.findall(r"^  ([\w-]+)  ", out.split("Commands:")[1], flags=re.M)
     assert names == ["init", "commit", "log", "show", "ls", "diff", "branch", "tag", "checkout",
                      "merge", "revert", "reset", "reflog", "remote", "push", "fetch", "pull", "clone", "import-dvc",
-                     "export-dvc", "lock", "card", "fsck", "gc"]
+                     "export-dvc", "lock", "check", "card", "fsck", "gc"]
     assert run("-h").stdout == out
 
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from dsreg.cli.checks import COMMANDS as CHECK_COMMANDS
+from dsreg.cli.checks import showing_failures
 from dsreg.cli.dvc import COMMANDS as DVC_COMMANDS
 from dsreg.cli.history import COMMANDS as HISTORY_COMMANDS
 from dsreg.cli.lock import COMMANDS as LOCK_COMMANDS
@@ -30,6 +32,7 @@ from dsreg.cli.util import (
     pass_state,
     short_id,
     table_lines,
+    warn,
 )
 from dsreg.errors import DsregError, UsageError
 from dsreg.version import __version__
@@ -119,11 +122,12 @@ def init(state: State, directory: str | None, as_json: bool) -> None:
 @click.option("--author", metavar="'NAME <EMAIL>'",
               help="The author (default: DSREG_AUTHOR, else GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, "
                    "else user@host).")
+@click.option("--no-verify", is_flag=True, help="Skip the branch's checks (see 'dsreg check').")
 @json_option
 @pass_state
 def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch: str, append: bool,
            drop_splits: tuple[str, ...], keys: tuple[str, ...], base: str | None, allow_empty: bool,
-           author: str | None, as_json: bool) -> None:
+           author: str | None, no_verify: bool, as_json: bool) -> None:
     """Commit files or folders as a new version of dataset NAME.
 
     Each PATH is a Parquet, CSV, TSV, JSON Lines or Arrow file, or a folder of them, for
@@ -138,21 +142,26 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
       dsreg commit reviews train=train/ test=test.csv --key id
     """
     from dsreg import porcelain
-    result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch, append=append,
-                              drop_splits=drop_splits, keys=keys, base=base, allow_empty=allow_empty,
-                              empty_files=allow_empty, author=author, progress=state.progress())
+    with showing_failures():
+        result = porcelain.commit(state.reg, name, _split_paths(paths), message=message, branch=branch,
+                                  append=append, drop_splits=drop_splits, keys=keys, base=base,
+                                  allow_empty=allow_empty, empty_files=allow_empty, author=author,
+                                  no_verify=no_verify, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     elif result.unchanged:
         echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
     else:
-        summary = message.splitlines()[0] if message else ""
-        echo(f"[{result.branch} {short_id(result.id)}] {summary}".rstrip())
+        summary = message.splitlines()[0] if message.strip() else "(no message; give one with -m MSG)"
+        echo(f"[{result.branch} {short_id(result.id)}] {summary}")
         for split, s in sorted(result.splits.items()):
             echo(f"  {split}: {s.rows:,} rows ({s.new_rows:,} new, {s.reused_rows:,} reused), "
                        f"{format_size(s.new_bytes)} new")
         for split in drop_splits:
             echo(f"  {split}: dropped")
+        for note in result.notes:       # guardrails: what may be a mistake (versions/guardrails.py)
+            if note.kind != "no-message":
+                warn(note.message)
 
 
 @cli.command()
@@ -416,6 +425,10 @@ def checkout(state: State, spec: str, out: str, split: str | None, fmt: str, as_
 for _command in (*HISTORY_COMMANDS, *COMMANDS, *DVC_COMMANDS):
     cli.add_command(_command)
 for _command in LOCK_COMMANDS:     # lock: dsreg.lock, in its own module
+    cli.add_command(_command)
+
+
+for _command in CHECK_COMMANDS:
     cli.add_command(_command)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from dsreg.errors import (
     CardFieldsNeedBranch,
+    CheckFailed,
     CreateAndDelete,
     DsregError,
     DuplicateKeyColumn,
@@ -54,6 +55,7 @@ WORDS: dict[type, Callable[..., tuple[str, str | None]]] = {
     NonFastForward: _non_fast_forward,
     MergeConflict: lambda e: (e.message, "write them with --conflicts FILE; settle them with --strategy ours|theirs "
                                          "or --resolve FILE"),
+    CheckFailed: lambda e: (e.message, "fix the rows, or pass --no-verify to skip the checks"),
 }
 
 

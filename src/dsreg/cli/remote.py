@@ -164,9 +164,11 @@ def remote_remove(state: State, name: str, as_json: bool) -> None:
 @click.argument("spec", required=False, metavar="[NAME[@BRANCH]]")
 @click.option("-f", "--force", is_flag=True,
               help="Replace remote branches and tags even where that drops commits the remote has.")
+@click.option("--no-verify", is_flag=True, help="Skip the checks of the branches pushed (see 'dsreg check').")
 @json_option
 @pass_state
-def push(state: State, remote_name: str | None, spec: str | None, force: bool, as_json: bool) -> None:
+def push(state: State, remote_name: str | None, spec: str | None, force: bool, no_verify: bool,
+         as_json: bool) -> None:
     """Upload what the remote lacks, then move its branches and tags.
 
     Without NAME, every branch and tag of every dataset is pushed; NAME pushes those of
@@ -176,7 +178,9 @@ def push(state: State, remote_name: str | None, spec: str | None, force: bool, a
 
     A remote branch only moves forward: if it has commits you do not have, push stops and
     says so (pull first, or replace it with --force). Objects are uploaded before the refs
-    that reach them, and each ref moves by compare-and-swap.
+    that reach them, and each ref moves by compare-and-swap. A branch's new commit must
+    keep the branch's checks (see 'dsreg check'); --no-verify skips them. The checks
+    themselves travel too: the remote keeps each branch's, and pull and clone take them.
 
     \b
     Examples:
@@ -189,7 +193,11 @@ def push(state: State, remote_name: str | None, spec: str | None, force: bool, a
     if spec is not None and remote_name is None and "@" not in spec and not reg.manifest.has_dataset(spec):
         raise UsageError(f"{spec!r} is neither a remote nor a dataset",
                          "run 'dsreg remote list' or 'dsreg ls'")
-    result = transfer.push(reg, remote_name, spec, force=force, progress=state.progress())
+    from dsreg.checks.verify import push_verifier
+    from dsreg.cli.checks import showing_failures
+    with showing_failures():
+        result = transfer.push(reg, remote_name, spec, force=force, progress=state.progress(),
+                               verify=None if no_verify else push_verifier(reg))
     if as_json:
         emit_json(result.to_json())
         return

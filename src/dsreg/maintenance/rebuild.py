@@ -71,6 +71,7 @@ KEPT = {
     "remotes": ("name", "url", "endpoint_url", "cas_ok", "probed_at", "gc_seen"),
     "remote_refs": ("remote", "dataset", "kind", "name", "commit_id"),
     "remote_objects": ("remote", "object_id"),
+    "checks": ("dataset", "branch", "id", "rule"),     # in no object: kept, like remotes
 }
 
 
@@ -181,6 +182,8 @@ def _salvage(path: Path) -> _Old:
         for table, columns in KEPT.items():
             try:
                 have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                if not have and table == "checks":
+                    continue            # a manifest from before checks
                 if not have:
                     raise sqlite3.OperationalError(f"no table {table}")
                 cols = [c for c in columns if c in have]
@@ -346,6 +349,7 @@ def _write_kept(m: Manifest, old: _Old, built: _Built) -> None:
     names = {r["name"] for r in remotes}
     _insert(m, "remote_objects", [r for r in old.tables.get("remote_objects", []) if r["remote"] in names])
     _insert(m, "reflog", old.tables.get("reflog", []))
+    _insert(m, "checks", old.tables.get("checks", []))
     with_refs: set[str] = set()
     for table, label in (("refs", ""), ("remote_refs", " on {remote}")):
         kept = []

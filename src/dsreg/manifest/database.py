@@ -110,6 +110,18 @@ def _m5_input_cache(db: Database) -> None:
     db.table("input_snapshots").create_index(["snapshot_id"])
 
 
+@migration
+def _m6_checks(db: Database) -> None:
+    # the contracts a branch's versions must keep (see checks/): one rule a row, in its
+    # canonical text; travels with push and pull. The last result of each, for the card.
+    # (terse SQL, no key indexes: the schema page is nearly full, and a manifest whose schema
+    # spills onto a second page reads worse once damaged; both tables stay small, and
+    # writers serialize on the database lock)
+    db.execute("CREATE TABLE checks(dataset TEXT,branch TEXT,id INT,rule TEXT)")
+    db.execute("CREATE TABLE check_results(commit_id TEXT,result TEXT)")
+
+
+
 class RemotesMixin:
     """Remotes, what each is known to hold, and where its refs were last seen."""
 
@@ -173,7 +185,49 @@ class RemotesMixin:
                               "WHERE commit_id != excluded.commit_id", (remote, dataset, kind, name, commit))
 
 
-class Manifest(RemotesMixin):
+class ChecksMixin:
+    """The checks of each dataset and branch (see checks/), and their last results."""
+
+    conn: sqlite3.Connection
+
+    def checks(self, dataset: str, branch: str) -> list[tuple[int, str]]:
+        """(id, rule text) of the branch's checks, by id."""
+        rows = self.conn.execute("SELECT id, rule FROM checks WHERE dataset=? AND branch=? ORDER BY id",
+                                 (dataset, branch))
+        return [(r[0], r[1]) for r in rows]
+
+    def checked_branches(self, dataset: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT branch FROM checks WHERE dataset=? ORDER BY branch",
+                                                (dataset,))]
+
+    def add_check(self, dataset: str, branch: str, rule: str) -> int:
+        """Add a rule (a rule already there keeps its id); its id, one more than the
+        highest so far, so an id is never reused for another rule of the branch."""
+        for cid, text in self.checks(dataset, branch):
+            if text == rule:
+                return cid
+        row = self.conn.execute("SELECT MAX(id) FROM checks WHERE dataset=? AND branch=?", (dataset, branch)).fetchone()
+        cid = (row[0] or 0) + 1
+        self.conn.execute("INSERT INTO checks VALUES (?, ?, ?, ?)", (dataset, branch, cid, rule))
+        return cid
+
+    def remove_check(self, dataset: str, branch: str, check_id: int) -> str | None:
+        row = self.conn.execute("SELECT rule FROM checks WHERE dataset=? AND branch=? AND id=?",
+                                (dataset, branch, check_id)).fetchone()
+        if row is not None:
+            self.conn.execute("DELETE FROM checks WHERE dataset=? AND branch=? AND id=?", (dataset, branch, check_id))
+        return row[0] if row else None
+
+    def check_result(self, commit_id: str) -> dict | None:
+        row = self.conn.execute("SELECT result FROM check_results WHERE commit_id=?", (commit_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_check_result(self, commit_id: str, result: dict) -> None:
+        self.conn.execute("DELETE FROM check_results WHERE commit_id=?", (commit_id,))
+        self.conn.execute("INSERT INTO check_results VALUES (?, ?)", (commit_id, json.dumps(result)))
+
+
+class Manifest(RemotesMixin, ChecksMixin):
     def __init__(self, path: Path):
         self.path = Path(path)
         # a manifest we may not write (permissions, a read-only mount) is still read: every
@@ -345,6 +399,7 @@ class Manifest(RemotesMixin):
         for c in commits:
             self.conn.execute("DELETE FROM commits WHERE id=?", (c,))
             self.conn.execute("DELETE FROM commit_changes WHERE commit_id=?", (c,))
+            self.conn.execute("DELETE FROM check_results WHERE commit_id=?", (c,))
             self.conn.execute("DELETE FROM commit_splits WHERE commit_id=?", (c,))
         for s in snapshots:
             self.conn.execute("DELETE FROM snapshots WHERE id=?", (s,))

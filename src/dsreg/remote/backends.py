@@ -5,6 +5,7 @@ Layout under the remote's root (an S3 prefix or a folder):
     objects/ab/cdef...              content-addressed objects, as in the local store
     refs/<dataset>@branch/<name>    {"commit": "<id>"}; '@' cannot appear in a dataset name,
     refs/<dataset>@tag/<name>       so the key parses back unambiguously
+    checks/<dataset>@branch/<name>  {"rules": [rule text, ...]}: the branch's checks (checks/)
 
 No server, lock service or database: S3 refs move with conditional PUTs (`If-Match` on
 the ETag that was read, `If-None-Match: *` for a new ref); folder refs move under an
@@ -103,6 +104,22 @@ class Remote:
         """Does the store honour conditional writes? (Needed before any ref update.)"""
         return True
 
+    # -- the checks of each branch: small documents that travel with the refs ------------
+    def checks(self, dataset: str, branch: str) -> list[str] | None:
+        """The rules (canonical text) of the branch's checks, None when it has none."""
+        data = self._read_key(_checks_key(dataset, branch))
+        return _decode_checks(data, f"{dataset}@{branch}") if data is not None else None
+
+    def set_checks(self, dataset: str, branch: str, rules: list[str]) -> None:
+        """Replace the branch's checks (no rules: remove them)."""
+        self._write_key(_checks_key(dataset, branch), json.dumps({"rules": rules}).encode() + b"\n" if rules else None)
+
+    def _read_key(self, rel: str) -> bytes | None:
+        raise NotImplementedError
+
+    def _write_key(self, rel: str, data: bytes | None) -> None:
+        raise NotImplementedError
+
     # -- for remote gc (see remotemaint.py) -------------------------------------
     def gc_marker(self) -> dict | None:
         """What the last `gc --remote` wrote ({"id", "started"}, with "running" while it deletes
@@ -150,6 +167,20 @@ def _folder_path(url: str) -> str:
     if not path or not os.path.isabs(path) or "\x00" in path:
         raise malformed
     return path
+
+
+def _checks_key(dataset: str, branch: str) -> str:
+    return f"checks/{dataset}@branch/{branch}"
+
+
+def _decode_checks(data: bytes, where: str) -> list[str]:
+    try:
+        rules = json.loads(data)["rules"]
+    except (ValueError, KeyError, TypeError):
+        raise RemoteError(f"the checks of remote branch {where} are malformed") from None
+    if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+        raise RemoteError(f"the checks of remote branch {where} are malformed")
+    return rules
 
 
 class FolderRemote(Remote):
@@ -218,6 +249,20 @@ class FolderRemote(Remote):
 
     def set_gc_marker(self, doc: dict) -> None:
         write_atomic(self.root / GC_MARKER, json.dumps(doc).encode())
+
+    def _read_key(self, rel: str) -> bytes | None:
+        self._check()
+        try:
+            return (self.root / rel).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _write_key(self, rel: str, data: bytes | None) -> None:
+        self._check()
+        if data is None:
+            (self.root / rel).unlink(missing_ok=True)
+        else:
+            write_atomic(self.root / rel, data)
 
     def object_times(self) -> Iterator[tuple[str, float]]:
         for oid in self.objects.iter():
@@ -296,6 +341,16 @@ class S3Remote(Remote):
 
     def set_gc_marker(self, doc: dict) -> None:
         self.objects.put_key(self.objects.key(GC_MARKER), json.dumps(doc).encode(), "write gc marker")
+
+    def _read_key(self, rel: str) -> bytes | None:
+        got = self.objects.get_key(self.objects.key(rel))
+        return got[0] if got is not None else None
+
+    def _write_key(self, rel: str, data: bytes | None) -> None:
+        if data is None:
+            self.objects.delete_key(self.objects.key(rel), "delete checks")
+        else:
+            self.objects.put_key(self.objects.key(rel), data, "write checks")
 
     def object_times(self) -> Iterator[tuple[str, float]]:
         s3 = self.objects

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from dsreg.errors import DsregError
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.remote.backends import open_remote
-from dsreg.remote.transfer import FetchResult, add_remote, fetch
+from dsreg.remote.transfer import FetchResult, add_remote, adopt_checks, fetch
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -72,7 +72,7 @@ def removed_on_failure(directory: Path) -> Iterator[None]:
 def fill_clone(reg: Registry, url: str, endpoint_url: str | None = None, *,
                progress: Progress = NO_PROGRESS) -> FetchResult:
     """Set `url` as origin of the new, empty registry `reg`, fetch every ref's metadata,
-    and create the same branches and tags locally."""
+    and create the same branches and tags locally, with the branches' checks."""
     add_remote(reg, "origin", url, endpoint_url)
     fetched = fetch(reg, "origin", progress=progress)
     m = reg.manifest
@@ -81,6 +81,10 @@ def fill_clone(reg: Registry, url: str, endpoint_url: str | None = None, *,
             m.add_dataset(ref.dataset)
             if m.ref(ref.dataset, ref.kind, ref.name) is None:
                 m.set_ref(ref.dataset, ref.kind, ref.name, ref.commit, None, f"clone: from {url}")
+    remote = open_remote(url, endpoint_url)
+    for ref in m.remote_refs("origin"):
+        if ref.kind == "branch":        # the checks travel with the branches
+            adopt_checks(reg, remote, ref.dataset, ref.name)
     return fetched
 
 

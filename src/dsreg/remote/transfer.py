@@ -198,8 +198,14 @@ def _local_refs(reg: Registry, spec: str | None):
     return refs
 
 
+# refuses a ref move by raising: (dataset, kind, name, new commit, the remote's commit or None)
+PushVerify = Callable[[str, str, str, CommitId, "CommitId | None"], None]
+
+
 def push(reg: Registry, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
-         progress: Progress = NO_PROGRESS) -> PushResult:
+         progress: Progress = NO_PROGRESS, verify: PushVerify | None = None) -> PushResult:
+    """Upload what the remote lacks, then move its refs, then send each pushed branch's
+    checks. `verify` may refuse a ref's new commit (before anything is uploaded)."""
     reg.require_writable()      # a push records what the remote holds: refused before it moves anything there
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
@@ -223,6 +229,9 @@ def push(reg: Registry, remote_name: str | None = None, spec: str | None = None,
             if ref.kind == "tag" or not is_ancestor(reg, current.commit, ref.commit):
                 raise NonFastForward(name, ref.dataset, ref.name, ref.kind)
         plans.append((ref, current))
+    if verify is not None:
+        for ref, current in plans:
+            verify(ref.dataset, ref.kind, ref.name, ref.commit, current.commit if current else None)
     # objects first: everything the new commits reach that the remote may lack
     held = _held_tips(reg, name, remote, {ref.dataset for ref, _ in plans})
     wanted: dict[ObjectId, int | None] = {}
@@ -249,7 +258,28 @@ def push(reg: Registry, remote_name: str | None = None, spec: str | None = None,
             reg.manifest.set_remote_ref(name, ref.dataset, ref.kind, ref.name, ref.commit)
         result.refs.append({"dataset": ref.dataset, "kind": ref.kind, "name": ref.name, "commit": ref.commit,
                             "was": current.commit if current else None})
+    _push_checks(reg, remote, refs)
     return result
+
+
+def _push_checks(reg, remote: Remote, refs) -> None:
+    """The remote's checks of each branch pushed become the local ones (as its ref does)."""
+    for ref in refs:
+        if ref.kind != "branch":
+            continue
+        mine = [text for _, text in reg.manifest.checks(ref.dataset, ref.name)]
+        if (remote.checks(ref.dataset, ref.name) or []) != mine:
+            remote.set_checks(ref.dataset, ref.name, mine)
+
+
+def adopt_checks(reg, remote: Remote, dataset: str, branch: str) -> None:
+    """Take the remote branch's checks: the local branch gets every rule it lacks (a local
+    rule not pushed yet is kept)."""
+    rules = remote.checks(dataset, branch) or []
+    if rules:
+        with reg.manifest.transaction():
+            for text in rules:
+                reg.manifest.add_check(dataset, branch, text)
 
 
 def _held_tips(reg: Registry, name: str, remote: Remote, datasets: set[str]) -> set[CommitId]:
@@ -504,6 +534,8 @@ def pull(reg: Registry, remote_name: str | None, spec: str, *, rebase: bool = Fa
         return PullResult(fetched, dataset, None, target, "pinned", n, size)
     target = remote_refs[(kind, rev)]
     n, size = download_data(reg, remote, target, progress)
+    if kind == "branch":
+        adopt_checks(reg, remote, dataset, rev)
     m = reg.manifest
     local = m.ref(dataset, kind, rev)
     status, final = "up-to-date", target

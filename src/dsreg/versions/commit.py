@@ -18,7 +18,8 @@ import os
 import socket
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -42,6 +43,7 @@ from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
+from dsreg.versions.guardrails import commit_notes
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -59,7 +61,7 @@ class SplitResult:
 
 @dataclass(frozen=True)
 class CommitResult(JsonFields):
-    _json_skip = ("compacted",)
+    _json_skip = ("compacted", "notes")     # notes are warnings the CLI prints on stderr
 
     id: CommitId
     dataset: str
@@ -67,6 +69,7 @@ class CommitResult(JsonFields):
     splits: dict[str, SplitResult]
     unchanged: bool = False
     compacted: tuple[str, ...] = ()
+    notes: tuple = ()               # guardrails.Note: what the user should know (typo'd split, ...)
 
 
 def default_author() -> str:
@@ -88,12 +91,13 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
            base: str | None = None, metadata: dict | None = None, author: str | None = None,
            timestamp: int | None = None, allow_empty: bool = False, empty_files: bool = True,
            settings: RowSettings | None = None,
-           progress: Progress = NO_PROGRESS) -> CommitResult:
+           progress: Progress = NO_PROGRESS, verify: Verify | None = None) -> CommitResult:
     """Commit `splits` ({split: source}, or one source for `train`) to `dataset`'s `branch`;
     the other splits carry over, those in `drop_splits` go. `empty_files=False` refuses
     files that hold no rows; `allow_empty` records a commit even when nothing changed;
     `settings` are the batch, shard and compaction sizes (None: the defaults; tests take
-    small ones)."""
+    small ones); `verify(plan, built)` may refuse the built version by raising (nothing is
+    recorded)."""
     reg.require_writable()
     settings = settings or DEFAULT_ROW_SETTINGS
     with staged(reg):
@@ -102,7 +106,11 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
                            empty_files=empty_files, settings=settings)
         reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
         built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
-        return record_commit(reg, plan, built)
+        if verify is not None:
+            verify(plan, built)
+        notes = commit_notes(reg, plan, built)
+        result = record_commit(reg, plan, built)
+        return result if result.unchanged else replace(result, notes=notes)
 
 
 # -- plan -------------------------------------------------------------------------------
@@ -245,6 +253,10 @@ class BuiltSplit:
     digest: InputDigest | None      # of the input, for the input cache
     result: SplitResult
     compacted: bool = False
+
+
+# checks the built version before it is recorded (see porcelain.commit, checks/verify.py)
+Verify = Callable[[CommitPlan, list[BuiltSplit]], None]
 
 
 def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: ShardReader,

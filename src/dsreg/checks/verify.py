@@ -1,0 +1,101 @@
+"""Where checks are enforced: the hooks that commit, merge and push call.
+
+The layers below cannot import checks (versions/ is L2, remote/ L3), so they take a hook
+and the porcelain passes these in unless told not to verify (`no_verify=True`).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dsreg.checks.evaluate import Version, evaluate
+from dsreg.checks.report import CheckReport
+from dsreg.checks.rules import Rule, parse_rule
+from dsreg.errors import CheckFailed
+from dsreg.model.objects import get_commit, get_snapshot
+from dsreg.model.serialize import Snapshot
+
+if TYPE_CHECKING:
+    from dsreg.registry import Registry
+    from dsreg.versions.commit import BuiltSplit, CommitPlan
+
+
+def branch_rules(reg: Registry, dataset: str, branch: str) -> list[Rule]:
+    return [parse_rule(text) for _, text in reg.manifest.checks(dataset, branch)]
+
+
+def commit_splits(reg: Registry, commit_id: str | None) -> dict[str, Snapshot] | None:
+    if commit_id is None:
+        return None
+    return {s: get_snapshot(reg, sid) for s, sid in get_commit(reg, commit_id).splits.items()}
+
+
+def commit_keys(reg: Registry, commit_id: str | None) -> tuple[str, ...]:
+    return tuple(get_commit(reg, commit_id).metadata.get("keys") or ()) if commit_id else ()
+
+
+class CommitVerifier:
+    """The hook versions.commit calls with the built splits, before anything is recorded:
+    raises CheckFailed when the version breaks a check of its branch. Keeps the report,
+    so the caller can record it as the new commit's last result."""
+
+    def __init__(self, reg: Registry):
+        self.reg = reg
+        self.report: CheckReport | None = None
+
+    def __call__(self, plan: CommitPlan, built: list[BuiltSplit]) -> None:
+        rules = branch_rules(self.reg, plan.dataset, plan.branch)
+        if not rules:
+            return
+        reg = self.reg
+        parent = commit_splits(reg, plan.parent_id)
+        splits = {s: snap for s, snap in (parent or {}).items() if s not in plan.drop_splits}
+        for b in built:
+            splits[b.name] = b.snapshot if b.snapshot is not None else get_snapshot(reg, b.snapshot_id)
+        keys = plan.keys or commit_keys(reg, plan.parent_id)
+        self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent))
+        if not self.report.ok:
+            raise CheckFailed(plan.dataset, plan.branch, self.report, "commit")
+
+
+def verify_version(reg: Registry, dataset: str, branch: str, splits: Mapping[str, Any],
+                   parent_id: str | None, keys: tuple[str, ...] | list[str] = (),
+                   action: str = "merge") -> CheckReport | None:
+    """Check a version about to land on `branch` (its splits as snapshot ids or Snapshots;
+    rows on `parent_id`'s shards count as checked). Raises CheckFailed (nothing should be
+    recorded then); returns the report, or None when the branch has no checks. For merge:
+    call it before the merge commit is recorded."""
+    rules = branch_rules(reg, dataset, branch)
+    if not rules:
+        return None
+    snaps = {s: v if isinstance(v, Snapshot) else get_snapshot(reg, v) for s, v in splits.items()}
+    version = Version(dataset, snaps, tuple(keys) or commit_keys(reg, parent_id), commit_splits(reg, parent_id))
+    report = evaluate(reg.store, rules, version)
+    if not report.ok:
+        raise CheckFailed(dataset, branch, report, action)
+    return report
+
+
+def push_verifier(reg: Registry):
+    """The hook push calls for each ref it would move: a branch with checks must hold its
+    new commit to them; rows the remote's version already has count as checked."""
+    def verify(dataset: str, kind: str, name: str, commit_id: str, remote_commit: str | None) -> None:
+        if kind != "branch":
+            return
+        known = remote_commit if remote_commit and reg.manifest.commit(remote_commit) is not None else None
+        c = get_commit(reg, commit_id)
+        report = verify_version(reg, dataset, name, c.splits, known, tuple(c.metadata.get("keys") or ()), "push")
+        if report is not None:
+            record_result(reg, report.for_commit(commit_id))
+    return verify
+
+
+def record_result(reg: Registry, report: CheckReport) -> None:
+    """Remember a commit's last check result, for the card (best effort: a cache)."""
+    if report.commit is None:
+        return
+    with reg.manifest.transaction():
+        reg.manifest.set_check_result(report.commit, report.to_json())
+
+
+__all__ = ["CommitVerifier", "verify_version", "push_verifier", "branch_rules", "record_result"]
