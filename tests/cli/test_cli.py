@@ -19,7 +19,7 @@ import pytest
 import dsreg
 from dsreg.cli import commands as cli_mod
 from dsreg.cli import util as cliutil
-from helpers.cli import fails, misuse, run, run_json, write
+from helpers.cli import fails, misuse, on_a_terminal, run, run_json, write
 
 HEX = re.compile(r"^[0-9a-f]{32}$")
 
@@ -555,25 +555,9 @@ def test_console_script_draws_progress_on_a_terminal(tmp_path):
     dsreg_exe = _script()
     data = write(tmp_path / "v1.parquet", V1)
     subprocess.run([dsreg_exe, "init"], cwd=tmp_path, env=_env(), check=True, capture_output=True)
-    master, slave = os.openpty()
-    try:
-        proc = subprocess.run([dsreg_exe, "commit", "reviews", data], cwd=tmp_path, env=_env(),
-                              stdout=subprocess.PIPE, stderr=slave, timeout=120)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(master)
-    assert proc.returncode == 0
-    assert b"commit train: 3 rows" in b"".join(chunks)
-    assert b"commit train" not in proc.stdout
+    out, shown = on_a_terminal(dsreg_exe, ["commit", "reviews", str(data)], tmp_path, _env())
+    assert "commit train: 3 rows" in shown
+    assert "commit train" not in out
 
 
 # -- diff / fsck / gc (against dsreg.diff.compare and dsreg.maintenance.fsck) ----------------------------

@@ -17,7 +17,7 @@ import pytest
 
 from dsreg.cli import cli
 from dsreg.store import LocalStore
-from helpers.cli import fails, misuse, run, run_json, write
+from helpers.cli import fails, misuse, on_a_terminal, run, run_json, write
 from helpers.proxy import Proxy
 from helpers.s3 import new_bucket
 
@@ -369,7 +369,7 @@ def test_push_draws_a_bytes_bar_on_a_terminal(tmp_path):
     data = write(tmp_path / "v1.parquet", V1)
     for args in (["init"], ["commit", "reviews", data], ["remote", "add", "origin", f"file://{tmp_path / 'remote'}"]):
         subprocess.run([exe, *args], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
-    out, err = _on_a_terminal(exe, ["push"], tmp_path, env)
+    out, err = on_a_terminal(exe, ["push"], tmp_path, env)
     assert re.search(r"\rpush \[#{30}\] 100% (\d+)/\1 objects, ([\d.]+)/\2 (B|KiB)", err), err
     assert out.startswith("reviews@main: (new branch) ")
 
@@ -382,27 +382,6 @@ def _console_script() -> tuple[str, dict]:
     env = {k: v for k, v in os.environ.items() if k != "DSREG_DIR"}
     env["DSREG_AUTHOR"] = "Script <script@example.com>"
     return exe, env
-
-
-def _on_a_terminal(exe: str, args: list[str], cwd: Path, env: dict) -> tuple[str, str]:
-    """Run the console script with stderr on a pseudo-terminal: (stdout, what stderr showed)."""
-    master, slave = os.openpty()
-    try:
-        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave, timeout=120)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(master)
-    assert proc.returncode == 0, (args, b"".join(chunks))
-    return proc.stdout.decode(), b"".join(chunks).decode()
 
 
 def _last_frames(stderr: str) -> list[str]:
@@ -426,7 +405,7 @@ def test_transfer_bars_end_at_their_totals_and_nothing_moving_draws_nothing(tmp_
         return proc.stdout
 
     def shown(*args, cwd=project):
-        return _on_a_terminal(exe, list(args), cwd, env)
+        return on_a_terminal(exe, list(args), cwd, env)
     for args in (["init"], ["commit", "reviews", v1], ["remote", "add", "origin", f"file://{remote}"]):
         piped(*args)
     piped("push")

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,3 +50,24 @@ def write(path: Path, table: pa.Table) -> str:
     else:
         pq.write_table(table, path)
     return str(path)
+
+
+def on_a_terminal(exe: str, args: list[str], cwd: Path, env: dict) -> tuple[str, str]:
+    """Run the console script with stderr on a pseudo-terminal: (stdout, what stderr showed)."""
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.run([exe, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, (args, b"".join(chunks))
+    return proc.stdout.decode(), b"".join(chunks).decode()
