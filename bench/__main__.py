@@ -1,7 +1,7 @@
 """dsreg against DVC, Oxen, Hub-style chunk dedup and the raw limits, side by side.
 
     python -m bench [--size small|default|large] [--peers all|none|dvc,oxen,cdc,raw]
-                    [--repeat N] [--out bench/results] [--work DIR] [--keep]
+                    [--suites all|none|NAME,...] [--repeat N] [--out bench/results] [--work DIR] [--keep]
 
 Writes bench/results/<size>-<timestamp>.json and .md (and <size>-latest.*).
 """
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import datagen, report
+from . import datagen, report, suites
 from .procs import measured, run
 from .s3server import MotoServer
 
@@ -99,6 +99,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--scenarios", default="all",
                     help="all, or a comma list of: " + ", ".join(datagen.SCENARIOS) + " (edit is always run: "
                          "the clone loads it)")
+    ap.add_argument("--suites", default="all",
+                    help="benchmarks of one capability each, after the comparison: all, none, or a comma list of: "
+                         + ", ".join(suites.SUITES))
     ap.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON and Markdown results")
     ap.add_argument("--work", help="scratch folder (default: a new temporary folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
@@ -108,12 +111,13 @@ def main(argv: list[str] | None = None) -> dict:
     log = (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     n = args.rows or datagen.SIZES[args.size]
     scenarios = parse_scenarios(args.scenarios)
+    chosen_suites = suites.parse(args.suites)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix=f"dsreg-bench-{args.size}-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     doc: dict = {"meta": {"size": args.size, "rows": n, "scenarios": scenarios, "peers": peers,
-                          "repeat": args.repeat, "started": started, "command": command.strip(),
+                          "suites": chosen_suites, "repeat": args.repeat, "started": started, "command": command.strip(),
                           "machine": machine(), "packages": versions_of_packages()}}
     try:
         log(f"generating {n:,} rows and {len(scenarios)} scenario versions in {work / 'data'}")
@@ -141,6 +145,12 @@ def main(argv: list[str] | None = None) -> dict:
                 log("oxen")
                 doc["oxen"] = _guarded(lambda: OxenTool(work, HERE / ".venv-oxen", args.repeat)
                                        .run_all(versions, scenarios, log))
+            doc["suites"] = {}
+            for name in chosen_suites:
+                log(f"suite {name}")
+                ctx = suites.Context(versions, work / "suites" / name, s3, args.repeat, n, args.size, log)
+                ctx.work.mkdir(parents=True, exist_ok=True)
+                doc["suites"][name] = _guarded(lambda: suites.load(name).run(ctx))
         if "cdc" in peers:
             from .tools import cdc_tool
             log("hub-style cdc")

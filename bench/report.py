@@ -1,6 +1,7 @@
 """Targets and the Markdown report of one run, from its results document."""
 from __future__ import annotations
 
+from . import suites
 from .datagen import ONE_PERCENT
 
 MIB, GIB = 1 << 20, 1 << 30
@@ -65,6 +66,9 @@ def targets(doc: dict) -> list[dict]:
     peak = max(_get(d, s, "commit", "peak_rss", default=0) for s in ["base", *one_percent])
     add(f"peak memory of commit ({doc['meta']['size']} size; the target is for large)", "<= 2 GiB",
         f"{peak / GIB:.2f} GiB", peak <= 2 * GIB)
+    for name, result in (doc.get("suites") or {}).items():
+        if "error" not in result:
+            out += suites.load(name).targets(result, doc["meta"])
     return out
 
 
@@ -158,6 +162,10 @@ def render(doc: dict) -> str:
             (oxen, ("commit",)), (oxen, ("diff",)))]) + " |")
     lines += ["", f"dsreg clone {_b(_get(cl, 'clone', 'peak_rss'))}, load {_b(_get(cl, 'load_main', 'peak_rss'))}; "
               f"DVC pull {_b(_get(dvc, 'clone_load', 'pull', 'peak_rss'))}.", ""]
+    for name, result in (doc.get("suites") or {}).items():
+        lines += [f"## {suites.load(name).TITLE}", ""]
+        lines += ([f"Not measured: {result['error'][:500]}", ""] if "error" in result
+                  else suites.load(name).render(result) + [""])
     lines += ["## Targets", "", "| target | limit | measured | met |", "|---|---|---|---|"]
     for t in doc.get("targets", []):
         lines.append(f"| {t['target']} | {t['limit']} | {t['value']} | {'yes' if t['met'] else 'NO'} |")

@@ -20,7 +20,7 @@ def bench_run(tmp_path_factory):
     finally:
         sys.path.remove(str(ROOT))
     out = tmp_path_factory.mktemp("results")
-    doc = main(["--size", "small", "--peers", "none", "--out", str(out), "--quiet"])
+    doc = main(["--size", "small", "--peers", "none", "--suites", "none", "--out", str(out), "--quiet"])
     return doc, out
 
 
