@@ -278,15 +278,16 @@ def test_show(registry, two_commits):
     v1, v2 = two_commits["v1"], two_commits["v2"]
     out = run("show", "reviews@v1").stdout
     lines = out.splitlines()
-    assert lines[0] == f"commit {v1[:12]} (reviews)"
-    assert lines[1] == "Author:  Test Author <test@example.com>"
+    assert lines[0] == f"commit {v1[:12]} (tag: v1)"
+    assert lines[1] == "Author: Test Author <test@example.com>"
+    assert "dataset: reviews" in lines and "parents: none (a first commit)" in lines
     assert "    first" in lines
     assert re.search(r"^split +rows +bytes +shards +runs$", out, flags=re.M)
     assert re.search(r"^test +2 +\d+ B +1 +1$", out, flags=re.M)
     assert re.search(r"^train +3 +\d+ B +1 +1$", out, flags=re.M)
     assert "schema of test, train:\n  id     int64\n  label  string\n" in out
     assert '  keys: ["id"]' in lines
-    assert run("show", "reviews").stdout.splitlines()[1] == f"Parents: {v1[:12]}"
+    assert f"parents: {v1[:12]}" in run("show", "reviews").stdout.splitlines()
     assert v2 not in out and v1 not in out     # ids are shortened
 
 

@@ -57,3 +57,32 @@ def test_commit_author_option_wins_over_the_environment(registry, tmp_path):
     r = CliRunner().invoke(cli, ["commit", "ds", str(pa_path), "--author", "Ada <ada@example.com>"])
     assert r.exit_code == 0, r.output
     assert registry.log("ds")[0].author == "Ada <ada@example.com>"    # DSREG_AUTHOR is set too
+
+
+def test_show_begins_with_the_header_log_prints(registry):
+    from tests.helpers.cli import run
+    registry.commit("reviews", pa.table({"x": [1]}), message="one")
+    registry.tag("reviews", "v1")
+    registry.commit("reviews", pa.table({"x": [2]}), message="two")
+    for rev in ("reviews", "reviews@v1"):
+        log = run("log", rev).stdout.split("\n\n    ")[0]         # the newest entry's header
+        show = run("show", rev).stdout
+        assert show.startswith(log + "\n\n    "), (log, show)
+    assert run("show", "reviews").stdout.splitlines()[0].endswith(" (main)")
+    assert run("show", "reviews@v1").stdout.splitlines()[0].endswith(" (tag: v1)")
+    assert "dataset: reviews" in run("show", "reviews").stdout.splitlines()
+
+
+def test_card_json_prints_the_card_fields(registry, tmp_path):
+    import json
+
+    from tests.helpers.cli import misuse, run
+    registry.commit("reviews", pa.table({"x": [1, 2]}), message="one")
+    doc = json.loads(run("card", "reviews", "--json").stdout)
+    assert doc == json.loads(run("card", "reviews", "--format", "json").stdout)
+    assert doc["dataset"] == "reviews" and doc["commit"] == registry.resolve("reviews")
+    set_doc = run("card", "reviews", "--set", "license=mit", "--json")
+    assert json.loads(set_doc.stdout)["commit"] == registry.resolve("reviews")    # the new commit's card
+    assert "card fields recorded" in set_doc.stderr
+    misuse("card", "reviews", "--json", "-o", str(tmp_path / "c.json"), says="--json prints the card on stdout")
+    misuse("card", "reviews", "--json", "--format", "md", says="--json prints the card on stdout")
