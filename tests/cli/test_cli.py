@@ -476,7 +476,7 @@ def test_terminal_progress_draws_one_line():
     text = stream.getvalue()
     assert text.count("\n") == 2 and text.endswith("\n")
     assert "\rcommit train: 1,500 rows" in text
-    assert re.search(r"\rcheckout train \[#{15} {15}\]  50% 100 rows", text)
+    assert re.search(r"\rcheckout train \[#{15} {15}\]  50% 100/200 rows", text)
     p.finish()         # finishing twice writes nothing more
     assert stream.getvalue() == text
 
@@ -557,7 +557,7 @@ def test_console_script_draws_progress_on_a_terminal(tmp_path):
     data = write(tmp_path / "v1.parquet", V1)
     subprocess.run([dsreg_exe, "init"], cwd=tmp_path, env=_env(), check=True, capture_output=True)
     out, shown = on_a_terminal(dsreg_exe, ["commit", "reviews", str(data)], tmp_path, _env())
-    assert "commit train: 3 rows" in shown
+    assert "commit train [##############################] 100% 3/3 rows" in shown   # the total: from the footer
     assert "commit train" not in out
 
 
