@@ -132,7 +132,6 @@ def test_progress_bars_fit_a_narrow_terminal_and_show_totals(tmp_path):
     import re
 
     import pyarrow.parquet as pq
-
     from tests.helpers.cli import on_a_terminal
     rows = 300_000
     pq.write_table(pa.table({"x": range(rows), "s": [str(i) for i in range(rows)]}), tmp_path / "a.parquet")

@@ -26,7 +26,6 @@ from dsreg.cli.util import (
     State,
     echo,
     emit_json,
-    format_date,
     format_size,
     json_option,
     pass_state,

@@ -364,15 +364,16 @@ def build(m: SplitMerge, store, shard_stats=None) -> tuple[Snapshot, int, int]:
             p = edits[k]
             if p > at:
                 segments.append((ref, cur, p - at))
-            if where[k] is not None:
-                segments.append((*where[k], 1))
+            spliced = where[k]
+            if spliced is not None:
+                segments.append((*spliced, 1))
             k += 1
             cur += p - at + 1
             at = p + 1
         if end > at:
             segments.append((ref, cur, end - at))
         at = end
-    segments += [(*w, 1) for w in where[len(edits):]]
+    segments += [(*w, 1) for w in where[len(edits):] if w is not None]       # (appends are never cuts)
     return compose(m.schema, segments), new_rows, new_bytes
 
 
