@@ -22,7 +22,7 @@ from dsreg.errors import (
     NonFastForward,
     ObjectMissing,
     RefMoved,
-    RemoteError,
+    RemoteUnreachable,
     UnknownDataset,
     UsageError,
 )
@@ -68,7 +68,8 @@ def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = No
                probe: bool | None = None) -> dict:
     """Record a remote, probing its conditional writes. `probe=None` (the default) adds it
     even when it cannot be reached (no credentials, no network: `not_probed` says why), to be
-    probed at its first push; `probe=True` requires reaching it; `probe=False` skips it."""
+    probed at its first push, but not when it answers that it is wrong (no such bucket or
+    folder); `probe=True` requires reaching it; `probe=False` skips the probe."""
     check_ref_name(name, "remote", allow_slash=False)
     reg.require_writable()              # (before the probe writes to the remote)
     if reg.manifest.remote(name) is not None:
@@ -88,7 +89,7 @@ def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = No
                 not_probed = "no access with these credentials"
             else:
                 not_probed = "no write access"
-        except RemoteError as e:
+        except RemoteUnreachable as e:      # no answer; an answer that something is wrong stops here
             if probe:
                 raise
             not_probed = e.message
