@@ -667,11 +667,30 @@ def row_locations(snap: Snapshot, positions: np.ndarray) -> tuple[np.ndarray, np
     return snap.run_shard[run], snap.run_start[run] + positions - (ends[run] - snap.run_count[run])
 
 
-def take_rows(store, snap: Snapshot, positions: np.ndarray) -> pa.Table:
-    """These rows of the split, in this order, in storage types, reading only their row groups."""
+def take_rows(store, snap: Snapshot, positions: np.ndarray, columns: list[str] | None = None) -> pa.Table:
+    """These rows of the split, in this order, in storage types, reading only their row
+    groups, and of those only `columns` (default: all)."""
     positions = np.asarray(positions, dtype=np.int64)
     g, row = row_locations(snap, positions)
-    return _RowLoader(store, list(snap.shards)).take(_Rows(g, row, positions), snap.schema)
+    schema = snap.schema if columns is None else pa.schema([snap.schema.field(c) for c in columns])
+    return _RowLoader(store, list(snap.shards)).take(_Rows(g, row, positions), schema)
+
+
+def stored_fingerprints(store, snap: Snapshot, positions: np.ndarray) -> np.ndarray:
+    """The row fingerprints of these rows of the split, from the shards' stored ones (no
+    row is read; comparable between snapshots of compatible schemas)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    out = np.empty(len(positions), dtype=np.uint64)
+    if not len(positions):
+        return out
+    g, row = row_locations(snap, positions)
+    reader = ShardReader(store, cache_size=1)
+    order = np.argsort(g, kind="stable")
+    gs = g[order]
+    for lo, hi in _groups(gs):
+        fps = reader.fingerprints(snap.shards[int(gs[lo])], snap.schema)
+        out[order[lo:hi]] = fps[row[order[lo:hi]]]
+    return out
 
 
 # -- text output -------------------------------------------------------------------

@@ -10,7 +10,8 @@ from dsreg.model.serialize import Snapshot
 from dsreg.rows.arrowtypes import storage_schema
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, read_snapshot, schemas_compatible
-from dsreg.versions.threeway import Side, SplitMerge, merge_rows
+from dsreg.versions.cellmerge import merge_rows
+from dsreg.versions.mergeplan import CUT, NEW, THEIRS, Side, SplitMerge, new_rows_table
 
 
 def merged_schema(m: SplitMerge, base: pa.Schema | None, ours: pa.Schema, theirs: pa.Schema) -> pa.Schema | None:
@@ -62,30 +63,20 @@ def merge_whole(m: SplitMerge, store, base: Snapshot | None, ours: Snapshot, the
             m.conflicts.append((None, missing[0], None, None, None))
         return
     m.schema = schema
-    sides = []
+    tables = []
     for snap in (base, ours, theirs):
         raw = read_snapshot(store, snap) if snap is not None else schema.empty_table()
         table = _conformed(m, raw, schema)
         if table is None:
             return
-        sides.append(Side(table, np.arange(table.num_rows), frozenset(raw.column_names)))
-    merge_rows(m, sides[0], sides[1], sides[2], lambda i: -1, lambda i: False, strategy, resolve)
+        tables.append((table, frozenset(raw.column_names)))
+    sides = [Side.of_table(t, m.keys, cols) for t, cols in tables]
+    n_base = tables[0][0].num_rows
+    merge_rows(m, sides[0], sides[1], sides[2], np.full(n_base, -1, np.int64), np.zeros(n_base, bool), strategy,
+               resolve)
     if m.conflicts and strategy == "fail":
         return
-    order: list = [("o", p) for p in range(sides[1].table.num_rows)]
-    rows = []
-    for kind, p in order:
-        entry = m.edits.get(p, ("o", p)) if kind == "o" else (kind, p)
-        if entry is not None:
-            rows.append(entry)
-    rows += m.appends
-    pieces = []
-    for kind, i in rows:
-        if kind == "n":
-            pieces.append(_cells(m, i, schema))
-        else:
-            pieces.append(sides[1 if kind == "o" else 2].table.slice(i, 1))
-    table = pa.concat_tables(pieces) if pieces else sides[1].table.schema.empty_table()
+    table = _assembled(m, tables[1][0], tables[2][0])
     reader = ShardReader(store, cache_size=3)
     candidates = [s for s in (ours, theirs) if schemas_compatible(s.schema, schema)]
     builder = SnapshotBuilder(store, schema, base=BaseIndex(reader, candidates) if candidates else None,
@@ -95,13 +86,22 @@ def merge_whole(m: SplitMerge, store, base: Snapshot | None, ours: Snapshot, the
     m.whole_new = (builder.cutter.rows, builder.cutter.new_bytes)
 
 
-def _cells(m: SplitMerge, i: int, schema: pa.Schema) -> pa.Table:
-    cells = m.new_rows[i]
-    target = storage_schema(schema)
-    if isinstance(cells, pa.Table):
-        return pa.Table.from_arrays([cells[f.name].cast(f.type) for f in target], schema=target)
-    return pa.Table.from_arrays([m.sources[cells[f.name][0]][f.name].slice(cells[f.name][1], 1) for f in target],
-                                schema=target)
+def _assembled(m: SplitMerge, ours: pa.Table, theirs: pa.Table) -> pa.Table:
+    """Ours' rows with the edits, then the appends, taken from ours, theirs and the new rows."""
+    new = new_rows_table(m)
+    offsets = {THEIRS: ours.num_rows, NEW: ours.num_rows + theirs.num_rows}
+    at, kind, idx = m.edits()
+    rows = np.arange(ours.num_rows, dtype=np.int64)
+    keep = np.ones(ours.num_rows, dtype=bool)
+    keep[at[kind == CUT]] = False
+    for k, off in offsets.items():
+        rows[at[kind == k]] = idx[kind == k] + off
+    akind, aidx = m.appended()
+    tail = aidx + np.where(akind == NEW, offsets[NEW], offsets[THEIRS])
+    order = pa.array(np.concatenate([rows[keep], tail]))
+    return pa.Table.from_arrays([pa.chunked_array([*ours[f.name].chunks, *theirs[f.name].chunks,
+                                                   *new[f.name].cast(f.type).chunks], type=f.type).take(order)
+                                 for f in ours.schema], schema=ours.schema)
 
 
 __all__ = ["merged_schema", "merge_whole"]
