@@ -5,8 +5,10 @@
 - build: one split's snapshot, from its source through the base's row index: runs over
   shards the registry has, and new shards for the rows that matched nothing.
 - record: publish the staged objects, write the commit, and in one manifest transaction
-  move the branch by compare-and-swap (with its reflog entry) and fill the input cache;
-  then prime the statistics.
+  move the branch by compare-and-swap (with its reflog entry) and fill the input cache.
+
+Column statistics are not computed here: a card (stats/split.py) computes them exactly the
+first time it needs them, and caches them, so a commit never waits for them.
 
 `commit` runs the three inside a staging area (store/staged.py): a commit that fails
 leaves the registry exactly as it was.
@@ -40,8 +42,6 @@ from dsreg.rows.inputcache import record as record_inputs
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
-from dsreg.stats import shard_stats
-from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
 from dsreg.versions.guardrails import commit_notes
 
@@ -276,7 +276,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     candidates = _base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
     index = BaseIndex(reader, candidates) if candidates else None
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
-                              settings=plan.settings.shards, shard_stats=shard_stats)
+                              settings=plan.settings.shards)
     progress.start(f"commit {split.name}", None)
     for batch in src.batches():
         builder.add(batch)
@@ -287,7 +287,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     if files and snap.rows == before and not plan.empty_files:
         raise NoRows(split.name, files)
     compact = maybe_compact(reg.store, snap, reader, settings=plan.settings.compaction,
-                            shards=plan.settings.shards, shard_stats=shard_stats)
+                            shards=plan.settings.shards)
     if compact is not None:
         snap, extra_bytes = compact
         built.new_bytes += extra_bytes
@@ -346,7 +346,6 @@ def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> C
         expected = None if plan.new_branch else parent_id
         kind = "merge" if plan.extra_parents else "commit" if parent_id else "commit (initial)"
         m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected, f"{kind}: {plan.message}")
-    prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), plan.dataset, plan.branch, results,
                         compacted=tuple(b.name for b in built if b.compacted))
 
