@@ -82,6 +82,14 @@ class BaseIndex:
         return pos
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to be added: in storage form, with its row fingerprints and sizes."""
+    table: pa.Table
+    fps: np.ndarray
+    sizes: np.ndarray
+
+
 @dataclass
 class BuildResult:
     snapshot: Snapshot
@@ -136,15 +144,25 @@ class SnapshotBuilder:
         self._runs.append((kind, a, b, count))
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.add_prepared(self.prepare(batch))
+
+    def prepare(self, batch: pa.RecordBatch | pa.Table) -> Prepared:
+        """The batch in storage form with its fingerprints and sizes: what `add` needs first.
+        Depends on the batch alone (no state of the builder), so a thread may prepare the
+        next batches while `add_prepared` takes this one (see pipeline.py)."""
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        n = table.num_rows
-        if n == 0:
-            return
+        if table.num_rows == 0:
+            return Prepared(table, np.zeros(0, np.uint64), np.zeros(0, np.int64))
         if not all(same_type(c.type, f.type) for c, f in zip(table.columns, self.storage_schema)):
             table = pa.Table.from_arrays([c if same_type(c.type, f.type) else c.cast(f.type)
                                           for c, f in zip(table.columns, self.storage_schema)], schema=self.storage_schema)
-        fps = row_fingerprints(table)
-        sizes = row_nbytes(table)
+        return Prepared(table, row_fingerprints(table), row_nbytes(table))
+
+    def add_prepared(self, prepared: Prepared) -> None:
+        table, fps, sizes = prepared.table, prepared.fps, prepared.sizes
+        n = table.num_rows
+        if n == 0:
+            return
         pos = self._match(table, fps)
         # split the batch into segments: reused runs (contiguous base rows) and new rows
         is_new = pos < 0
@@ -189,6 +207,7 @@ class SnapshotBuilder:
         the runs are so short that slicing costs more."""
         assert self.base is not None        # only rows that matched the base come here
         shard_idx, rows = self.base.shard_of[pos[hit]], self.base.row_of[pos[hit]]
+        self._read_ahead(shard_idx)
         brk = np.ones(len(hit), dtype=bool)
         brk[1:] = (hit[1:] != hit[:-1] + 1) | (shard_idx[1:] != shard_idx[:-1]) | (rows[1:] != rows[:-1] + 1)
         starts = np.flatnonzero(brk)
@@ -204,6 +223,18 @@ class SnapshotBuilder:
         bad = self._unequal(new, base, 0)
         if bad:
             pos[hit[np.asarray(bad, dtype=np.int64)]] = -1
+
+    def _read_ahead(self, shard_idx: np.ndarray) -> None:
+        """Have the reader decode, while this batch is verified, the base shard the next
+        batch most likely needs: the second one this batch needs (the first is decoded now),
+        else the one after the last (edited data mostly follows the base's order)."""
+        assert self.base is not None
+        needed = list(dict.fromkeys(shard_idx.tolist()))
+        later = [*needed[1:], needed[-1] + 1] if needed else []
+        for si in later:
+            if si < len(self.base.shards):
+                self.reader.prefetch(self.base.shards[si].id)
+                return
 
     def _unequal(self, new: pa.Table, base: pa.Table, offset: int) -> list[int]:
         if tables_equal(new, base):

@@ -39,6 +39,7 @@ from dsreg.rows.compaction import maybe_compact
 from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest
 from dsreg.rows.inputcache import record as record_inputs
+from dsreg.rows.pipeline import ahead
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
@@ -105,7 +106,10 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
                            keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
         reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
-        built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        try:
+            built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        finally:
+            reader.close()
         if verify is not None:
             verify(plan, built)
         notes = commit_notes(reg, plan, built)
@@ -278,8 +282,9 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
                               settings=plan.settings.shards)
     progress.start(f"commit {split.name}", None)
-    for batch in src.batches():
-        builder.add(batch)
+    # the next batches are read and fingerprinted by a thread while this one is matched
+    for prepared in ahead(src.batches(), builder.prepare):
+        builder.add_prepared(prepared)
     built = builder.finish()
     progress.finish()
     snap = built.snapshot
