@@ -29,6 +29,13 @@ _MIN_MEAN_RUN = 16     # verify matches by slices when their runs average at lea
 _COMPACT_RUN_ROWS = 1 << 16   # a loaded table of shorter runs on average is copied into one chunk
 
 
+def _indices(rows: np.ndarray) -> pa.Array:
+    """Row positions for `take`, as an Arrow array made without a conversion: converting a
+    numpy array imports pandas (0.5-1.5 s, once per process), which a commit never needs."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
+
+
 class BaseIndex:
     """Every row of the base snapshots, findable by fingerprint (of the current scheme:
     stored ones of another scheme are computed again, see `ShardReader.fingerprints`)."""
@@ -175,7 +182,7 @@ class SnapshotBuilder:
         new_mask_rows = np.flatnonzero(is_new)
         if len(new_mask_rows):
             first_new = self.cutter.rows
-            self.cutter.add(table.take(new_mask_rows) if len(new_mask_rows) < n else table,
+            self.cutter.add(table.take(_indices(new_mask_rows)) if len(new_mask_rows) < n else table,
                             fps[new_mask_rows], sizes[new_mask_rows])
         new_seen = 0
         for s, e in zip(starts.tolist(), ends.tolist()):
@@ -213,7 +220,7 @@ class SnapshotBuilder:
         starts = np.flatnonzero(brk)
         if len(starts) * _MIN_MEAN_RUN > len(hit):
             base = self._base_rows(pos[hit])
-            new = table.take(hit)
+            new = table.take(_indices(hit))
         else:
             counts = np.diff(np.append(starts, len(hit))).tolist()
             new = pa.concat_tables([table.slice(a, c) for a, c in zip(hit[starts].tolist(), counts)])
@@ -262,7 +269,7 @@ class SnapshotBuilder:
             shift[s] = o
         combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         # in the types the new rows have, so that equal rows compare equal
-        return conform(combined.take(rows + shift[shard_idx]), self.storage_schema)
+        return conform(combined.take(_indices(rows + shift[shard_idx])), self.storage_schema)
 
     def finish(self) -> BuildResult:
         self.cutter.finish()
