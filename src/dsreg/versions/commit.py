@@ -105,7 +105,8 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
                            keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
-        reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
+        # one cache for every split: two decoded shards, and a third decoded ahead (shards.py)
+        reader = ShardReader(reg.store, cache_size=2)
         try:
             built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
         finally:
@@ -283,7 +284,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
                               settings=plan.settings.shards)
     progress.start(f"commit {split.name}", None)
     # the next batches are read and fingerprinted by a thread while this one is matched
-    for prepared in ahead(src.batches(), builder.prepare):
+    for prepared in ahead(src.batches(), builder.prepare, depth=1):
         builder.add_prepared(prepared)
     built = builder.finish()
     progress.finish()
