@@ -283,7 +283,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
                               settings=plan.settings.shards)
     progress.start(f"commit {split.name}", None)
-    # the next batches are read and fingerprinted by a thread while this one is matched
+    # the next batch is read and fingerprinted by a thread while this one is matched
     for prepared in ahead(src.batches(), builder.prepare, depth=1):
         builder.add_prepared(prepared)
     built = builder.finish()
