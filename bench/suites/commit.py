@@ -124,3 +124,37 @@ def render(result: dict) -> list[str]:
     if not result.get("dvc"):
         lines += ["", "dvc is not installed beside this Python: no `dvc add` column."]
     return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m bench.suites.commit DATA [--repeat N]`: this suite alone, on a folder holding
+    base.parquet and edit.parquet (`python -m bench ... --work DIR --keep` leaves DIR/data),
+    with the dsreg that PYTHONPATH gives: how before/after figures are taken in one session."""
+    import argparse
+    import json
+    import tempfile
+
+    from ..datagen import Version
+    from . import Context
+    ap = argparse.ArgumentParser(prog="python -m bench.suites.commit")
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args(argv)
+    versions = {n: Version(n, args.data / f"{n}.parquet", 0, (args.data / f"{n}.parquet").stat().st_size)
+                for n in ("base", "edit") if (args.data / f"{n}.parquet").exists()}
+    rows = pq_rows(versions["base"].path)
+    with tempfile.TemporaryDirectory(prefix="dsreg-commit-suite-") as work:
+        result = run(Context(versions, Path(work), None, args.repeat, rows, "default", print))
+    print("\n".join(render(result)))
+    for t in targets(result, {}):
+        print(f"{t['target']}: {t['value']} ({'met' if t['met'] else 'NOT met'})")
+    print(json.dumps(result))
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+if __name__ == "__main__":
+    main()
