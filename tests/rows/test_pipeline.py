@@ -82,3 +82,21 @@ def test_prefetched_shards_read_as_shards_read_now():
         assert [reader.table(r.id).equals(t) for r, t in zip(refs, tables)] == [True] * 4
     finally:
         reader.close()
+
+
+def test_a_commit_whose_input_fails_midway_records_nothing_and_leaves_no_thread(registry):
+    """The read-ahead thread meets the bad batch first; the commit raises it, one line, and
+    nothing is recorded (and no thread of the commit's is left behind)."""
+    from dsreg.errors import BadInput
+    schema = pa.schema([("a", pa.int64())])
+
+    def batches():
+        for i in range(5):
+            if i == 3:
+                raise pa.ArrowInvalid("corrupt batch")
+            yield pa.record_batch([pa.array(np.arange(i * 10, i * 10 + 10))], schema=schema)
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    with pytest.raises(BadInput, match="corrupt batch"):
+        registry.commit("ds", {"train": reader})
+    assert not registry.manifest.has_dataset("ds")
+    assert not [t for t in threading.enumerate() if t.name.startswith(("dsreg-read-ahead", "dsreg-shard-decoder"))]
