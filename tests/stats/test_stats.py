@@ -157,6 +157,7 @@ def test_versions_reuse_parts_of_blocks(registry, small_blocks):
     ids = [c for c, _ in versions(registry, 10_000, 1, small_blocks)]
     for commit_id in ids[1:]:
         snap = get_snapshot(registry, get_commit(registry, commit_id).splits["train"])
+        split_stats(registry, get_commit(registry, commit_id).splits["train"])    # commits leave them to a card
         docs = registry.manifest.shard_stats([s.id for s in snap.shards])
         partial = 0
         for ref, start, count in snap.runs():
@@ -169,6 +170,7 @@ def test_blocks_are_the_row_groups(registry, small_blocks):
     """Stats stored at write time equal those recomputed from the shard's row groups."""
     registry.commit("ds", {"train": random_table(6_000, 5)}, settings=small_blocks)
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
+    split_stats(registry, get_commit(registry, registry.resolve("ds")).splits["train"])    # the first card's
     stored = registry.manifest.shard_stats([s.id for s in snap.shards])
     assert max(len(stored[ref.id]["blocks"]) for ref in snap.shards) > 1
     for ref in snap.shards:
@@ -223,20 +225,42 @@ def test_fetched_shards_get_stats_lazily(registry, small_blocks, tmp_path):
 
 
 def test_a_card_reads_no_rows_of_a_committed_version(registry, small_blocks, monkeypatch):
-    """Statistics come from the manifest: building a card reads shards only for its sample rows."""
+    """Statistics come from the manifest: a commit computes none (it never waits for them), the
+    first card computes them exactly and keeps them, and every later card reads shards only
+    for its sample rows."""
     from dsreg.card import build_card
     t = random_table(12_000, 8)
     registry.commit("ds", {"train": t}, settings=small_blocks)
     registry.commit("ds", {"train": pa.concat_tables([t.slice(0, 6_000), random_table(50, 9, 10**6),
                                                        t.slice(6_000)])}, settings=small_blocks)
+    assert registry.manifest.conn.execute("SELECT COUNT(*) FROM split_stats").fetchone()[0] == 0
+    first = build_card(registry, "ds")
     snap = get_snapshot(registry, get_commit(registry, registry.resolve("ds")).splits["train"])
     shard_ids = {s.id for s in snap.shards}
     read = []
     original = registry.store.get
     monkeypatch.setattr(registry.store, "get", lambda oid: read.append(oid) or original(oid))
-    build_card(registry, "ds")
+    assert build_card(registry, "ds").splits["train"].stats == first.splits["train"].stats
     assert len(snap.shards) > 3
     assert len([o for o in read if o in shard_ids]) <= 1        # the shard holding the first rows
+
+
+def test_a_commit_computes_no_statistics_and_the_first_card_is_exact(registry, small_blocks, monkeypatch):
+    """Statistics are off the commit's path: neither block nor split statistics are computed
+    while committing (an initial one, nor an edit that uses blocks in part); the first
+    `split_stats` then counts every row exactly."""
+    import dsreg.stats.columns
+    import dsreg.stats.split
+    calls: list[str] = []
+    for mod, name in ((dsreg.stats.columns, "table_stats"), (dsreg.stats.split, "merge_split"),
+                      (dsreg.stats.split, "table_stats")):
+        original = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _o=original, _n=name, **kw: calls.append(_n) or _o(*a, **kw))
+    *_, (commit_id, table) = versions(registry, 6_000, 3, small_blocks)
+    assert calls == []
+    assert registry.manifest.shard_stats([r[0] for r in registry.manifest.conn.execute("SELECT id FROM shards")]) == {}
+    check_split(split_stats(registry, get_commit(registry, commit_id).splits["train"]), table)
+    assert calls
 
 
 def test_exact_integer_sums_do_not_overflow():

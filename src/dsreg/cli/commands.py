@@ -440,7 +440,7 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
     """Write the dataset card of a version: Hugging Face header, statistics, changelog.
 
     The card of NAME[@REV] describes exactly that version: its splits, schema, per-column
-    statistics (computed when the data was committed, never by rescanning it), sample
+    statistics (exact; computed by the first card of a version, then kept), sample
     rows, every ancestor commit with its row changes, and how to load it pinned.
 
     Fields people write are kept in the version's metadata and carried to later commits:

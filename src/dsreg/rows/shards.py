@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -193,17 +194,46 @@ class ShardReader:
     def __post_init__(self):
         self._cache: dict[ShardId, pa.Table] = {}
         self._fp_cache: dict[ObjectId, np.ndarray] = {}
+        self._ahead: tuple[ShardId, Future] | None = None      # one shard being decoded ahead
+        self._decoder: ThreadPoolExecutor | None = None
 
     def table(self, shard: ShardId) -> pa.Table:
         got = self._cache.pop(shard, None)
         if got is None:
-            data = self.store.get(shard)
-            # ParquetFile, not read_table: the latter imports pandas (0.5 s) on its first call
-            got = pq.ParquetFile(pa.BufferReader(data)).read(columns=self.columns)
+            if self._ahead is not None and self._ahead[0] == shard:
+                got = self._ahead[1].result()
+                self._ahead = None
+            else:
+                got = self._decode(shard)
             while len(self._cache) >= self.cache_size:
                 self._cache.pop(next(iter(self._cache)))
         self._cache[shard] = got
         return got
+
+    def _decode(self, shard: ShardId) -> pa.Table:
+        data = self.store.get(shard)
+        # ParquetFile, not read_table: the latter imports pandas (0.5 s) on its first call
+        return pq.ParquetFile(pa.BufferReader(data)).read(columns=self.columns)
+
+    def prefetch(self, shard: ShardId) -> None:
+        """Start decoding `shard` in a background thread, so that `table(shard)` later finds it
+        ready: a commit verifying reused rows decodes the next base shard while it works on
+        this one. One shard at most is decoded ahead (memory: one shard more than the cache);
+        a shard asked for while another is still on its way waits for the next call."""
+        if shard in self._cache or self._ahead is not None and (self._ahead[0] == shard or not self._ahead[1].done()):
+            return
+        if self._decoder is None:
+            self._decoder = ThreadPoolExecutor(1, thread_name_prefix="dsreg-shard-decoder")
+        # a finished shard nobody asked for yet is dropped for the newer one (both are guesses)
+        self._ahead = (shard, self._decoder.submit(self._decode, shard))
+
+    def close(self) -> None:
+        """Stop decoding ahead and let go of the decoded shards."""
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=True)
+            self._decoder = None
+        self._ahead = None
+        self._cache.clear()
 
     def fingerprints(self, ref: ShardRef, schema: pa.Schema) -> np.ndarray:
         """The shard's row fingerprints under the current scheme: the stored ones, or, when

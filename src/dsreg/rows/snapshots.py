@@ -29,6 +29,13 @@ _MIN_MEAN_RUN = 16     # verify matches by slices when their runs average at lea
 _COMPACT_RUN_ROWS = 1 << 16   # a loaded table of shorter runs on average is copied into one chunk
 
 
+def _indices(rows: np.ndarray) -> pa.Array:
+    """Row positions for `take`, as an Arrow array made without a conversion: converting a
+    numpy array imports pandas (0.5-1.5 s, once per process), which a commit never needs."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(rows), [None, pa.py_buffer(rows)])
+
+
 class BaseIndex:
     """Every row of the base snapshots, findable by fingerprint (of the current scheme:
     stored ones of another scheme are computed again, see `ShardReader.fingerprints`)."""
@@ -80,6 +87,14 @@ class BaseIndex:
             if 0 < nxt < n and base_fps[nxt] == fps[i]:
                 pos[i] = nxt
         return pos
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to be added: in storage form, with its row fingerprints and sizes."""
+    table: pa.Table
+    fps: np.ndarray
+    sizes: np.ndarray
 
 
 @dataclass
@@ -136,15 +151,25 @@ class SnapshotBuilder:
         self._runs.append((kind, a, b, count))
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.add_prepared(self.prepare(batch))
+
+    def prepare(self, batch: pa.RecordBatch | pa.Table) -> Prepared:
+        """The batch in storage form with its fingerprints and sizes: what `add` needs first.
+        Depends on the batch alone (no state of the builder), so a thread may prepare the
+        next batches while `add_prepared` takes this one (see pipeline.py)."""
         table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        n = table.num_rows
-        if n == 0:
-            return
+        if table.num_rows == 0:
+            return Prepared(table, np.zeros(0, np.uint64), np.zeros(0, np.int64))
         if not all(same_type(c.type, f.type) for c, f in zip(table.columns, self.storage_schema)):
             table = pa.Table.from_arrays([c if same_type(c.type, f.type) else c.cast(f.type)
                                           for c, f in zip(table.columns, self.storage_schema)], schema=self.storage_schema)
-        fps = row_fingerprints(table)
-        sizes = row_nbytes(table)
+        return Prepared(table, row_fingerprints(table), row_nbytes(table))
+
+    def add_prepared(self, prepared: Prepared) -> None:
+        table, fps, sizes = prepared.table, prepared.fps, prepared.sizes
+        n = table.num_rows
+        if n == 0:
+            return
         pos = self._match(table, fps)
         # split the batch into segments: reused runs (contiguous base rows) and new rows
         is_new = pos < 0
@@ -157,7 +182,7 @@ class SnapshotBuilder:
         new_mask_rows = np.flatnonzero(is_new)
         if len(new_mask_rows):
             first_new = self.cutter.rows
-            self.cutter.add(table.take(new_mask_rows) if len(new_mask_rows) < n else table,
+            self.cutter.add(table.take(_indices(new_mask_rows)) if len(new_mask_rows) < n else table,
                             fps[new_mask_rows], sizes[new_mask_rows])
         new_seen = 0
         for s, e in zip(starts.tolist(), ends.tolist()):
@@ -189,12 +214,13 @@ class SnapshotBuilder:
         the runs are so short that slicing costs more."""
         assert self.base is not None        # only rows that matched the base come here
         shard_idx, rows = self.base.shard_of[pos[hit]], self.base.row_of[pos[hit]]
+        self._read_ahead(shard_idx)
         brk = np.ones(len(hit), dtype=bool)
         brk[1:] = (hit[1:] != hit[:-1] + 1) | (shard_idx[1:] != shard_idx[:-1]) | (rows[1:] != rows[:-1] + 1)
         starts = np.flatnonzero(brk)
         if len(starts) * _MIN_MEAN_RUN > len(hit):
             base = self._base_rows(pos[hit])
-            new = table.take(hit)
+            new = table.take(_indices(hit))
         else:
             counts = np.diff(np.append(starts, len(hit))).tolist()
             new = pa.concat_tables([table.slice(a, c) for a, c in zip(hit[starts].tolist(), counts)])
@@ -204,6 +230,18 @@ class SnapshotBuilder:
         bad = self._unequal(new, base, 0)
         if bad:
             pos[hit[np.asarray(bad, dtype=np.int64)]] = -1
+
+    def _read_ahead(self, shard_idx: np.ndarray) -> None:
+        """Have the reader decode, while this batch is verified, the base shard the next
+        batch most likely needs: the second one this batch needs (the first is decoded now),
+        else the one after the last (edited data mostly follows the base's order)."""
+        assert self.base is not None
+        needed = list(dict.fromkeys(shard_idx.tolist()))
+        later = [*needed[1:], needed[-1] + 1] if needed else []
+        for si in later:
+            if si < len(self.base.shards):
+                self.reader.prefetch(self.base.shards[si].id)
+                return
 
     def _unequal(self, new: pa.Table, base: pa.Table, offset: int) -> list[int]:
         if tables_equal(new, base):
@@ -231,7 +269,7 @@ class SnapshotBuilder:
             shift[s] = o
         combined = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
         # in the types the new rows have, so that equal rows compare equal
-        return conform(combined.take(rows + shift[shard_idx]), self.storage_schema)
+        return conform(combined.take(_indices(rows + shift[shard_idx])), self.storage_schema)
 
     def finish(self) -> BuildResult:
         self.cutter.finish()

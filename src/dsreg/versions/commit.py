@@ -5,8 +5,10 @@
 - build: one split's snapshot, from its source through the base's row index: runs over
   shards the registry has, and new shards for the rows that matched nothing.
 - record: publish the staged objects, write the commit, and in one manifest transaction
-  move the branch by compare-and-swap (with its reflog entry) and fill the input cache;
-  then prime the statistics.
+  move the branch by compare-and-swap (with its reflog entry) and fill the input cache.
+
+Column statistics are not computed here: a card (stats/split.py) computes them exactly the
+first time it needs them, and caches them, so a commit never waits for them.
 
 `commit` runs the three inside a staging area (store/staged.py): a commit that fails
 leaves the registry exactly as it was.
@@ -37,11 +39,10 @@ from dsreg.rows.compaction import maybe_compact
 from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, known_rows, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest
 from dsreg.rows.inputcache import record as record_inputs
+from dsreg.rows.pipeline import ahead
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
-from dsreg.stats import shard_stats
-from dsreg.stats.split import prime
 from dsreg.store.staged import publish, staged
 from dsreg.versions.guardrails import commit_notes
 
@@ -104,8 +105,12 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
         plan = plan_commit(reg, dataset, splits, message, branch=branch, append=append, drop_splits=drop_splits,
                            keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
-        reader = ShardReader(reg.store, cache_size=3)      # one cache for every split
-        built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        # one cache for every split: two decoded shards, and a third decoded ahead (shards.py)
+        reader = ShardReader(reg.store, cache_size=2)
+        try:
+            built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
+        finally:
+            reader.close()
         if verify is not None:
             verify(plan, built)
         notes = commit_notes(reg, plan, built)
@@ -276,10 +281,11 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     candidates = _base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
     index = BaseIndex(reader, candidates) if candidates else None
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
-                              settings=plan.settings.shards, shard_stats=shard_stats)
+                              settings=plan.settings.shards)
     progress.start(f"commit {split.name}", known_rows(src))
-    for batch in src.batches():
-        builder.add(batch)
+    # the next batch is read and fingerprinted by a thread while this one is matched
+    for prepared in ahead(src.batches(), builder.prepare, depth=1):
+        builder.add_prepared(prepared)
     built = builder.finish()
     progress.finish()
     snap = built.snapshot
@@ -287,7 +293,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     if files and snap.rows == before and not plan.empty_files:
         raise NoRows(split.name, files)
     compact = maybe_compact(reg.store, snap, reader, settings=plan.settings.compaction,
-                            shards=plan.settings.shards, shard_stats=shard_stats)
+                            shards=plan.settings.shards)
     if compact is not None:
         snap, extra_bytes = compact
         built.new_bytes += extra_bytes
@@ -346,7 +352,6 @@ def record_commit(reg: Registry, plan: CommitPlan, built: list[BuiltSplit]) -> C
         expected = None if plan.new_branch else parent_id
         kind = "merge" if plan.extra_parents else "commit" if parent_id else "commit (initial)"
         m.set_ref(plan.dataset, "branch", plan.branch, CommitId(cid), expected, f"{kind}: {plan.message}")
-    prime(reg, [(sid, snap) for sid, snap, _ in new_objects])    # so a card never waits on this version
     return CommitResult(CommitId(cid), plan.dataset, plan.branch, results,
                         compacted=tuple(b.name for b in built if b.compacted))
 

@@ -1,0 +1,67 @@
+"""Work ahead of the consumer in a background thread, in order, with bounded memory.
+
+A commit reads and decodes its input, fingerprints the rows, matches and verifies them and
+writes new shards. Decoding (Arrow) and most of fingerprinting (numpy) release the GIL, so
+the next batches are read and fingerprinted by a thread while this one matches and
+verifies the current one: both cores work. At most `depth` results wait, so memory stays
+bounded by a few batches, whatever the input's size.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_DONE = object()
+
+
+def ahead(items: Iterable[T], work: Callable[[T], R], depth: int = 2) -> Iterator[R]:
+    """`work(item)` for each item, computed by a thread up to `depth` items ahead and given in
+    order; an error in the thread is raised here, at the item it concerns. Leaving the loop
+    early stops the thread (after the item it is on)."""
+    out: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if stop.is_set() or not put((True, work(item))):
+                    return
+            put((True, _DONE))
+        except BaseException as e:      # noqa: BLE001 - handed to the consumer, raised there
+            put((False, e))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="dsreg-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, value = out.get()
+            if not ok:
+                raise value
+            if value is _DONE:
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
+__all__ = ["ahead"]
