@@ -50,20 +50,33 @@ def job_dask_commit(registry: str, path: str, message: str) -> dict:
     cluster, client = _cluster()
     try:
         reg = dsreg.Registry(registry)
+        from dsreg.integrations.engines import commit_engine
         ddf = dd.read_parquet(path, split_row_groups="adaptive", blocksize="64MiB", dtype_backend="pyarrow")
+        engine = dsreg_dask.DaskEngine(ddf)
+        phases: list[float] = []
+        run_phase = engine.run
+
+        def timed(phase, extra):        # the profile: each phase on the workers, the rest on the driver
+            t = time.perf_counter()
+            try:
+                return run_phase(phase, extra)
+            finally:
+                phases.append(time.perf_counter() - t)
+        engine.run = timed  # type: ignore[method-assign]
         t0 = time.perf_counter()
-        res = dsreg_dask.commit(ddf, DATASET, message=message, registry=reg)
+        res = commit_engine(engine, DATASET, registry=reg, remote=None, origin="<dask.DataFrame>", message=message)
         wall = time.perf_counter() - t0
         split = res.splits["train"]
-        return {"commit_wall": wall, "partitions": ddf.npartitions, "rows": split.rows, "new_rows": split.new_rows,
-                "reused_rows": split.reused_rows, "new_bytes": split.new_bytes,
+        return {"commit_wall": wall, "fingerprint_wall": phases[0], "write_wall": phases[1],
+                "driver_wall": wall - sum(phases), "partitions": ddf.npartitions, "rows": split.rows,
+                "new_rows": split.new_rows, "reused_rows": split.reused_rows, "new_bytes": split.new_bytes,
                 "worker_peak_rss": sorted(client.run(_hwm).values())}
     finally:
         client.close()
         cluster.close()
 
 
-def job_read(engine: str, registry: str) -> dict:
+def job_read(engine: str, registry: str, spec: str) -> dict:
     """Every row of the base, counted where it is read; the clock starts at opening the
     version (the registry open and the engine started before it)."""
     import dsreg
@@ -71,14 +84,14 @@ def job_read(engine: str, registry: str) -> dict:
     _ = reg.manifest
     if engine == "stream":
         t0 = time.perf_counter()
-        rows = sum(b.num_rows for b in dsreg.dataset(f"{DATASET}@main", registry=reg).to_batches())
+        rows = sum(b.num_rows for b in dsreg.dataset(spec, registry=reg).to_batches())
         return {"rows": rows, "read_wall": time.perf_counter() - t0}
     if engine == "dask":
         from dsreg.integrations import dask as dsreg_dask
         cluster, client = _cluster()
         try:
             t0 = time.perf_counter()
-            ddf = dsreg_dask.read(f"{DATASET}@main", registry=reg)
+            ddf = dsreg_dask.read(spec, registry=reg)
             rows = int(ddf.map_partitions(len).compute().sum())
             return {"rows": rows, "read_wall": time.perf_counter() - t0, "partitions": ddf.npartitions,
                     "worker_peak_rss": sorted(client.run(_hwm).values())}
@@ -94,7 +107,7 @@ def job_read(engine: str, registry: str) -> dict:
         from ray.data import DataContext
         DataContext.get_current().enable_progress_bars = False
         t0 = time.perf_counter()
-        ds = dsreg_ray.read(f"{DATASET}@main", registry=reg)
+        ds = dsreg_ray.read(spec, registry=reg)
         # the rows are counted where they are read: only the counts travel to the driver
         rows = int(ds.map_batches(lambda b: {"n": [b.num_rows]}, batch_format="pyarrow").sum("n"))
         return {"rows": rows, "read_wall": time.perf_counter() - t0}
@@ -129,9 +142,10 @@ def _once(ctx, r: int) -> dict:
             out.setdefault(how, {})[name] = res
             ctx.log(f"  engines {how} commit {name}: {res['wall']:.2f}s, {res['new_bytes']:,} new bytes")
     reg = ctx.work / f"r{r}-single"
+    base = f"{DATASET}@main~{len(names) - 1}"      # the base version: whole shards, one run each
     for engine in ("stream", "dask", "ray"):
         try:
-            doc, m = _job("read", engine, str(reg))
+            doc, m = _job("read", engine, str(reg), base)
             out.setdefault("read", {})[engine] = {**m, **doc}
             ctx.log(f"  engines read {engine}: {doc['read_wall']:.2f}s for {doc['rows']:,} rows")
         except Exception as e:      # noqa: BLE001 - one engine failing is recorded, not fatal
@@ -197,6 +211,16 @@ def render(result: dict) -> list[str]:
             workers = ", ".join(_mb(x) for x in r.get("worker_peak_rss", [])) or "-"
             lines.append(f"| {name} | {how} | {_s(r.get('wall'))} | {_s(r.get('commit_wall', r.get('wall')))} | "
                          f"{r.get('new_rows', 0):,} | {_mb(r.get('new_bytes'))} | {_mb(r.get('peak_rss'))} | {workers} |")
+    profile = [(name, r) for name, r in result.get("dask", {}).items() if "fingerprint_wall" in r]
+    if profile:
+        lines += ["", "Where the Dask commit's time goes (phase 1 and 2 run on the workers, the rest on the driver: "
+                  "planning, the base index, the match, joining the runs, recording):", "",
+                  "| version | fingerprint (workers) | driver | write (workers) | driver per row |",
+                  "|---|---|---|---|---|"]
+        for name, r in profile:
+            per_row = r["driver_wall"] / r["rows"] * 1e6 if r.get("rows") else None
+            lines.append(f"| {name} | {_s(r['fingerprint_wall'])} | {_s(r['driver_wall'])} | {_s(r['write_wall'])} | "
+                         + (f"{per_row:.2f} us |" if per_row is not None else "- |"))
     lines += ["", "Read of the base version, every row, counted where it is read:", "",
               "| engine | rows | read | rows/s | vs stream |", "|---|---|---|---|---|"]
     reads = result.get("read", {})

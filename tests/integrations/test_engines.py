@@ -45,3 +45,22 @@ def test_misuse_is_refused_before_any_work(registry):
     with pytest.raises(UsageError, match="registry= takes an open dsreg.Registry"):
         dsreg_dask.read("x")
     assert registry.datasets() == []
+
+
+@pytest.mark.slow       # a Ray start in a process of its own
+def test_docs_examples_run(tmp_path):
+    """docs/engines.md's examples, in order, in an empty folder, in a fresh interpreter
+    (its Ray example starts and stops Ray itself)."""
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("ray")
+    import re
+    from pathlib import Path
+    doc = Path(__file__).resolve().parents[2] / "docs" / "engines.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert len(blocks) == 2
+    script = tmp_path / "examples.py"
+    script.write_text("\n".join(blocks))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = subprocess.run([sys.executable, str(script)], cwd=work, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -82,7 +82,24 @@ class DaskEngine:
         import dask
         tasks = [dask.delayed(phase, pure=False)(i, part, None if extra is None else extra[i])
                  for i, part in enumerate(self.parts)]
-        return list(dask.compute(*tasks))
+        client = _client()
+        if client is None:
+            return list(dask.compute(*tasks))
+        from distributed import wait
+        futures = client.compute(tasks)
+        # every task ends (or fails) before an error is raised: none still writes into the
+        # staging folder when the driver removes it
+        wait(futures)
+        return list(client.gather(futures))
+
+
+def _client() -> Any:
+    """The distributed Client in use, if any (dask's default scheduler otherwise)."""
+    try:
+        from distributed import default_client
+        return default_client()
+    except (ImportError, ValueError):
+        return None
 
 
 def commit(ddf: Any, name: str, *, split: str = DEFAULT_SPLIT, message: str = "", keys: Sequence[str] = (),

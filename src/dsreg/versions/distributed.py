@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -51,6 +51,7 @@ from dsreg.versions.commit import (
     plan_commit,
     record_commit,
 )
+from dsreg.versions.guardrails import commit_notes
 
 if TYPE_CHECKING:
     from dsreg.registry import Registry
@@ -196,8 +197,10 @@ def commit_partitions(reg: Registry, engine: Engine, dataset: str, *, split: str
             built = _built_split(reg, plan, parts, origin)
             if verify is not None:
                 verify(plan, [built])
+            notes = commit_notes(reg, plan, [built])
             try:
-                return record_commit(reg, plan, [built])
+                result = record_commit(reg, plan, [built])
+                return result if result.unchanged else replace(result, notes=notes)
             except RefConflict as e:
                 if not append or attempt == APPEND_RETRIES:
                     raise BranchMovedDuringCommit(e.ref, e.expected, e.actual) from None
