@@ -60,6 +60,17 @@ def test_read_columns_and_filter(registry):
     assert same(got.combine_chunks(), want.combine_chunks())
 
 
+def test_ray_pushes_a_column_selection_into_the_read(registry):
+    registry.commit("r", make_table(2000), settings=SMALL)
+    ds = dsreg_ray.read("r", registry=registry, target_bytes=8 << 10)
+    got = gathered(ds.select_columns(["score", "id"]))
+    want = dsreg.load("r", columns=["score", "id"], registry=registry)
+    assert same(got.combine_chunks(), want.combine_chunks())
+    source_class, _ = dsreg_ray._classes()
+    source = source_class(dsreg.dataset("r", registry=registry), 8 << 10).apply_projection({"score": "score"})
+    assert all(task.schema.names == ["score"] for task in source.get_read_tasks(4))
+
+
 def test_commit_is_a_single_process_commit(registry):
     base = make_table(4000)
     edited = edit_table(base, "edit", 0.02).table

@@ -41,6 +41,7 @@ def _classes() -> tuple[type, type]:
         def __init__(self, ds: Dataset, target_bytes: int):
             super().__init__()
             self.ds, self.target_bytes = ds, target_bytes
+            self._projection_map: dict[str, str] | None = None     # (Datasource leaves it unset)
 
         def get_name(self) -> str:
             return f"dsreg({self.ds.dataset}@{self.ds.commit[:12]}:{self.ds.split})"
@@ -48,15 +49,26 @@ def _classes() -> tuple[type, type]:
         def estimate_inmemory_data_size(self) -> int | None:
             return sum(u.bytes for u in self.ds.read_units(self.target_bytes))
 
+        def supports_projection_pushdown(self) -> bool:
+            return True
+
+        def projected(self) -> Dataset:
+            """The view with the columns Ray's optimizer pushed down (`select_columns`)."""
+            wanted = self._get_data_columns()
+            if not wanted:              # None: every column (and none asked: keep them, for the row count)
+                return self.ds
+            return self.ds.select([c for c in wanted if c in self.ds.schema.names])
+
         def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
                            data_context: Any = None) -> list[Any]:
-            schema = self.ds.schema
-            exact = self.ds.filter is None      # a filter's rows are known only once read
-            return [ReadTask(functools.partial(_read, self.ds, u),
+            ds = self.projected()
+            schema = ds.schema
+            exact = ds.filter is None      # a filter's rows are known only once read
+            return [ReadTask(functools.partial(_read, ds, u),
                              BlockMetadata(num_rows=u.rows if exact else None, size_bytes=u.bytes,
                                            input_files=None, exec_stats=None),
                              schema=schema, per_task_row_limit=per_task_row_limit)
-                    for u in self.ds.read_units(self.target_bytes)]
+                    for u in ds.read_units(self.target_bytes)]
 
     class PhaseDatasink(Datasink):
         """Runs one phase of a distributed commit: each write task is one partition
