@@ -305,6 +305,11 @@ class AccessDenied(RemoteError):
     pass
 
 
+class RemoteUnreachable(RemoteError):
+    """No answer from the remote at all (no credentials to ask with, no network), as
+    opposed to an answer that something is wrong (no such bucket or folder)."""
+
+
 class TransferInterrupted(RemoteError):
     """A response body broke off or timed out after the request itself succeeded."""
 

@@ -278,15 +278,16 @@ def test_show(registry, two_commits):
     v1, v2 = two_commits["v1"], two_commits["v2"]
     out = run("show", "reviews@v1").stdout
     lines = out.splitlines()
-    assert lines[0] == f"commit {v1[:12]} (reviews)"
-    assert lines[1] == "Author:  Test Author <test@example.com>"
+    assert lines[0] == f"commit {v1[:12]} (tag: v1)"
+    assert lines[1] == "Author: Test Author <test@example.com>"
+    assert "dataset: reviews" in lines and "parents: none (a first commit)" in lines
     assert "    first" in lines
     assert re.search(r"^split +rows +bytes +shards +runs$", out, flags=re.M)
     assert re.search(r"^test +2 +\d+ B +1 +1$", out, flags=re.M)
     assert re.search(r"^train +3 +\d+ B +1 +1$", out, flags=re.M)
     assert "schema of test, train:\n  id     int64\n  label  string\n" in out
     assert '  keys: ["id"]' in lines
-    assert run("show", "reviews").stdout.splitlines()[1] == f"Parents: {v1[:12]}"
+    assert f"parents: {v1[:12]}" in run("show", "reviews").stdout.splitlines()
     assert v2 not in out and v1 not in out     # ids are shortened
 
 
@@ -475,7 +476,7 @@ def test_terminal_progress_draws_one_line():
     text = stream.getvalue()
     assert text.count("\n") == 2 and text.endswith("\n")
     assert "\rcommit train: 1,500 rows" in text
-    assert re.search(r"\rcheckout train \[#{15} {15}\]  50% 100 rows", text)
+    assert re.search(r"\rcheckout train \[#{15} {15}\]  50% 100/200 rows", text)
     p.finish()         # finishing twice writes nothing more
     assert stream.getvalue() == text
 
@@ -556,7 +557,7 @@ def test_console_script_draws_progress_on_a_terminal(tmp_path):
     data = write(tmp_path / "v1.parquet", V1)
     subprocess.run([dsreg_exe, "init"], cwd=tmp_path, env=_env(), check=True, capture_output=True)
     out, shown = on_a_terminal(dsreg_exe, ["commit", "reviews", str(data)], tmp_path, _env())
-    assert "commit train: 3 rows" in shown
+    assert "commit train [##############################] 100% 3/3 rows" in shown   # the total: from the footer
     assert "commit train" not in out
 
 

@@ -199,7 +199,7 @@ def test_fetch_then_pull_fast_forward(registry, origin, pushed, data, tmp_path):
     assert json.loads(in_(other, "log", "reviews", "--json").stdout)[0]["id"] == v1   # fetch moved no branch
     lines = in_(other, "pull", "reviews").stdout.splitlines()
     assert lines[0] == f"reviews@main: fast-forward {v1[:12]}..{v2[:12]}"
-    assert re.fullmatch(r"downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
+    assert re.fullmatch(r"data: downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
     doc = json.loads(in_(other, "pull", "origin", "reviews", "--json").stdout)
     assert (doc["status"], doc["commit"], doc["downloaded_objects"]) == ("up-to-date", v2, 0)
     assert in_(other, "pull", "reviews").stdout.splitlines()[0] == f"reviews@main: already up to date at {v2[:12]}"
@@ -218,9 +218,8 @@ def test_pull_of_a_commit_id_brings_that_version_and_moves_no_branch(registry, o
     run("init", str(b))
     in_(b, "remote", "add", "origin", origin.url, *endpoint(origin))
     lines = in_(b, "pull", "origin", f"reviews@{v1}").stdout.splitlines()
-    assert lines[0] == (f"reviews@{v1[:12]}: data downloaded from origin; no local branch moves for a commit: "
-                        f"read it as reviews@{v1}")
-    assert re.fullmatch(r"downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
+    assert lines[0] == f"reviews@{v1[:12]}: a commit, not a branch: no local branch moves; read it as reviews@{v1}"
+    assert re.fullmatch(r"data: downloaded [1-9]\d* objects \(.*\)", lines[1]), lines
     assert json.loads(in_(b, "branch", "reviews", "--json").stdout) == {}       # no branch made or moved
     local = LocalStore(b / ".dsreg" / "objects")            # the data is here, not fetched on demand
     from dsreg.model.objects import get_commit, get_snapshot

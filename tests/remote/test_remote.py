@@ -468,11 +468,16 @@ def test_percent_encoded_folder_urls_are_decoded(registry, tmp_path, monkeypatch
 def test_unreachable_endpoint_and_missing_bucket_give_clear_errors(registry, s3_endpoint, tmp_path):
     registry.commit("ds", make_table(10), message="v1")
     before = _tree_hash(registry.dir)
-    with pytest.raises(RemoteError, match="cannot reach"):
-        transfer.add_remote(registry, "down", "s3://bucket/p", f"http://127.0.0.1:{_closed_port()}")
-    with pytest.raises(RemoteError, match="does not exist"):
+    with pytest.raises(RemoteError, match="cannot reach"):        # probe=True: it must answer
+        transfer.add_remote(registry, "down", "s3://bucket/p", f"http://127.0.0.1:{_closed_port()}", probe=True)
+    with pytest.raises(RemoteError, match="does not exist"):      # it answered: wrongly named
         transfer.add_remote(registry, "nobucket", "s3://no-such-bucket-here/p", s3_endpoint)
     assert _tree_hash(registry.dir) == before
+    # by default, no answer at all (offline) adds it, to be probed at the first push
+    info = transfer.add_remote(registry, "down", "s3://bucket/p", f"http://127.0.0.1:{_closed_port()}")
+    assert info["conditional_writes"] is None and "cannot reach" in info["not_probed"]
+    with pytest.raises(RemoteError, match="cannot reach"):
+        transfer.push(registry, "down")
     with pytest.raises(RemoteError):
         dsreg.Registry.clone("s3://no-such-bucket-here/p", tmp_path / "never", s3_endpoint)
     assert not (tmp_path / "never").exists()

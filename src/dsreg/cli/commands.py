@@ -26,7 +26,6 @@ from dsreg.cli.util import (
     State,
     echo,
     emit_json,
-    format_date,
     format_size,
     json_option,
     pass_state,
@@ -175,31 +174,21 @@ def commit(state: State, name: str, paths: tuple[str, ...], message: str, branch
 def log(state: State, spec: str, n: int | None, oneline: bool, graph: bool, all_refs: bool, as_json: bool) -> None:
     """Show the history of a version, newest first."""
     from dsreg import porcelain
-    from dsreg.cli.history import graph_prefixes
-    from dsreg.versions import refs
+    from dsreg.cli.history import commit_lines, graph_prefixes, ref_labels
     entries = porcelain.log(state.reg, spec, n=n, all_refs=all_refs)
     prefixes = graph_prefixes(entries) if graph else [""] * len(entries)
     oneline = oneline or graph
     if as_json:
         emit_json([e.to_json() for e in entries])
         return
-    labels: dict[str, list[str]] = {}
-    dataset = spec.partition("@")[0]
-    for ref, commit_id in refs.list_refs(state.reg, "branch", dataset).items():
-        labels.setdefault(commit_id, []).append(ref)
-    for ref, commit_id in refs.list_refs(state.reg, "tag", dataset).items():
-        labels.setdefault(commit_id, []).append(f"tag: {ref}")
+    labels = ref_labels(state.reg, spec.partition("@")[0])
     for i, (e, prefix) in enumerate(zip(entries, prefixes)):
-        decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
         if oneline:
+            decoration = f" ({', '.join(labels[e.id])})" if e.id in labels else ""
             echo(f"{prefix}{short_id(e.id)}{decoration} {(e.message or '(no message)').splitlines()[0]}")
             continue
-        echo(("\n" if i else "") + f"commit {short_id(e.id)}{decoration}")
-        if len(e.parents) > 1:
-            echo("Merge:  " + " ".join(short_id(p) for p in e.parents))
-        echo(f"Author: {e.author}\nDate:   {format_date(e.timestamp)}\n")
-        for line in (e.message or "(no message)").splitlines():
-            echo(f"    {line}")
+        echo(("\n" if i else "") + "\n".join(commit_lines(e.id, labels, e.parents, e.author, e.timestamp,
+                                                          e.message)))
 
 
 @cli.command()
@@ -213,13 +202,12 @@ def show(state: State, spec: str, as_json: bool) -> None:
     if as_json:
         emit_json(info.to_json())
         return
-    echo(f"commit {short_id(info.id)} ({info.dataset})")
-    if info.parents:
-        echo("Parents: " + " ".join(short_id(p) for p in info.parents))
-    echo(f"Author:  {info.author}\nDate:    {format_date(info.timestamp)}\n")
-    for line in (info.message or "(no message)").splitlines():
-        echo(f"    {line}")
-    echo()
+    from dsreg.cli.history import commit_lines, ref_labels
+    # the header as `log` prints it (refs in the same place), then what the version holds
+    echo("\n".join(commit_lines(info.id, ref_labels(state.reg, info.dataset), info.parents, info.author,
+                                info.timestamp, info.message)))
+    echo(f"\ndataset: {info.dataset}")
+    echo("parents: " + (" ".join(short_id(p) for p in info.parents) or "none (a first commit)") + "\n")
     rows = [["split", "rows", "bytes", "shards", "runs"]]
     rows += [[split, f"{s.rows:,}", format_size(s.bytes), str(s.shards), str(s.runs)]
              for split, s in info.splits.items()]
@@ -446,8 +434,9 @@ CARD_FORMATS = ("md", "html", "json")     # as card.FORMATS, without importing p
 @click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
               help="Record a card field (repeatable) as a commit that moves no data; @FILE reads the "
                    "value from a file, an empty value removes the field.")
+@json_option
 @pass_state
-def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[str, ...]) -> None:
+def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[str, ...], as_json: bool) -> None:
     """Write the dataset card of a version: Hugging Face header, statistics, changelog.
 
     The card of NAME[@REV] describes exactly that version: its splits, schema, per-column
@@ -464,26 +453,33 @@ def card(state: State, spec: str, out: str | None, fmt: str, assignments: tuple[
       dsreg card reviews -o out/README.md
       dsreg card reviews@v1 --format html -o reviews-v1.html
       dsreg card reviews --set license=cc-by-4.0 --set description=@about.md
+      dsreg card reviews@v1 --json              the card's fields, as --format json
     """
     from click.core import ParameterSource
 
     from dsreg import card as card_mod
     from dsreg.cli.assignments import parse_assignments
-    if assignments and out is None and \
-            click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+    fmt_given = click.get_current_context().get_parameter_source("fmt") is not ParameterSource.DEFAULT
+    if as_json and (out is not None or (fmt_given and fmt != "json")):
+        # --json is a report on stdout, as for every other command; a file takes --format
+        raise UsageError("--json prints the card on stdout; use --format json -o FILE to write it")
+    if assignments and out is None and not as_json and fmt_given:
         raise UsageError("--set prints no card, so --format has nothing to format",
                          "add -o FILE to write the card of the new commit too")
     if out is not None:
         card_mod.check_output(out)      # before anything is recorded
     if assignments:
         result = card_mod.set_fields(state.reg, spec, parse_assignments(assignments))
-        if result.unchanged:
-            echo(f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}")
-        else:
-            echo(f"[{result.branch} {short_id(result.id)}] card fields recorded")
-        if out is None:
+        # with --json, stdout holds the card alone
+        note = f"nothing changed; {result.dataset}@{result.branch} stays at {short_id(result.id)}" \
+            if result.unchanged else f"[{result.branch} {short_id(result.id)}] card fields recorded"
+        echo(note, err=as_json)
+        if out is None and not as_json:
             return
         spec = f"{result.dataset}@{result.id}"
+    if as_json:
+        emit_json(card_mod.build_card(state.reg, spec, progress=state.progress()).to_json())
+        return
     text = card_mod.card(state.reg, spec, fmt, progress=state.progress())
     if out is None:
         click.echo(text, nl=False)      # the card as written to a file, byte for byte

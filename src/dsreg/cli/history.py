@@ -175,3 +175,25 @@ def graph_prefixes(entries) -> list[str]:
 
 
 COMMANDS = (merge, revert, reset, reflog)
+
+
+def ref_labels(reg, dataset: str) -> dict[str, list[str]]:
+    """Commit id -> its decorations, as `git log` shows them: branches, then `tag: T`."""
+    from dsreg.versions import refs
+    labels: dict[str, list[str]] = {}
+    for ref, commit_id in refs.list_refs(reg, "branch", dataset).items():
+        labels.setdefault(commit_id, []).append(ref)
+    for ref, commit_id in refs.list_refs(reg, "tag", dataset).items():
+        labels.setdefault(commit_id, []).append(f"tag: {ref}")
+    return labels
+
+
+def commit_lines(commit_id: str, labels: dict[str, list[str]], parents, author: str, timestamp: float,
+                 message: str | None) -> list[str]:
+    """One commit as `log` shows it, and `show` begins: the same header in the same place."""
+    decoration = f" ({', '.join(labels[commit_id])})" if commit_id in labels else ""
+    lines = [f"commit {short_id(commit_id)}{decoration}"]
+    if len(parents) > 1:
+        lines.append("Merge:  " + " ".join(short_id(p) for p in parents))
+    lines += [f"Author: {author}", f"Date:   {format_date(timestamp)}", ""]
+    return lines + [f"    {line}" for line in (message or "(no message)").splitlines()]

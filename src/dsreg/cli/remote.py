@@ -78,14 +78,19 @@ def remote() -> None:
 @click.option("--from-dvc", "dvc_repo", metavar="REPO", type=click.Path(file_okay=False),
               help="Instead of URL: the URL and endpoint of a remote of DVC repository REPO, under its own "
                    "prefix URL/dsreg (give the DVC remote's name in place of URL; default: DVC's default remote).")
+@click.option("--check", is_flag=True,
+              help="Fail unless the remote can be reached now (by default one that cannot, with no "
+                   "credentials or no network, is added all the same and probed at its first push).")
 @json_option
 @pass_state
 def remote_add(state: State, name: str, url: str | None, endpoint_url: str | None, dvc_repo: str | None,
-               as_json: bool) -> None:
-    """Add remote NAME at URL and probe its conditional writes.
+               check: bool, as_json: bool) -> None:
+    """Add remote NAME at URL.
 
     Refs move on a remote by compare-and-swap (conditional PUT). A store that ignores
-    conditional writes is still added, for reading, but refs are never pushed there.
+    conditional writes is still added, for reading, but refs are never pushed there. A
+    remote that cannot be reached now (offline, no credentials yet) is added all the same
+    and probed at its first push; --check refuses it instead.
 
     \b
     Examples:
@@ -105,7 +110,7 @@ def remote_add(state: State, name: str, url: str | None, endpoint_url: str | Non
     elif url is None:
         raise click.UsageError("Missing argument 'URL'.", click.get_current_context())
     else:
-        info = transfer.add_remote(state.reg, name, url, endpoint_url)
+        info = transfer.add_remote(state.reg, name, url, endpoint_url, probe=True if check else None)
     cas = info["conditional_writes"]
     if as_json:
         emit_json(info)
@@ -117,7 +122,7 @@ def remote_add(state: State, name: str, url: str | None, endpoint_url: str | Non
         echo("conditional writes: " + {
             True: "yes (refs move by compare-and-swap)",
             False: "no",
-            None: "not probed (no write access); probed again before the first push"}[cas])
+            None: f"not probed ({info.get('not_probed', 'no write access')}); probed before the first push"}[cas])
     if cas is False:
         warn(NO_CONDITIONAL_WRITES.format(url=url, name=name))
 
@@ -252,8 +257,10 @@ PULL_STATUS = {
     "up-to-date": "already up to date at {now}",
     "ahead": "ahead of {remote} at {now}; 'dsreg push {remote} {label}' shares your commits",
     "rebased": "rebased your commits onto {remote}'s: {was}...{now}",
-    "pinned": "data downloaded from {remote}; no local branch moves for a commit: read it as {dataset}@{full}",
+    "pinned": "a commit, not a branch: no local branch moves; read it as {dataset}@{full}",
 }
+# The first line tells what happened to the ref, the second what moved over the wire, so that
+# "up to date" (the ref) and "downloaded 7 objects" (the data, first read now) never clash.
 
 
 @click.command()
@@ -304,7 +311,13 @@ def pull(ctx: click.Context, state: State, args: tuple[str, ...], rebase: bool, 
     echo(f"{label}: " + PULL_STATUS[result.status].format(
         was=short_id(was), now=short_id(result.commit), remote=doc["remote"], label=label,
         dataset=result.dataset, full=result.commit))
-    echo(f"downloaded {plural(doc['downloaded_objects'], 'object')} ({format_size(doc['downloaded_bytes'])})")
+    echo(pull_data_line(doc["downloaded_objects"], doc["downloaded_bytes"]))
+
+
+def pull_data_line(objects: int, nbytes: int) -> str:
+    if not objects:
+        return "data: every object was here already; downloaded nothing"
+    return f"data: downloaded {plural(objects, 'object')} ({format_size(nbytes)})"
 
 
 # -- clone -----------------------------------------------------------------------------------

@@ -220,16 +220,39 @@ class TerminalProgress(Progress):
                 done, total = self.bytes_done, self.nbytes
         elif self.unit == "bytes":
             count = format_sizes(self.done, self.total) if self.total else format_size(self.done)
+        elif self.total is not None:
+            count = f"{self.done:,}/{self.total:,} {self.unit}"
         else:
             count = f"{self.done:,} {self.unit}"
+        # A line as wide as the terminal wraps (the cursor moves on at the last column), and
+        # every redraw would then leave a line behind: stay one column short of the width.
+        room = self._columns() - 1
         if total:
             frac = min(done / total, 1.0)
-            bar = "#" * int(frac * self.WIDTH)
-            text = f"{self.label} [{bar:<{self.WIDTH}}] {frac:4.0%} {count}"
+            width = min(self.WIDTH, room - len(f"{self.label} [] {frac:4.0%} {count}"))
+            bar = "#" * int(frac * width)
+            # narrower and narrower: a shorter bar, no bar, no count; the percentage stays
+            fits = [f"{self.label} [{bar:<{width}}] {frac:4.0%} {count}"] if width >= 10 else []
+            fits += [f"{self.label} {frac:4.0%} {count}", f"{self.label} {frac:4.0%}"]
         else:
-            text = f"{self.label}: {count}"
+            fits = [f"{self.label}: {count}"]
+        text = next((t for t in fits if len(t) <= room), fits[-1][:max(room - 1, 0)] + "…")
         self.stream.write("\r" + text + "\x1b[K")
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The width of the terminal the bar is drawn on (stderr, not stdout, which may be a
+        pipe); COLUMNS wins, as for shutil.get_terminal_size."""
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(self.stream.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                columns = 0
+        return columns if columns > 0 else 80
 
 
 # -- rendering helpers -------------------------------------------------------------

@@ -22,6 +22,7 @@ from dsreg.errors import (
     NonFastForward,
     ObjectMissing,
     RefMoved,
+    RemoteUnreachable,
     UnknownDataset,
     UsageError,
 )
@@ -63,23 +64,41 @@ def get_remote(reg: Registry, name: str | None) -> tuple[str, Remote]:
     return chosen.name, open_remote(chosen.url, chosen.endpoint_url)
 
 
-def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = None, probe: bool = True) -> dict:
+def add_remote(reg: Registry, name: str, url: str, endpoint_url: str | None = None,
+               probe: bool | None = None) -> dict:
+    """Record a remote, probing its conditional writes. `probe=None` (the default) adds it
+    even when it cannot be reached (no credentials, no network: `not_probed` says why), to be
+    probed at its first push, but not when it answers that it is wrong (no such bucket or
+    folder); `probe=True` requires reaching it; `probe=False` skips the probe."""
     check_ref_name(name, "remote", allow_slash=False)
     reg.require_writable()              # (before the probe writes to the remote)
     if reg.manifest.remote(name) is not None:
         raise UsageError(f"remote {name!r} already exists", "remove it first with 'dsreg remote remove'")
     remote = open_remote(url, endpoint_url)
-    cas_ok = None
-    if probe:
+    cas_ok, not_probed = None, None
+    if probe is not False:
         try:
             cas_ok = remote.probe()
         except AccessDenied:
-            remote.refs()       # read-only credentials: fine for reading; probed again before a push
+            # read-only credentials: fine for reading; probed again before a push
+            try:
+                remote.refs()
+            except AccessDenied:
+                if probe:
+                    raise
+                not_probed = "no access with these credentials"
+            else:
+                not_probed = "no write access"
+        except RemoteUnreachable as e:      # no answer; an answer that something is wrong stops here
+            if probe:
+                raise
+            not_probed = e.message
 
     with reg.manifest.transaction():
         reg.manifest.add_remote(name, url, endpoint_url, cas_ok)
     reg.forget_remotes()
-    return {"name": name, "url": url, "endpoint_url": endpoint_url, "conditional_writes": cas_ok}
+    info = {"name": name, "url": url, "endpoint_url": endpoint_url, "conditional_writes": cas_ok}
+    return info if not_probed is None else {**info, "not_probed": not_probed}
 
 
 def remove_remote(reg: Registry, name: str) -> None:

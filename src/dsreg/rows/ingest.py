@@ -88,6 +88,21 @@ def _in_memory(batches: Callable[[], Iterator[pa.RecordBatch]], schema: pa.Schem
 COALESCE_BYTES = 64 << 20
 
 
+def known_rows(src: Source) -> int | None:
+    """How many rows `src` yields, where that is known without reading them: Parquet files
+    know it from their footers; other files only once read (None)."""
+    import pyarrow.parquet as pq
+    total = 0
+    for f, fmt in src.files:
+        if fmt != "parquet":
+            return None
+        try:
+            total += pq.ParquetFile(f).metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return None         # reading it will say what is wrong
+    return total if src.files else None
+
+
 def _rebatched(batches: Callable[[], Iterator[pa.RecordBatch]], batch_rows: int
                ) -> Callable[[], Iterator[pa.RecordBatch]]:
     """Batches of `batch_rows` rows whatever the source's chunking (the last one shorter,

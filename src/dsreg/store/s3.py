@@ -21,6 +21,7 @@ from dsreg.errors import (
     ConditionalConflict,
     PreconditionFailed,
     RemoteError,
+    RemoteUnreachable,
     TransferInterrupted,
     UsageError,
 )
@@ -228,10 +229,10 @@ class S3Store(ObjectStore):
                                   "check your AWS credentials and the bucket policy") from None
             raise RemoteError(f"{self.url}: {what} failed: {code or status}") from None
         except NoCredentialsError:
-            raise RemoteError(f"no AWS credentials found for {self.url}",
+            raise RemoteUnreachable(f"no AWS credentials found for {self.url}",
                               "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
         except BotoCoreError as e:
-            raise RemoteError(f"cannot reach {self._where()}: {type(e).__name__}",
+            raise RemoteUnreachable(f"cannot reach {self._where()}: {type(e).__name__}",
                               "check the endpoint URL and your network") from None
 
     def _where(self) -> str:

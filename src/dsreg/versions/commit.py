@@ -34,7 +34,7 @@ from dsreg.model.serialize import Commit, Snapshot, encode_commit, encode_snapsh
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.compaction import maybe_compact
-from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, open_source
+from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, known_rows, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest
 from dsreg.rows.inputcache import record as record_inputs
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
@@ -277,7 +277,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     index = BaseIndex(reader, candidates) if candidates else None
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
                               settings=plan.settings.shards, shard_stats=shard_stats)
-    progress.start(f"commit {split.name}", None)
+    progress.start(f"commit {split.name}", known_rows(src))
     for batch in src.batches():
         builder.add(batch)
     built = builder.finish()

@@ -250,8 +250,8 @@ def merge_multisets(m: SplitMerge, store, base: Snapshot, ours: Snapshot, theirs
         return
     finder = _Finder(store, base, ours, r_o)
     fps = row_fingerprints(take_rows(store, base, r_t))
-    for p, f in zip(r_t.tolist(), fps.tolist()):
-        at = finder.find(p, f)
+    for p, f, runs_at in zip(r_t.tolist(), fps.tolist(), finder.by_runs(r_t).tolist()):
+        at = finder.find(p, f, runs_at)
         if at >= 0:
             m.edits[at] = None
             m.removed += 1
@@ -274,25 +274,29 @@ class _Finder:
         self.pos = np.cumsum(ours.run_count) - ours.run_count
         self._fps: np.ndarray | None = None
 
-    def by_runs(self, p: int) -> int:
-        g, r = row_locations(self.base, np.array([p]))
-        og = int(self.base_to_ours[int(g[0])])
-        if og < 0:
-            return -1
-        i = int(np.searchsorted(self.keys, (og << 32) | int(r[0]), side="right")) - 1
-        if i < 0:
-            return -1
-        run = int(self.order[i])
-        start, count = int(self.ours.run_start[run]), int(self.ours.run_count[run])
-        if int(self.ours.run_shard[run]) != og or not start <= int(r[0]) < start + count:
-            return -1
-        return int(self.pos[run]) + int(r[0]) - start
+    def by_runs(self, ps: np.ndarray) -> np.ndarray:
+        """For each base row number, ours' row number of the same shard row (-1: none), all
+        at once: one search over the runs for all rows, not one per row."""
+        ps = np.asarray(ps, dtype=np.int64)
+        if not len(ps) or not len(self.keys):
+            return np.full(len(ps), -1, dtype=np.int64)
+        g, r = row_locations(self.base, ps)
+        og = self.base_to_ours[g]
+        i = np.searchsorted(self.keys, (og << 32) | r, side="right") - 1
+        run = self.order[np.maximum(i, 0)]
+        start, count = self.ours.run_start[run], self.ours.run_count[run]
+        ok = (og >= 0) & (i >= 0) & (self.ours.run_shard[run] == og) & (start <= r) & (r < start + count)
+        return np.where(ok, self.pos[run] + r - start, -1)
 
-    def find(self, p: int, fp: int | None = None) -> int:
-        """Ours' row for base row `p` (fingerprint `fp`), or -1 when ours has no copy left."""
+    def find(self, p: int, fp: int | None = None, runs_at: int | None = None) -> int:
+        """Ours' row for base row `p` (fingerprint `fp`), or -1 when ours has no copy left.
+        `runs_at`: `by_runs` of `p`, when computed for many rows at once."""
         if p in self.dropped and fp is None:
             return -1
-        at = self.by_runs(p) if p not in self.dropped else -1
+        if p in self.dropped:
+            at = -1
+        else:
+            at = int(self.by_runs(np.array([p]))[0]) if runs_at is None else runs_at
         if at >= 0 and at not in self.taken:
             self.taken.add(at)
             return at
@@ -329,12 +333,13 @@ def merge_keyed(m: SplitMerge, store, base: Snapshot, ours: Snapshot, theirs: Sn
     theirs_dropped = np.isin(touched, r_t)
     finder = _Finder(store, base, ours, r_o)
     found: dict[int, int] = {}
+    runs_at = finder.by_runs(touched)
 
     def ours_kept(i: int) -> int:
         if ours_dropped[i]:
             return -1
         if i not in found:
-            found[i] = finder.find(int(touched[i]))
+            found[i] = finder.find(int(touched[i]), runs_at=int(runs_at[i]))
         return found[i]
 
     merge_rows(m, bside, oside, tside, ours_kept, lambda i: not theirs_dropped[i], strategy, resolve)
@@ -348,36 +353,43 @@ def build(m: SplitMerge, store, shard_stats=None) -> tuple[Snapshot, int, int]:
         return m.whole, *m.whole_new
     new_snap, new_rows, new_bytes = _new_rows_snapshot(m, store, shard_stats)
     segments: list[tuple[ShardRef, int, int]] = []
-    theirs = m.theirs
-
-    def one(entry) -> tuple[ShardRef, int]:
-        kind, i = entry
-        snap = theirs if kind == "t" else new_snap
-        assert snap is not None       # entries name only rows that exist
-        g, r = row_locations(snap, np.array([i]))
-        return snap.shards[int(g[0])], int(r[0])
-
-    ours = m.ours
     edits = sorted(m.edits)
-    at = 0
+    where = _locate([m.edits[p] for p in edits] + m.appends, {"t": m.theirs, "n": new_snap})
+    ours = m.ours
+    k, at = 0, 0
     for ref, start, count in ours.runs() if ours is not None else ():
         end = at + count
         cur = start
-        while edits and edits[0] < end:
-            p = edits.pop(0)
+        while k < len(edits) and edits[k] < end:
+            p = edits[k]
             if p > at:
                 segments.append((ref, cur, p - at))
-            entry = m.edits[p]
-            if entry is not None:
-                segments.append((*one(entry), 1))
+            spliced = where[k]
+            if spliced is not None:
+                segments.append((*spliced, 1))
+            k += 1
             cur += p - at + 1
             at = p + 1
         if end > at:
             segments.append((ref, cur, end - at))
         at = end
-    for entry in m.appends:
-        segments.append((*one(entry), 1))
+    segments += [(*w, 1) for w in where[len(edits):] if w is not None]       # (appends are never cuts)
     return compose(m.schema, segments), new_rows, new_bytes
+
+
+def _locate(entries: list, snaps: dict[str, Snapshot | None]) -> list[tuple[ShardRef, int] | None]:
+    """(shard, row) of each entry ("t" or "n", row number; None: a cut row), looked up in
+    one search per snapshot rather than one per row."""
+    out: list[tuple[ShardRef, int] | None] = [None] * len(entries)
+    for kind, snap in snaps.items():
+        js = [j for j, e in enumerate(entries) if e is not None and e[0] == kind]
+        if not js:
+            continue
+        assert snap is not None       # entries name only rows that exist
+        g, r = row_locations(snap, np.array([entries[j][1] for j in js], dtype=np.int64))
+        for j, gg, rr in zip(js, g.tolist(), r.tolist()):
+            out[j] = (snap.shards[gg], rr)
+    return out
 
 
 def _new_rows_snapshot(m: SplitMerge, store, shard_stats) -> tuple[Snapshot | None, int, int]:
