@@ -100,7 +100,8 @@ def read(spec: Any, split: str = DEFAULT_SPLIT, columns: list[str] | None = None
          *, registry: Any = None, remote: str | None = None, endpoint_url: str | None = None,
          target_bytes: int = DEFAULT_TARGET_BYTES) -> Any:
     """One split of a pinned version as a `ray.data.Dataset`, one read task per read unit
-    of about `target_bytes` stored bytes, in order. `spec` is NAME[@REV] in `registry` (an
+    of about `target_bytes` stored bytes, in the split's order (which Ray keeps only with
+    `DataContext.get_current().execution_options.preserve_order = True`). `spec` is NAME[@REV] in `registry` (an
     open `dsreg.Registry`) or on `remote`, or a `dsreg.Dataset`. Workers read the units
     themselves: from the registry's folder (on a disk they share) or from the remote."""
     ray_data = need("ray.data", "ray")
