@@ -169,6 +169,28 @@ class RefConflict(DsregError):
         self.ref, self.expected, self.actual = ref, expected, actual
 
 
+class BranchMovedDuringCommit(RefConflict):
+    """A distributed commit that replaces rows lost the race for its branch: its change
+    cannot be replayed on top of the other one without dropping it."""
+
+    def __init__(self, ref: str, expected: str | None, actual: str | None):
+        RefConflict.__init__(self, ref, expected, actual)
+        self.message = (f"{ref} moved while the commit ran (from {_short(expected)} to {_short(actual)}); "
+                        "nothing was recorded")
+        self.hint = ("fetch or look at the new head, then commit again on top of it, or commit to another "
+                     "branch and merge")
+
+
+class PartitionChanged(DsregError):
+    """A partition gave other rows when written than when fingerprinted."""
+
+    def __init__(self, partition: int):
+        super().__init__(f"partition {partition} gave other rows when written than when fingerprinted: its rows "
+                         "must come out the same each time they are computed",
+                         "persist (cache) the partitions first, or make their computation deterministic")
+        self.partition = partition
+
+
 class UnknownSplit(DsregError):
     pass
 

@@ -237,3 +237,27 @@ def test_reading_straight_from_a_remote_fetches_only_what_is_read(tmp_path, regi
     assert shard_ids
     assert not {p.parent.name + p.name for p in cached if p.is_file()} & shard_ids
     assert dsreg.load("d@main", remote=remote).equals(dsreg.dataset("d", remote=remote).to_table())
+
+
+def test_a_fragmented_version_decodes_each_row_group_once(registry, monkeypatch):
+    """Scattered edits make a unit of many short runs alternating between a base shard and
+    the new one: each row group is decoded once, not once a run (59 s and 4 GB for 200,000
+    rows before)."""
+    from dsreg.read.files import ShardFile
+    from helpers.tables import edit_table, make_table
+    table = make_table(20_000)
+    registry.commit("frag", table)
+    edited = edit_table(table, "edit", 0.02).table
+    registry.commit("frag", edited)
+    ds = dsreg.dataset("frag", registry=registry)
+    assert ds.snapshot.num_runs > 300
+    reads: list[tuple[str, int]] = []
+    real = ShardFile.read_row_group
+
+    def counted(self, i, columns):
+        reads.append((self.ref.id, i))
+        return real(self, i, columns)
+    monkeypatch.setattr(ShardFile, "read_row_group", counted)
+    got = pa.Table.from_batches(list(ds.to_batches()))
+    assert got.replace_schema_metadata(None).equals(edited)
+    assert len(reads) == len(set(reads))

@@ -118,6 +118,10 @@ def read_unit(unit: ReadUnit, open_shard: Opener, schema: pa.Schema, columns: li
     out_schema = schema if columns is None else pa.schema([schema.field(c) for c in columns],
                                                           metadata=schema.metadata)
     current: tuple[str, ShardFile] | None = None
+    # the row group each shard was last read at: a fragmented version (scattered edits)
+    # alternates between a base shard and the new one, many short runs in one row group,
+    # which must be decoded once, not once a run
+    decoded: dict[str, tuple[int, pa.Table]] = {}
     for piece in unit.pieces:
         if current is None or current[0] != piece.shard.id:
             current = (piece.shard.id, open_shard(piece.shard))
@@ -128,7 +132,12 @@ def read_unit(unit: ReadUnit, open_shard: Opener, schema: pa.Schema, columns: li
             a, b = max(starts[g], piece.start), min(starts[g + 1], end)
             if a >= b:
                 continue
-            table = f.read_row_group(g, read)
+            last = decoded.get(piece.shard.id)
+            if last is not None and last[0] == g:
+                table = last[1]
+            else:
+                table = f.read_row_group(g, read)
+                decoded[piece.shard.id] = (g, table)
             if a > starts[g] or b < starts[g + 1]:
                 table = table.slice(a - starts[g], b - a)
             table = conform(table, read_schema)

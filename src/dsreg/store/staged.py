@@ -37,15 +37,19 @@ LOCK_NAME = ".lock"
 class StagedStore(ObjectStore):
     """Reads see the store plus what was staged; writes go to the staging folder."""
 
-    def __init__(self, store: LocalStore, tmp_dir: Path):
+    def __init__(self, store: LocalStore, tmp_dir: Path, *, join: Path | None = None):
+        # join: write into another StagedStore's folder (a worker of a distributed commit,
+        # in another process); its owner holds the lock, adopts the objects and publishes
         self.store = store
         self.where = store.where
-        self.folder = Path(tempfile.mkdtemp(prefix="commit-", dir=tmp_dir))
+        self.folder = join if join is not None else Path(tempfile.mkdtemp(prefix="commit-", dir=tmp_dir))
         self.staged: dict[ObjectId, Path] = {}
         self._lock = threading.Lock()
-        # held while the commit runs: gc leaves a locked folder alone however old it is
-        self._held = open(self.folder / LOCK_NAME, "w")
-        fcntl.flock(self._held, fcntl.LOCK_EX)
+        self._held = None
+        if join is None:
+            # held while the commit runs: gc leaves a locked folder alone however old it is
+            self._held = open(self.folder / LOCK_NAME, "w")
+            fcntl.flock(self._held, fcntl.LOCK_EX)
 
     def __repr__(self) -> str:
         return f"StagedStore({self.store!r})"
@@ -107,6 +111,18 @@ class StagedStore(ObjectStore):
             return p.stat().st_size
         return self.store.size(oid)
 
+    def adopt(self, staged: dict[ObjectId, str]) -> None:
+        """Take on objects a joined store (a worker) wrote into this folder."""
+        for oid, path in staged.items():
+            p = Path(path)
+            if p.parent != self.folder:
+                raise DsregError(f"a worker staged {oid} outside this commit's folder: {p}")
+            with self._lock:
+                if oid in self.staged and self.staged[oid] != p:
+                    p.unlink(missing_ok=True)       # the same bytes, staged twice
+                else:
+                    self.staged[oid] = p
+
     def publish(self) -> None:
         """Move every staged object into the store (each atomically), then drop the folder."""
         folders: set[Path] = set()
@@ -127,7 +143,7 @@ class StagedStore(ObjectStore):
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
-        if not self._held.closed:
+        if self._held is not None and not self._held.closed:
             self._held.close()          # (releases the lock)
 
 

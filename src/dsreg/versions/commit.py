@@ -278,7 +278,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
             raise NoRows(split.name, files)
         return BuiltSplit(split.name, ObjectId(sid), None, 0, tuple(src.origins), None,
                           SplitResult(rows=snap.rows, new_rows=0, reused_rows=snap.rows, new_bytes=0))
-    candidates = _base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
+    candidates = base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
     index = BaseIndex(reader, candidates) if candidates else None
     builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
                               settings=plan.settings.shards)
@@ -305,7 +305,7 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
                       compacted=compact is not None)
 
 
-def _base_snapshots(reg: Registry, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
+def base_snapshots(reg: Registry, base: Commit, schema: pa.Schema, split: str) -> list[Snapshot]:
     """Every split of the base whose rows could be reused by a table of this schema, the
     same-named split first: rows found in several splits are reused from their own, so
     re-committing identical data reproduces the same runs (and so the same snapshot)."""
@@ -403,5 +403,5 @@ def _new_shards(reg: Registry, new_objects):
 # porcelain.get_commit / get_snapshot's twins: this layer cannot import porcelain; these
 # give way to the model layer's readers once it has them
 
-__all__ = ["commit", "plan_commit", "build_split", "record_commit", "CommitPlan", "SplitPlan", "BuiltSplit",
+__all__ = ["commit", "plan_commit", "build_split", "record_commit", "base_snapshots", "CommitPlan", "SplitPlan", "BuiltSplit",
            "CommitResult", "SplitResult", "default_author", "DEFAULT_SPLIT"]
