@@ -37,7 +37,6 @@ from dsreg.rows.partitions import Proposal, Proposals, join_snapshots, propose
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
-from dsreg.stats import shard_stats
 from dsreg.store.local import LocalStore
 from dsreg.store.staged import StagedStore, staged
 from dsreg.versions.commit import (
@@ -157,7 +156,7 @@ def write_partition(target: WriteTarget, index: int, value: Any, proposal: Propo
     _, batches = _batches(value, target.given, target.settings, f"partition {index}")
     proposals = Proposals(ShardReader(store, cache_size=3), proposal)
     builder = SnapshotBuilder(store, target.schema, base=proposals,  # type: ignore[arg-type]
-                              settings=target.settings.shards, shard_stats=shard_stats)
+                              settings=target.settings.shards)
     for batch in batches:
         builder.add(batch)
     proposals.finish()
@@ -244,7 +243,7 @@ def _built_split(reg: Registry, plan: CommitPlan, parts: Sequence[PartitionWrite
     new_bytes = sum(p.new_bytes for p in parts)
     reader = ShardReader(reg.store, cache_size=3)
     compact = maybe_compact(reg.store, snap, reader, settings=plan.settings.compaction,
-                            shards=plan.settings.shards, shard_stats=shard_stats)
+                            shards=plan.settings.shards)
     if compact is not None:
         snap, extra = compact
         new_bytes += extra
