@@ -35,12 +35,14 @@ def commit_keys(reg: Registry, commit_id: str | None) -> tuple[str, ...]:
 
 
 class CommitVerifier:
-    """The hook versions.commit calls with the built splits, before anything is recorded:
-    raises CheckFailed when the version breaks a check of its branch. Keeps the report,
-    so the caller can record it as the new commit's last result."""
+    """The hook versions.commit (and merge and revert, which record through it) calls with
+    the built splits, before anything is recorded: raises CheckFailed when the version
+    breaks a check of its branch. Keeps the report, so the caller can record it as the
+    new commit's last result. `action` names what is refused ("commit", "merge", ...)."""
 
-    def __init__(self, reg: Registry):
+    def __init__(self, reg: Registry, action: str = "commit"):
         self.reg = reg
+        self.action = action
         self.report: CheckReport | None = None
 
     def __call__(self, plan: CommitPlan, built: list[BuiltSplit]) -> None:
@@ -55,12 +57,12 @@ class CommitVerifier:
         keys = plan.keys or commit_keys(reg, plan.parent_id)
         self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent))
         if not self.report.ok:
-            raise CheckFailed(plan.dataset, plan.branch, self.report, "commit")
+            raise CheckFailed(plan.dataset, plan.branch, self.report, self.action)
 
 
 def verify_version(reg: Registry, dataset: str, branch: str, splits: Mapping[str, Any],
                    parent_id: str | None, keys: tuple[str, ...] | list[str] = (),
-                   action: str = "merge") -> CheckReport | None:
+                   action: str = "push") -> CheckReport | None:
     """Check a version about to land on `branch` (its splits as snapshot ids or Snapshots;
     rows on `parent_id`'s shards count as checked). Raises CheckFailed (nothing should be
     recorded then); returns the report, or None when the branch has no checks. For merge:

@@ -399,4 +399,4 @@ def _new_shards(reg: Registry, new_objects):
 # give way to the model layer's readers once it has them
 
 __all__ = ["commit", "plan_commit", "build_split", "record_commit", "CommitPlan", "SplitPlan", "BuiltSplit",
-           "CommitResult", "SplitResult", "default_author", "DEFAULT_SPLIT"]
+           "CommitResult", "SplitResult", "Verify", "default_author", "DEFAULT_SPLIT"]
