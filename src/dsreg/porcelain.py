@@ -42,7 +42,7 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, no_ve
     verifier = None if no_verify else CommitVerifier(reg)
     result = versions_commit.commit(reg, dataset, splits, message, verify=verifier, **options)
     if verifier is not None and verifier.report is not None and not result.unchanged:
-        record_result(reg, verifier.report.for_commit(result.id))
+        record_result(reg, verifier.report.for_commit(result.id), "commit")
     return result
 
 
@@ -103,7 +103,7 @@ def merge(reg, source: str, into: str = "main", *, no_verify: bool = False, **op
     from dsreg.versions.merge import merge as merge_verb
     verifier = None if no_verify else CommitVerifier(reg, "merge")
     result = merge_verb(reg, source, into, verify=verifier, **options)
-    _record_checked(reg, verifier, result)
+    _record_checked(reg, verifier, result, "merge")
     return result
 
 
@@ -113,15 +113,15 @@ def revert(reg, spec: str, branch: str | None = None, *, no_verify: bool = False
     from dsreg.versions.revert import revert as revert_verb
     verifier = None if no_verify else CommitVerifier(reg, "revert")
     result = revert_verb(reg, spec, branch, verify=verifier, **options)
-    _record_checked(reg, verifier, result)
+    _record_checked(reg, verifier, result, "revert")
     return result
 
 
-def _record_checked(reg, verifier, result) -> None:
+def _record_checked(reg, verifier, result, by: str) -> None:
     """The report of a merge or revert that moved the branch, as its head's last result."""
     from dsreg.checks.verify import record_result
     if verifier is not None and verifier.report is not None and not result.dry_run and not result.up_to_date:
-        record_result(reg, verifier.report.for_commit(result.id))
+        record_result(reg, verifier.report.for_commit(result.id), by)
 
 
 def reset(reg, dataset: str, branch: str, rev: str) -> dict:

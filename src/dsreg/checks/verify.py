@@ -5,6 +5,7 @@ and the porcelain passes these in unless told not to verify (`no_verify=True`).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -88,16 +89,24 @@ def push_verifier(reg: Registry):
         c = get_commit(reg, commit_id)
         report = verify_version(reg, dataset, name, c.splits, known, tuple(c.metadata.get("keys") or ()), "push")
         if report is not None:
-            record_result(reg, report.for_commit(commit_id))
+            record_result(reg, report.for_commit(commit_id), "push")
     return verify
 
 
-def record_result(reg: Registry, report: CheckReport) -> None:
-    """Remember a commit's last check result, for the card (best effort: a cache)."""
-    if report.commit is None:
+def record_result(reg: Registry, report: CheckReport, by: str = "check run") -> None:
+    """Remember each rule's last result on a commit, for the card: the rules of `report`
+    replace their earlier results, the others are kept; each result says when it ran and
+    `by` what ("commit", "merge", "push", "check run", ...). Best effort: a cache."""
+    if report.commit is None or not report.results:
         return
-    with reg.manifest.transaction():
-        reg.manifest.set_check_result(report.commit, report.to_json())
+    at = int(time.time())
+    fresh = {r.rule for r in report.results}
+    m = reg.manifest
+    with m.transaction():
+        kept = [r for r in (m.check_result(report.commit) or {}).get("results", []) if r.get("rule") not in fresh]
+        results = kept + [{**r.to_json(), "at": at, "by": by} for r in report.results]
+        m.set_check_result(report.commit, {"commit": report.commit, "ok": all(r["ok"] for r in results),
+                                           "results": results})
 
 
 __all__ = ["CommitVerifier", "verify_version", "push_verifier", "branch_rules", "record_result"]
