@@ -9,7 +9,9 @@
   Fingerprints only propose a duplicate; the sampled ones are proven by reading the rows,
   so a fingerprint collision cannot fail a check.
 - rows, schema-frozen and max-change use the snapshots (max-change compares fingerprints
-  only of the runs the two versions do not share).
+  only of the shard rows the two versions do not both read).
+- Whatever several rules need (a split's key columns, their hashes, its fingerprints) is
+  read once per evaluation.
 """
 from __future__ import annotations
 
