@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 #: name -> module in this package, in the order they run and are reported
-SUITES: dict[str, str] = {"commit": "commit", "merge": "merge", "engines": "engines"}
+SUITES: dict[str, str] = {"commit": "commit", "merge": "merge", "checks": "checks", "engines": "engines"}
 
 
 @dataclass

@@ -42,17 +42,8 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, no_ve
     verifier = None if no_verify else CommitVerifier(reg)
     result = versions_commit.commit(reg, dataset, splits, message, verify=verifier, **options)
     if verifier is not None and verifier.report is not None and not result.unchanged:
-        record_result(reg, verifier.report.for_commit(result.id))
+        record_result(reg, verifier.report.for_commit(result.id), "commit")
     return result
-
-
-def verify_merge(reg, dataset: str, branch: str, splits: dict, parent_id: str | None,
-                 keys: tuple[str, ...] = ()):
-    """For merge: hold the merged version ({split: snapshot id or Snapshot}) to `branch`'s
-    checks before it is recorded; raises CheckFailed. Rows on `parent_id`'s shards (the
-    branch merged into) count as checked. Returns the report (None: no checks)."""
-    from dsreg.checks.verify import verify_version
-    return verify_version(reg, dataset, branch, splits, parent_id, keys, action="merge")
 
 
 # -- reading ------------------------------------------------------------------
@@ -104,15 +95,33 @@ def tag(reg: Registry, dataset: str, new: str | None = None, rev: str | None = N
 
 
 # -- history verbs -------------------------------------------------------------
-def merge(reg, source: str, into: str = "main", **options: Any):
-    """Merge NAME@SOURCE into branch `into`; options and result: versions/merge.py."""
+def merge(reg, source: str, into: str = "main", *, no_verify: bool = False, **options: Any):
+    """Merge NAME@SOURCE into branch `into`; options and result: versions/merge.py. The
+    version `into` would hold (merged, or fast-forwarded to) must keep its checks
+    (CheckFailed otherwise, nothing recorded) unless `no_verify`."""
+    from dsreg.checks.verify import CommitVerifier
     from dsreg.versions.merge import merge as merge_verb
-    return merge_verb(reg, source, into, **options)
+    verifier = None if no_verify else CommitVerifier(reg, "merge")
+    result = merge_verb(reg, source, into, verify=verifier, **options)
+    _record_checked(reg, verifier, result, "merge")
+    return result
 
 
-def revert(reg, spec: str, branch: str | None = None, **options: Any):
+def revert(reg, spec: str, branch: str | None = None, *, no_verify: bool = False, **options: Any):
+    """A commit undoing `spec`'s changes; held to the branch's checks as a merge is."""
+    from dsreg.checks.verify import CommitVerifier
     from dsreg.versions.revert import revert as revert_verb
-    return revert_verb(reg, spec, branch, **options)
+    verifier = None if no_verify else CommitVerifier(reg, "revert")
+    result = revert_verb(reg, spec, branch, verify=verifier, **options)
+    _record_checked(reg, verifier, result, "revert")
+    return result
+
+
+def _record_checked(reg, verifier, result, by: str) -> None:
+    """The report of a merge or revert that moved the branch, as its head's last result."""
+    from dsreg.checks.verify import record_result
+    if verifier is not None and verifier.report is not None and not result.dry_run and not result.up_to_date:
+        record_result(reg, verifier.report.for_commit(result.id), by)
 
 
 def reset(reg, dataset: str, branch: str, rev: str) -> dict:
@@ -198,5 +207,5 @@ def lock_list(reg=None):
 
 __all__ = ["commit", "load", "log", "show", "ls", "branch", "tag", "checkout", "import_dvc", "export_dvc",
            "add_remote_from_dvc", "lock_add", "lock_update", "lock_verify", "lock_list",
-           "merge", "revert", "reset", "reflog", "verify_merge",
+           "merge", "revert", "reset", "reflog",
            "__version__"]

@@ -255,14 +255,16 @@ class Registry:
         merge recorded as a commit with two parents. Raises MergeConflict (carrying the
         conflicts, a pyarrow.Table per split) when conflicts remain with strategy "fail";
         `resolve` (a Parquet/CSV path or a table of key columns and chosen rows) settles them.
-        Other options: no_ff, dry_run, author, progress."""
+        The version `into` would hold, fast-forward included, must keep its checks
+        (CheckFailed, nothing recorded) unless `no_verify=True`.
+        Other options: no_ff, dry_run, author, progress, no_verify."""
         from dsreg import porcelain
         return porcelain.merge(self, source, into, keys=keys, strategy=strategy, resolve=resolve, message=message,
                                **kw)
 
     def revert(self, spec: str, branch: str | None = None, message: str | None = None, **kw: Any) -> MergeResult:
         """A new commit on `branch` (default: the one `spec` names, else main) that undoes
-        `spec`'s changes; conflicts as in `merge`."""
+        `spec`'s changes; conflicts and checks (`no_verify`) as in `merge`."""
         from dsreg import porcelain
         return porcelain.revert(self, spec, branch, message=message, **kw)
 

@@ -31,7 +31,7 @@ td.charts{width:250px}.note{color:#57606a;font-size:12.5px}.desc p{margin:0 0 10
 def render(card: Card) -> str:
     body = [f"<header><h1>{escape(card.title)}</h1><p class=\"sub\">{escape(text.subtitle(card))}</p>",
             _badges(card), "</header>", _description(card), _load(card), _splits(card), _schema(card),
-            _stats(card), _samples(card), _changelog(card), _provenance(card), _extra(card), _header(card)]
+            _stats(card), _checks(card), _quality(card), _samples(card), _changelog(card), _provenance(card), _extra(card), _header(card)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<meta name=\"generator\" content=\"{escape(card.generator)}\">"
@@ -144,6 +144,23 @@ def _stats(card: Card) -> str:
         out.append(_table("stats", ["column", "kind", "nulls", "distinct", "summary", "chart"], rows, {2, 3}, {5},
                           f" data-split=\"{escape(name)}\""))
     return _section("statistics", "Statistics", "".join(out))
+
+
+def _checks(card: Card) -> str:
+    if card.checks is None:
+        return ""
+    note = text.CHECKS_NOTE.format(branch=card.checks["branch"] or "(none: results recorded on this version)")
+    return _section("checks", "Checks", f"<p class=\"note\">{escape(note)}</p>"
+                    + _table("checks", text.CHECKS_HEAD, text.check_rows(card), {3}))
+
+
+def _quality(card: Card) -> str:
+    if not card.quality.get("splits"):
+        return ""
+    lines = text.quality_lines(card)
+    return _section("quality", "Quality", f"<p class=\"note\">{escape(text.QUALITY_NOTE)}</p>"
+                    + _table("quality", text.QUALITY_HEAD, text.quality_rows(card), {1, 4})
+                    + ("<ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines) + "</ul>" if lines else ""))
 
 
 def _samples(card: Card) -> str:

@@ -44,8 +44,8 @@ def render(card: Card) -> str:
                + f", committed {format_date(card.timestamp)} by {_text(card.author)}. The statistics, schema and "
                "changelog are computed by dsreg from the data of this exact version; the text above is written "
                "by people.\n\n")
-    out += _load(card), _splits(card), _schema(card), _stats(card), _samples(card), _changelog(card), \
-        _provenance(card)
+    out += _load(card), _splits(card), _schema(card), _stats(card), _checks(card), _quality(card), _samples(card), \
+        _changelog(card), _provenance(card)
     extra = card.extra_fields()
     if extra:
         out.append("## Additional fields\n\n")
@@ -102,6 +102,21 @@ def _stats(card: Card) -> str:
                          " · ".join(text.summary(st))])
         out.append(table(["column", "kind", "nulls", "distinct", "summary"], rows, {2, 3}) + "\n")
     return "".join(out)
+
+
+def _checks(card: Card) -> str:
+    if card.checks is None:
+        return ""
+    note = text.CHECKS_NOTE.format(branch=card.checks["branch"] or "(none: results recorded on this version)")
+    return "## Checks\n\n" + note + "\n\n" + table(text.CHECKS_HEAD, text.check_rows(card), {3}) + "\n"
+
+
+def _quality(card: Card) -> str:
+    if not card.quality.get("splits"):
+        return ""
+    out = "## Quality\n\n" + text.QUALITY_NOTE + "\n\n" + table(text.QUALITY_HEAD, text.quality_rows(card), {1, 4})
+    lines = text.quality_lines(card)
+    return out + "\n" + "".join(f"- {_text(x)}\n" for x in lines) + ("\n" if lines else "")
 
 
 def _samples(card: Card) -> str:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from dsreg.card import hub
 from dsreg.card.fields import card_fields
+from dsreg.card.quality import checks_section, quality_section, range_rules
 from dsreg.ids import CommitId
 from dsreg.jsonvalues import to_jsonable
 from dsreg.model.history import first_parent_chain
@@ -82,6 +83,8 @@ class Card:
     remote: dict | None          # {"name", "url"} of the remote to pull from, if any
     warnings: list[str] = field(default_factory=list)
     generator: str = f"dsreg {__version__}"
+    checks: dict | None = None   # the branch's checks and their last results (card/quality.py)
+    quality: dict = field(default_factory=dict)     # nulls, repeated and shared rows, ranges
 
     @property
     def title(self) -> str:
@@ -151,6 +154,7 @@ class Card:
             "changelog": [vars(c) for c in self.changelog],
             "provenance": {"commit": self.commit, "parents": self.parents, "sources": self.sources,
                            "generator": self.generator},
+            "checks": self.checks, "quality": self.quality,
             "warnings": self.warnings,
         })
 
@@ -174,9 +178,10 @@ def build_card(reg: Registry, spec: str, progress: Progress = NO_PROGRESS) -> Ca
     rev = resolve(reg, spec)
     c = get_commit(reg, rev.commit_id)
     splits: dict[str, SplitCard] = {}
+    snaps: dict[str, Snapshot] = {}
     for name in hub.ordered_splits(c.splits):
         sid = c.splits[name]
-        snap = get_snapshot(reg, sid)
+        snap = snaps[name] = get_snapshot(reg, sid)
         stats = split_stats(reg, sid, snap, progress)
         info = reg.manifest.snapshot_info(sid)
         splits[name] = SplitCard(name, sid, snap.rows, stats["bytes"], info.bytes if info else snap.nbytes,
@@ -185,11 +190,17 @@ def build_card(reg: Registry, spec: str, progress: Progress = NO_PROGRESS) -> Ca
     refs = [r.name if r.kind == "branch" else f"tag {r.name}" for r in reg.manifest.refs(rev.dataset)
             if r.commit == rev.commit_id]
     remotes = reg.manifest.remotes()
+    # whose checks: the branch the spec names, else one whose head this version is
+    branch = rev.branch or next((r.name for r in reg.manifest.refs(rev.dataset)
+                                 if r.kind == "branch" and r.commit == rev.commit_id), None)
     card = Card(
         dataset=rev.dataset, commit=rev.commit_id, refs=refs, parents=list(c.parents), message=c.message,
         author=c.author, timestamp=c.timestamp, fields=card_fields(c.metadata), splits=splits,
         configs=_configs(splits), changelog=_changelog(reg, rev.dataset, history, progress),
-        sources=_sources(reg, rev.commit_id, list(splits)), remote=_remote(remotes))
+        sources=_sources(reg, rev.commit_id, list(splits)), remote=_remote(remotes),
+        checks=checks_section(reg, rev.dataset, rev.commit_id, branch),
+        quality=quality_section(reg, {n: (snaps[n], s.stats) for n, s in splits.items()},
+                                range_rules(reg, rev.dataset, branch)))
     card.warnings = _warnings(card)
     return card
 

@@ -116,6 +116,43 @@ def change_summary(c: Change) -> str:
     return "; ".join(parts) or "no row changes"
 
 
+CHECKS_HEAD = ["rule", "split", "result", "violations", "last run"]
+CHECKS_NOTE = ("The checks of branch {branch} (see `dsreg check`), with the last result recorded for this version "
+               "by a commit, merge, push, `dsreg check add` or `dsreg check run`.")
+QUALITY_HEAD = ["split", "rows", "null cells", "NaN", "repeated rows"]
+QUALITY_NOTE = ("For every version, checks or not: nulls and NaN from the statistics; rows repeated within a split "
+                "and rows shared between splits from the row fingerprints stored beside each shard.")
+
+
+def check_rows(card: Card) -> list[list[str]]:
+    out = []
+    for r in (card.checks or {}).get("results", []):
+        result = {"ok": "ok", "failed": "FAILED"}.get(r["status"], "not run")
+        if r.get("detail") and r["status"] == "failed":
+            result += f": {r['detail']}"
+        last = f"{format_date(r['at'])} ({r['by']})" if r.get("at") else "—"
+        out.append([r["rule"], r["split"] or "—", result, num(r["violations"]), last])
+    return out
+
+
+def quality_rows(card: Card) -> list[list[str]]:
+    def cells(counts: dict, rows: int) -> str:
+        return ", ".join(f"{c}: {num(n)} ({pct(n, rows)})" for c, n in counts.items()) or "none"
+    return [[name, num(q["rows"]), cells(q["nulls"], q["rows"]), cells(q["nan"], q["rows"]),
+             f"{num(q['duplicate_rows'])} ({pct(q['duplicate_rows'], q['rows'])})"]
+            for name, q in card.quality.get("splits", {}).items()]
+
+
+def quality_lines(card: Card) -> list[str]:
+    """Rows shared between splits, and where each range rule's column lies."""
+    out = [f"{num(s['rows'])} row{'s' if s['rows'] != 1 else ''} of {s['split']} also in {s['other']}"
+           + (" (leakage)" if s["rows"] else "") for s in card.quality.get("shared", [])]
+    for r in card.quality.get("ranges", []):
+        where = "inside" if r["inside"] else "OUTSIDE (some values are out of range)"
+        out.append(f"{r['rule']} on {r['split']}: min {num(r['min'])}, max {num(r['max'])}: {where}")
+    return out
+
+
 def first_line(message: str) -> str:
     return message.strip().splitlines()[0] if message.strip() else "(no message)"
 

@@ -9,11 +9,12 @@
   Fingerprints only propose a duplicate; the sampled ones are proven by reading the rows,
   so a fingerprint collision cannot fail a check.
 - rows, schema-frozen and max-change use the snapshots (max-change compares fingerprints
-  only of the runs the two versions do not share).
+  only of the shard rows the two versions do not both read).
+- Whatever several rules need (a split's key columns, their hashes, its fingerprints) is
+  read once per evaluation.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +62,8 @@ class _Evaluator:
         self.store, self.v = store, version
         self.fp_reader = ShardReader(store, cache_size=2)
         self._fps: dict[str, np.ndarray] = {}
+        self._columns: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
+        self._hashes: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         base = (version.baseline or {}) if version.incremental else {}
         self.old_shards = {ref.id for snap in base.values() for ref in snap.shards}
 
@@ -131,6 +134,22 @@ class _Evaluator:
             self._fps[split] = _gather(snap, [self.fp_reader.fingerprints(ref, snap.schema) for ref in snap.shards])
         return self._fps[split]
 
+    def columns(self, split: str, columns: list[str] | tuple[str, ...]) -> pa.Table:
+        """These columns of the whole split, read once for every rule that needs them
+        (`unique id` and `no-leakage` by key read the same column)."""
+        key = (split, tuple(columns))
+        if key not in self._columns:
+            self._columns[key] = read_snapshot(self.store, self.v.splits[split], columns=list(columns))
+        return self._columns[key]
+
+    def hashes(self, split: str, columns: list[str] | tuple[str, ...]) -> np.ndarray:
+        """A hash of these columns' values in every row of the split, computed once."""
+        key = (split, tuple(columns))
+        if key not in self._hashes:
+            table = self.columns(split, columns)
+            self._hashes[key] = combine_columns((hash_array(table[c]) for c in columns), table.num_rows)
+        return self._hashes[key]
+
     def _no_duplicates(self, rule: Rule) -> list[CheckResult]:
         out = []
         for split, snap in sorted(self.v.splits.items()):
@@ -148,9 +167,9 @@ class _Evaluator:
         for split, snap in sorted(self.v.splits.items()):
             if not all(c in snap.schema.names for c in rule.columns):
                 continue
-            table = read_snapshot(self.store, snap, columns=list(rule.columns))
+            table = self.columns(split, rule.columns)
             nan = _nan_mask(table)
-            hashes = combine_columns((hash_array(table[c]) for c in rule.columns), table.num_rows)
+            hashes = self.hashes(split, rule.columns)
             later, first = _repeats(hashes)
             proven = [(int(i), int(j)) for i, j in zip(later[:CONFIRM], first[:CONFIRM])
                       if tables_equal(table.slice(int(i), 1), table.slice(int(j), 1))]
@@ -169,17 +188,18 @@ class _Evaluator:
         by_key = bool(keys) and all(all(k in self.v.splits[s].schema.names for k in keys) for s in splits)
         tables: dict[str, pa.Table] = {}
         if by_key:
-            tables = {s: read_snapshot(self.store, self.v.splits[s], columns=keys) for s in splits}
-            hashes = {s: combine_columns((hash_array(t[k]) for k in keys), t.num_rows) for s, t in tables.items()}
+            tables = {s: self.columns(s, keys) for s in splits}
+            hashes = {s: self.hashes(s, keys) for s in splits}
         else:
             hashes = {s: self.fingerprints(s) for s in splits}
         out = []
+        ordered = {s: np.sort(h) for s, h in hashes.items()}     # each sorted once, looked up by all
         for s in splits:
             others = [o for o in splits if o != s]
             shared = np.zeros(len(hashes[s]), bool)
             where = np.full(len(hashes[s]), -1, np.int64)
             for k, o in enumerate(others):
-                hit = np.isin(hashes[s], hashes[o])
+                hit = _member(hashes[s], ordered[o])
                 where[hit & (where < 0)] = k
                 shared |= hit
             hits = np.flatnonzero(shared)
@@ -241,13 +261,22 @@ class _Evaluator:
         return out
 
     def _changed(self, old: Snapshot, new: Snapshot) -> tuple[int, int]:
-        """(rows added, rows removed) from `old` to `new`, as multisets of rows: runs the two
-        share cancel out unread; the fingerprints of the rest are compared."""
-        old_runs = Counter((ref.id, a, c) for ref, a, c in old.runs())
-        new_runs = Counter((ref.id, a, c) for ref, a, c in new.runs())
-        common = old_runs & new_runs
-        a = _run_fps(self.fp_reader, new, new_runs - common)
-        b = _run_fps(self.fp_reader, old, old_runs - common)
+        """(rows added, rows removed) from `old` to `new`, as multisets of rows: shard rows
+        both versions read (as often) cancel out unread, wherever their runs were cut; the
+        fingerprints of the rest are compared."""
+        cover_old, cover_new = _coverage(old), _coverage(new)
+        refs = {ref.id: (ref, snap.schema) for snap in (old, new) for ref in snap.shards}
+        added, removed = [], []
+        for sid, (ref, schema) in refs.items():
+            extra = cover_new.get(sid, 0) - cover_old.get(sid, 0)
+            if not np.any(extra):
+                continue
+            fps = self.fp_reader.fingerprints(ref, schema)
+            rows = np.arange(ref.rows)
+            added.append(fps[np.repeat(rows, np.maximum(extra, 0))])
+            removed.append(fps[np.repeat(rows, np.maximum(-extra, 0))])
+        a = np.concatenate(added) if added else np.zeros(0, np.uint64)
+        b = np.concatenate(removed) if removed else np.zeros(0, np.uint64)
         ua, ca = np.unique(a, return_counts=True)
         ub, cb = np.unique(b, return_counts=True)
         _, ia, ib = np.intersect1d(ua, ub, assume_unique=True, return_indices=True)
@@ -294,6 +323,9 @@ def _repeats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions of values seen before (in order), and of the first position of each's value."""
     if not len(values):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    s = np.sort(values)          # the usual case, no repeats, needs no (slower) stable argsort
+    if not (s[1:] == s[:-1]).any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     order = np.argsort(values, kind="stable")
     s = values[order]
     same = np.concatenate([[False], s[1:] == s[:-1]])
@@ -304,6 +336,15 @@ def _repeats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = order[group_start[same]]
     keep = np.argsort(later, kind="stable")
     return later[keep], first[keep]
+
+
+def _member(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """np.isin(values, ordered) for an already sorted `ordered`: a binary search, no sort
+    of `values` (a large split against a small one costs little)."""
+    if not len(ordered):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return ordered[at] == values
 
 
 def _gather(snap: Snapshot, per_shard: list[np.ndarray]) -> np.ndarray:
@@ -319,11 +360,18 @@ def _gather(snap: Snapshot, per_shard: list[np.ndarray]) -> np.ndarray:
     return flat[idx]
 
 
-def _run_fps(reader: ShardReader, snap: Snapshot, runs: Counter) -> np.ndarray:
-    by_id = {ref.id: ref for ref in snap.shards}
-    parts = [reader.fingerprints(by_id[sid], snap.schema)[a:a + c] for (sid, a, c), n in runs.items()
-             for _ in range(n)]
-    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+def _coverage(snap: Snapshot) -> dict[str, np.ndarray]:
+    """{shard id: how many times the snapshot reads each of its rows}."""
+    out: dict[str, np.ndarray] = {}
+    for si in np.unique(snap.run_shard).tolist():
+        pick = snap.run_shard == si
+        starts, counts = snap.run_start[pick], snap.run_count[pick]
+        ref = snap.shards[si]
+        edges = np.zeros(ref.rows + 1, np.int64)
+        np.add.at(edges, starts, 1)
+        np.add.at(edges, starts + counts, -1)
+        out[ref.id] = np.cumsum(edges[:-1])
+    return out
 
 
 def _locate(snap: Snapshot, i: int):

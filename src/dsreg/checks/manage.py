@@ -64,6 +64,7 @@ def add_check(reg: Registry, dataset: str, rule: str | Sequence[str], branch: st
         cid = reg.manifest.add_check(dataset, branch, parsed.text)
     report = evaluate(reg.store, [parsed], Version(dataset, splits, commit_keys(reg, head),
                                                    _first_parent_splits(reg, head), incremental=False), head)
+    record_result(reg, report, "check add")
     return AddedCheck(Check(cid, dataset, branch, parsed.text), report)
 
 

@@ -5,6 +5,7 @@ and the porcelain passes these in unless told not to verify (`no_verify=True`).
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -35,12 +36,14 @@ def commit_keys(reg: Registry, commit_id: str | None) -> tuple[str, ...]:
 
 
 class CommitVerifier:
-    """The hook versions.commit calls with the built splits, before anything is recorded:
-    raises CheckFailed when the version breaks a check of its branch. Keeps the report,
-    so the caller can record it as the new commit's last result."""
+    """The hook versions.commit (and merge and revert, which record through it) calls with
+    the built splits, before anything is recorded: raises CheckFailed when the version
+    breaks a check of its branch. Keeps the report, so the caller can record it as the
+    new commit's last result. `action` names what is refused ("commit", "merge", ...)."""
 
-    def __init__(self, reg: Registry):
+    def __init__(self, reg: Registry, action: str = "commit"):
         self.reg = reg
+        self.action = action
         self.report: CheckReport | None = None
 
     def __call__(self, plan: CommitPlan, built: list[BuiltSplit]) -> None:
@@ -55,12 +58,12 @@ class CommitVerifier:
         keys = plan.keys or commit_keys(reg, plan.parent_id)
         self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent))
         if not self.report.ok:
-            raise CheckFailed(plan.dataset, plan.branch, self.report, "commit")
+            raise CheckFailed(plan.dataset, plan.branch, self.report, self.action)
 
 
 def verify_version(reg: Registry, dataset: str, branch: str, splits: Mapping[str, Any],
                    parent_id: str | None, keys: tuple[str, ...] | list[str] = (),
-                   action: str = "merge") -> CheckReport | None:
+                   action: str = "push") -> CheckReport | None:
     """Check a version about to land on `branch` (its splits as snapshot ids or Snapshots;
     rows on `parent_id`'s shards count as checked). Raises CheckFailed (nothing should be
     recorded then); returns the report, or None when the branch has no checks. For merge:
@@ -86,16 +89,24 @@ def push_verifier(reg: Registry):
         c = get_commit(reg, commit_id)
         report = verify_version(reg, dataset, name, c.splits, known, tuple(c.metadata.get("keys") or ()), "push")
         if report is not None:
-            record_result(reg, report.for_commit(commit_id))
+            record_result(reg, report.for_commit(commit_id), "push")
     return verify
 
 
-def record_result(reg: Registry, report: CheckReport) -> None:
-    """Remember a commit's last check result, for the card (best effort: a cache)."""
-    if report.commit is None:
+def record_result(reg: Registry, report: CheckReport, by: str = "check run") -> None:
+    """Remember each rule's last result on a commit, for the card: the rules of `report`
+    replace their earlier results, the others are kept; each result says when it ran and
+    `by` what ("commit", "merge", "push", "check run", ...). Best effort: a cache."""
+    if report.commit is None or not report.results:
         return
-    with reg.manifest.transaction():
-        reg.manifest.set_check_result(report.commit, report.to_json())
+    at = int(time.time())
+    fresh = {r.rule for r in report.results}
+    m = reg.manifest
+    with m.transaction():
+        kept = [r for r in (m.check_result(report.commit) or {}).get("results", []) if r.get("rule") not in fresh]
+        results = kept + [{**r.to_json(), "at": at, "by": by} for r in report.results]
+        m.set_check_result(report.commit, {"commit": report.commit, "ok": all(r["ok"] for r in results),
+                                           "results": results})
 
 
 __all__ = ["CommitVerifier", "verify_version", "push_verifier", "branch_rules", "record_result"]

@@ -58,17 +58,21 @@ def _conflict_lines(conflicts: dict, limit: int = 10) -> list[str]:
 @click.option("--dry-run", is_flag=True, help="Report what the merge would do; record nothing.")
 @click.option("--author", metavar="'NAME <EMAIL>'",
               help="The author (default: DSREG_AUTHOR, else GIT_AUTHOR_NAME and GIT_AUTHOR_EMAIL, else user@host).")
+@click.option("--no-verify", is_flag=True,
+              help="Skip the checks of the branch merged into, fast-forward included (see 'dsreg check').")
 @json_option
 @pass_state
 def merge(state: State, source: str, into: str, message: str | None, keys: tuple[str, ...], strategy: str,
           resolve_file: str | None, conflicts_file: str | None, no_ff: bool, dry_run: bool, author: str | None,
-          as_json: bool) -> None:
+          no_verify: bool, as_json: bool) -> None:
     """Merge NAME@SOURCE into a branch: a fast-forward when the branch is behind, else a
     three-way merge per split recorded as a commit with two parents.
 
     With keys, rows merge cell by cell; without, as multisets. Conflicts (two different
     changes to one cell, delete against modify, one new key inserted twice differently)
     stop the merge with nothing recorded, unless --strategy or --resolve settles them.
+    The version the branch would hold, merged or fast-forwarded to, must keep the
+    branch's checks (see 'dsreg check'); --no-verify skips them.
 
     \b
     Examples:
@@ -77,11 +81,13 @@ def merge(state: State, source: str, into: str, message: str | None, keys: tuple
       dsreg merge reviews@relabel --strategy theirs
     """
     from dsreg import porcelain
+    from dsreg.cli.checks import showing_failures
     from dsreg.errors import MergeConflict
     try:
-        result = porcelain.merge(state.reg, source, into, keys=keys, strategy=strategy, resolve=resolve_file,
-                                 message=message, no_ff=no_ff, dry_run=dry_run, author=author,
-                                 progress=state.progress())
+        with showing_failures(as_json):
+            result = porcelain.merge(state.reg, source, into, keys=keys, strategy=strategy, resolve=resolve_file,
+                                     message=message, no_ff=no_ff, dry_run=dry_run, author=author,
+                                     no_verify=no_verify, progress=state.progress())
     except MergeConflict as e:
         if conflicts_file:
             _write_conflicts(conflicts_file, _all_conflicts(e.conflicts))
@@ -108,13 +114,17 @@ def _all_conflicts(conflicts: dict):
 @click.option("-m", "--message", help="The message (default: Revert \"...\").")
 @click.option("--strategy", type=STRATEGY, default="fail", show_default=True,
               help="Settle conflicts with later changes: keep them (ours) or undo anyway (theirs).")
+@click.option("--no-verify", is_flag=True, help="Skip the branch's checks (see 'dsreg check').")
 @json_option
 @pass_state
-def revert(state: State, spec: str, branch: str | None, message: str | None, strategy: str, as_json: bool) -> None:
+def revert(state: State, spec: str, branch: str | None, message: str | None, strategy: str, no_verify: bool,
+           as_json: bool) -> None:
     """Record a new commit that undoes the changes of NAME@REV (against its first parent)."""
     from dsreg import porcelain
-    result = porcelain.revert(state.reg, spec, branch, message=message, strategy=strategy,
-                              progress=state.progress())
+    from dsreg.cli.checks import showing_failures
+    with showing_failures(as_json):
+        result = porcelain.revert(state.reg, spec, branch, message=message, strategy=strategy,
+                                  no_verify=no_verify, progress=state.progress())
     if as_json:
         emit_json(result.to_json())
     else:

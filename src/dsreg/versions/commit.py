@@ -403,5 +403,5 @@ def _new_shards(reg: Registry, new_objects):
 # porcelain.get_commit / get_snapshot's twins: this layer cannot import porcelain; these
 # give way to the model layer's readers once it has them
 
-__all__ = ["commit", "plan_commit", "build_split", "record_commit", "base_snapshots", "CommitPlan", "SplitPlan", "BuiltSplit",
-           "CommitResult", "SplitResult", "default_author", "DEFAULT_SPLIT"]
+__all__ = ["commit", "plan_commit", "build_split", "record_commit", "base_snapshots", "CommitPlan", "SplitPlan",
+           "BuiltSplit", "CommitResult", "SplitResult", "Verify", "default_author", "DEFAULT_SPLIT"]

@@ -6,6 +6,12 @@ parents are the branch head and the source. A split changed on one side only tak
 side's snapshot as it is; one changed on both merges row by row. Conflicts left with
 `strategy="fail"` record nothing: MergeConflict carries them. Everything is built inside
 a staging area, so a merge that fails leaves the registry as it was.
+
+`verify` is the hook a commit takes (versions/commit.py `Verify`): it sees the merged
+version as a commit on the branch, before anything is recorded, and may refuse it by
+raising. A fast-forward is held to it too (git runs no hook there, but the branch would
+still come to hold a version that breaks its checks): as the move from the branch head
+to the source, so rows the head has count as checked.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from dsreg.progress import NO_PROGRESS, Progress
 from dsreg.rows.snapshots import schemas_compatible
 from dsreg.stats import shard_stats
 from dsreg.store.staged import staged
-from dsreg.versions.commit import BuiltSplit, CommitPlan, SplitResult, default_author, record_commit
+from dsreg.versions.commit import BuiltSplit, CommitPlan, SplitResult, Verify, default_author, record_commit
 from dsreg.versions.mergeschema import merge_whole
 from dsreg.versions.threeway import SplitMerge, build, merge_keyed, merge_multisets
 
@@ -61,8 +67,10 @@ class MergeResult:
 
 def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[str] = (), strategy: str = "fail",
           resolve: str | Path | pa.Table | None = None, message: str | None = None, no_ff: bool = False,
-          dry_run: bool = False, author: str | None = None, progress: Progress = NO_PROGRESS) -> MergeResult:
-    """Merge `source` (NAME@REV) into branch `into` of the same dataset."""
+          dry_run: bool = False, author: str | None = None, progress: Progress = NO_PROGRESS,
+          verify: Verify | None = None) -> MergeResult:
+    """Merge `source` (NAME@REV) into branch `into` of the same dataset; `verify(plan,
+    built)` may refuse the version the branch would hold (nothing is recorded then)."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     check_ref_name(into, "branch")
@@ -76,6 +84,8 @@ def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[
         return MergeResult(ours, dataset, into, theirs, base, up_to_date=True, dry_run=dry_run)
     if base == ours and not no_ff:
         if not dry_run:
+            if verify is not None:
+                _verify_fast_forward(reg, verify, dataset, into, ours, theirs)
             with reg.manifest.transaction():
                 reg.manifest.set_ref(dataset, "branch", into, theirs, ours, f"merge {source}: fast-forward")
         return MergeResult(theirs, dataset, into, theirs, base, fast_forward=True, dry_run=dry_run)
@@ -84,13 +94,26 @@ def merge(reg, source: str, into: str = "main", *, keys: tuple[str, ...] | list[
     msg = message if message is not None else f"Merge {source} into {into}"
     return combine(reg, dataset, into, ours, base, theirs, label=source, keys=keys, strategy=strategy,
                    resolve=resolve, message=msg, author=author, dry_run=dry_run, extra_parents=(theirs,),
-                   progress=progress)
+                   progress=progress, verify=verify)
+
+
+def _verify_fast_forward(reg, verify: Verify, dataset: str, into: str, ours: CommitId, theirs: CommitId) -> None:
+    """Hold `theirs` to the hook as if committed on `into` over `ours`: every split of
+    theirs as built (no new objects), the splits it lacks dropped."""
+    c_ours, c_theirs = get_commit(reg, ours), get_commit(reg, theirs)
+    built = [BuiltSplit(name, ObjectId(sid), None, 0, (), None, SplitResult(0, 0, 0, 0))
+             for name, sid in sorted(c_theirs.splits.items())]
+    plan = CommitPlan(dataset=dataset, branch=into, message=c_theirs.message, author=c_theirs.author, splits=(),
+                      drop_splits=tuple(s for s in sorted(c_ours.splits) if s not in c_theirs.splits),
+                      keys=tuple(c_theirs.metadata.get("keys") or ()), metadata=None, allow_empty=True,
+                      empty_files=True, parent_id=ours, parent=c_ours, base=c_ours, new_branch=False)
+    verify(plan, built)
 
 
 def combine(reg, dataset: str, into: str, ours: CommitId, base: CommitId, theirs: CommitId, *, label: str,
             keys=(), strategy: str = "fail", resolve=None, message: str = "", author: str | None = None,
             dry_run: bool = False, extra_parents: tuple[CommitId, ...] = (),
-            progress: Progress = NO_PROGRESS) -> MergeResult:
+            progress: Progress = NO_PROGRESS, verify: Verify | None = None) -> MergeResult:
     """The three-way merge of `theirs` into branch `into` (at `ours`) against `base`,
     recorded as a commit on `into` whose parents are `ours` and `extra_parents` (a merge
     names theirs; a revert names nobody else)."""
@@ -115,6 +138,8 @@ def combine(reg, dataset: str, into: str, ours: CommitId, base: CommitId, theirs
                           splits=(), drop_splits=tuple(dropped), keys=(), metadata=None, allow_empty=True,
                           empty_files=True, parent_id=ours, parent=c_ours, base=c_ours, new_branch=False,
                           extra_parents=extra_parents)
+        if verify is not None:
+            verify(plan, built)
         done = record_commit(reg, plan, built)
     for b in built:
         if b.name in counts:

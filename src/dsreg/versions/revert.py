@@ -7,14 +7,15 @@ from dsreg.errors import UsageError
 from dsreg.model.objects import get_commit
 from dsreg.model.revisions import resolve
 from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.versions.commit import Verify
 from dsreg.versions.merge import MergeResult, combine
 
 
 def revert(reg, spec: str, branch: str | None = None, *, message: str | None = None, keys=(),
            strategy: str = "fail", dry_run: bool = False, author: str | None = None,
-           progress: Progress = NO_PROGRESS) -> MergeResult:
+           progress: Progress = NO_PROGRESS, verify: Verify | None = None) -> MergeResult:
     """A commit on `branch` (default: the branch `spec` names, else main) undoing `spec`'s
-    changes from its first parent."""
+    changes from its first parent; `verify` as for merge."""
     rev = resolve(reg, spec)
     branch = branch or rev.branch or "main"
     head = resolve(reg, f"{rev.dataset}@{branch}")
@@ -26,7 +27,8 @@ def revert(reg, spec: str, branch: str | None = None, *, message: str | None = N
     summary = c.message.splitlines()[0] if c.message else rev.commit_id[:12]
     msg = message if message is not None else f'Revert "{summary}"\n\nThis reverts commit {rev.commit_id}.'
     return combine(reg, rev.dataset, branch, head.commit_id, rev.commit_id, c.parents[0], label=f"revert of {spec}",
-                   keys=keys, strategy=strategy, message=msg, author=author, dry_run=dry_run, progress=progress)
+                   keys=keys, strategy=strategy, message=msg, author=author, dry_run=dry_run, progress=progress,
+                   verify=verify)
 
 
 __all__ = ["revert"]
