@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 #: name -> module in this package, in the order they run and are reported
-SUITES: dict[str, str] = {}
+SUITES: dict[str, str] = {"read": "read"}
 
 
 @dataclass
