@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
                 log(f"suite {name}")
                 ctx = suites.Context(versions, work / "suites" / name, s3, args.repeat, n, args.size, log)
                 ctx.work.mkdir(parents=True, exist_ok=True)
-                doc["suites"][name] = _guarded(lambda: suites.load(name).run(ctx))
+                doc["suites"][name] = _guarded(lambda name=name, ctx=ctx: suites.load(name).run(ctx))
         if "cdc" in peers:
             from .tools import cdc_tool
             log("hub-style cdc")

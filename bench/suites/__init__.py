@@ -15,10 +15,11 @@ by the suite that measures it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 #: name -> module in this package, in the order they run and are reported
 SUITES: dict[str, str] = {"read": "read"}

@@ -33,7 +33,7 @@ def _step(*args: str, env: dict | None = None) -> dict:
 def _merged(reps: list[dict]) -> dict:
     """Repetitions -> one record: medians of the times, the largest peak RSS."""
     out = dict(reps[0])
-    for key, val in reps[0].items():
+    for key in reps[0]:
         if key.endswith("seconds") or key in ("wall", "cpu"):
             out[key] = median(r[key] for r in reps)
         elif key == "peak_rss":
