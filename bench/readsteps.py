@@ -6,8 +6,9 @@ process (`seconds`, imports excluded), beside the wall time and peak RSS the par
     stream REG SPEC                    dsreg.dataset(...).to_batches(), every batch
     load REG SPEC                      dsreg.load(...), the whole table
     pyarrow LIST                       pyarrow.dataset over the files named in LIST
-    torch REG SPEC BATCH WORKERS COLS  a DataLoader over Dataset.to_torch(batch_size=BATCH)
-    hf LIST BATCH WORKERS COLS MODE    a DataLoader over datasets' streaming Parquet loader
+    torch REG SPEC BATCH WORKERS COLS LIMIT   a DataLoader over Dataset.to_torch(batch_size=BATCH)
+    hf LIST BATCH WORKERS COLS MODE LIMIT     a DataLoader over datasets' streaming Parquet loader
+                                       (the loaders stop after LIMIT rows)
     remote URL ENDPOINT SPEC           time to the first batch, and to the last, from a remote
 """
 from __future__ import annotations
@@ -69,26 +70,28 @@ def scan(listing: str) -> dict:
     return {**out, "seconds": time.perf_counter() - t0}
 
 
-def _drain(loader) -> dict:
+def _drain(loader, limit: int) -> dict:
     rows = batches = 0
     t0 = time.perf_counter()
     for batch in loader:
         rows += len(next(iter(batch.values())))
         batches += 1
+        if rows >= limit:
+            break
     return {"rows": rows, "batches": batches, "seconds": time.perf_counter() - t0}
 
 
-def torch_loader(reg: str, spec: str, batch: str, workers: str, cols: str) -> dict:
+def torch_loader(reg: str, spec: str, batch: str, workers: str, cols: str, limit: str) -> dict:
     import pyarrow.parquet  # noqa: F401 - imported before the clock starts, as datasets imports it
     from torch.utils.data import DataLoader
     t0 = time.perf_counter()
     view, _ = _opened(reg, spec, columns=cols.split(","))
     ds = view.to_torch(batch_size=int(batch))
-    out = _drain(DataLoader(ds, batch_size=None, num_workers=int(workers)))
+    out = _drain(DataLoader(ds, batch_size=None, num_workers=int(workers)), int(limit))
     return {**out, "seconds": time.perf_counter() - t0}
 
 
-def hf_loader(listing: str, batch: str, workers: str, cols: str, mode: str) -> dict:
+def hf_loader(listing: str, batch: str, workers: str, cols: str, mode: str, limit: str) -> dict:
     """`rows`: what datasets' docs show (rows collated by the DataLoader); `batched`:
     `IterableDataset.batch`, whole batches handed over (DataLoader(batch_size=None))."""
     import datasets
@@ -101,7 +104,7 @@ def hf_loader(listing: str, batch: str, workers: str, cols: str, mode: str) -> d
         loader = DataLoader(ds.batch(int(batch)).with_format("torch"), batch_size=None, num_workers=int(workers))
     else:
         loader = DataLoader(ds.with_format("torch"), batch_size=int(batch), num_workers=int(workers))
-    out = _drain(loader)
+    out = _drain(loader, int(limit))
     return {**out, "seconds": time.perf_counter() - t0, "n_shards": ds.num_shards}
 
 
