@@ -22,7 +22,8 @@ from types import ModuleType
 from typing import Any
 
 #: name -> module in this package, in the order they run and are reported
-SUITES: dict[str, str] = {"commit": "commit", "merge": "merge", "checks": "checks", "engines": "engines"}
+SUITES: dict[str, str] = {"commit": "commit", "read": "read", "merge": "merge", "checks": "checks",
+                          "engines": "engines"}
 
 
 @dataclass

@@ -261,3 +261,34 @@ def test_a_fragmented_version_decodes_each_row_group_once(registry, monkeypatch)
     got = pa.Table.from_batches(list(ds.to_batches()))
     assert got.replace_schema_metadata(None).equals(edited)
     assert len(reads) == len(set(reads))
+
+
+def test_the_first_batch_from_a_remote_fetches_footers_not_every_shard(tmp_path, registry, small_groups,
+                                                                       monkeypatch):
+    t = make_table(40000)
+    c = registry.commit("d", {"train": t}, message="m", settings=small_groups)
+    (tmp_path / "remote").mkdir()
+    remote = f"file://{tmp_path / 'remote'}"
+    from dsreg.remote import transfer
+    transfer.add_remote(registry, "origin", remote)
+    transfer.push(registry, "origin", "d")
+    monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
+    from dsreg.remote.read import CachedRemoteStore
+    # as an S3 remote: whole shards when reading every column, byte ranges for footers
+    monkeypatch.setattr(CachedRemoteStore, "prefers_ranges", property(lambda self: True))
+    from dsreg.model.objects import get_commit, get_snapshot
+    shard_ids = {r.id for r in get_snapshot(registry, get_commit(registry, c.id).splits["train"]).shards}
+    assert len(shard_ids) >= 10
+    ds = dsreg.dataset("d@main", remote=remote)
+    units = ds.read_units(target_bytes=1)
+    assert len(units) >= len(shard_ids)
+
+    def cached() -> set[str]:
+        return {p.parent.name + p.name for p in (tmp_path / "cache" / "objects").rglob("*") if p.is_file()}
+    assert not cached() & shard_ids                  # planning read footers only
+    batches = ds.to_batches(64, prefetch=1, units=units)
+    first = next(batches)
+    assert first.num_rows == 64
+    assert len(cached() & shard_ids) <= 4            # the first units' shards, and the next ones prefetched
+    rest = pa.Table.from_batches([first, *batches])
+    assert _data(rest).equals(t)

@@ -95,6 +95,38 @@ def test_resuming_yields_exactly_the_rest_of_the_epoch(version, workers):
     assert rest == full[23:]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_resumed_loader_with_workers_yields_exactly_the_rest_without_a_count(version, workers):
+    tds = version.to_torch(batch_size=16, shuffle=True, seed=3, unit_bytes=1 << 12)
+    tds.set_epoch(1)
+    full = [b["id"].tolist() for b in tds.loader(num_workers=workers)]
+    loader = tds.loader(num_workers=workers, prefetch_factor=4) if workers else tds.loader()
+    states = []
+    for i, _ in enumerate(loader):
+        if i + 1 in (5, 29):              # workers are batches ahead by now: the loop's count wins
+            states.append(loader.state_dict())
+        if i + 1 == 29:
+            break
+    assert [s["done"] for s in states] == [5, 29] and states[1] == tds.state_dict()
+    for state in states:
+        again = version.to_torch(batch_size=16, shuffle=True, seed=3, unit_bytes=1 << 12).loader(num_workers=2)
+        again.load_state_dict(state)
+        rest = [b["id"].tolist() for b in again]
+        assert rest == full[state["done"]:]
+        assert again.state_dict()["done"] == len(full)     # the whole epoch, counted across the resume
+
+
+def test_rows_read_by_loader_workers_have_no_exact_position(version):
+    tds = version.to_torch(columns=["id"])
+    loader = tds.loader(num_workers=2, batch_size=10)
+    next(iter(loader))
+    with pytest.raises(UsageError, match="no exact position"):
+        tds.state_dict()
+    assert tds.state_dict(batches=0)["done"] == 0
+    with pytest.raises(UsageError, match="batch_size"):
+        version.to_torch(batch_size=8).loader(batch_size=8)
+
+
 def test_state_counts_batches_taken_in_process_and_checks_the_commit(version, registry):
     tds = version.to_torch(batch_size=100)
     it = iter(tds)

@@ -8,6 +8,11 @@ the dataset yields whole batches (use `DataLoader(ds, batch_size=None)`); batch 
 is made by worker b mod num_workers, which is the order DataLoader takes them in, so the
 loader's output is the rank's sequence whatever the number of workers.
 
+DataLoader workers iterate copies of the dataset, so the training loop's own count of
+batches is the position: `ds.loader(num_workers=...)` (a DataLoader that keeps that count
+in the main process, as torchdata's StatefulDataLoader does) makes `state_dict()` exact
+between batches; over a plain DataLoader with workers, pass `state_dict(batches=N)`.
+
 Pickled (spawn, forkserver), the dataset carries its read units and how to reopen its
 version, never open files or connections.
 """
@@ -79,16 +84,26 @@ class TorchDataset(torch.utils.data.IterableDataset):
             [view.read_unit(u).num_rows for u in self.units]
         self.epoch = 0
         self.start = 0           # batches (or rows, without batch_size) of this epoch already done
-        self._done = 0           # counted here when iterated in this process
+        self._done = 0           # counted here when iterated in this process, or by Loader
+        self._uncounted = False  # rows read by workers of a Loader: no exact position
 
     # -- epochs and state ---------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
             self.epoch, self.start, self._done = epoch, 0, 0
 
+    def loader(self, **kwargs: Any) -> Loader:
+        """A DataLoader over this dataset (any DataLoader options; batch_size=None in batch
+        mode) that counts the batches it hands out, so `state_dict()` needs no count."""
+        return Loader(self, **kwargs)
+
     def state_dict(self, batches: int | None = None) -> dict:
         """Where this epoch is: `batches` done (with DataLoader workers, the training loop's
-        count of batches taken this epoch; without, counted here)."""
+        count of batches taken this epoch; without, or through `loader()`, counted here).
+        Exact when taken between batches."""
+        if batches is None and self._uncounted:
+            raise UsageError("rows read by DataLoader workers have no exact position",
+                             "give to_torch a batch_size to resume with workers, or pass state_dict(batches=N)")
         done = self.start + self._done if batches is None else self.start + batches
         return {"commit": self.commit, "dataset": self.dataset, "split": self.split, "epoch": self.epoch,
                 "done": done, "seed": self.seed, "shuffle": self.shuffle, "batch_size": self.batch_size,
@@ -102,6 +117,7 @@ class TorchDataset(torch.utils.data.IterableDataset):
             if state.get(key) != getattr(self, key):
                 raise UsageError(f"this state was saved with {key}={state.get(key)!r}, not {getattr(self, key)!r}")
         self.epoch, self.start, self._done = int(state["epoch"]), int(state["done"]), 0
+        self._uncounted = False
 
     # -- the rank's sequence ----------------------------------------------------------------
     def _positions(self, total: int) -> list[np.ndarray]:
@@ -123,6 +139,8 @@ class TorchDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[Any]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        if info is None:
+            self._done = 0       # a new pass over the epoch starts again from `start`
         order = EpochOrder(self.unit_rows, commit=self.commit, seed=self.seed, epoch=self.epoch,
                            shuffle=self.shuffle)
         items = self._positions(order.total)
@@ -159,3 +177,34 @@ class TorchDataset(torch.utils.data.IterableDataset):
                 if info is None:
                     self._done += 1
                 yield self.transform(out) if self.transform else out
+
+
+class Loader(torch.utils.data.DataLoader):
+    """A DataLoader over a `TorchDataset` that counts, in the main process, the batches it
+    hands to the training loop: workers read ahead (prefetch), so only the consumer knows
+    how far the loop got. `state_dict()` / `load_state_dict()` are the dataset's."""
+
+    dataset: TorchDataset
+
+    def __init__(self, dataset: TorchDataset, **kwargs: Any):
+        if not isinstance(dataset, TorchDataset):
+            raise UsageError(f"Loader reads a dsreg TorchDataset, not {type(dataset).__name__}")
+        if dataset.batch_size is not None:
+            if kwargs.setdefault("batch_size", None) is not None:
+                raise UsageError("the dataset already yields batches: leave the loader's batch_size unset")
+        super().__init__(dataset, **kwargs)
+
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+        ds = self.dataset
+        counting = self.num_workers > 0 and ds.batch_size is not None
+        ds._done, ds._uncounted = 0, self.num_workers > 0 and ds.batch_size is None
+        for batch in super().__iter__():
+            if counting:
+                ds._done += 1
+            yield batch
+
+    def state_dict(self) -> dict:
+        return self.dataset.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.dataset.load_state_dict(state)

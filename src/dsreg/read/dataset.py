@@ -103,7 +103,7 @@ class Dataset:
         row groups, without the row groups the filter's statistics rule out."""
         got = self._units.get(target_bytes)
         if got is None:
-            got = plan_units(self.snapshot, self._open, target_bytes, self.filter)
+            got = plan_units(self.snapshot, self._footers(), target_bytes, self.filter)
             self._units[target_bytes] = got
         return got
 
@@ -116,6 +116,23 @@ class Dataset:
         schema = self.schema
         for t in read_unit(unit, self._open, self._committed, self.columns, self._read, self.filter):
             yield t.replace_schema_metadata(schema.metadata)
+
+    def _footers(self) -> Callable[[ShardRef], ShardFile]:
+        """Footers for planning: from a remote, fetched several at a time (each is a
+        round trip or two), so planning costs a few round trips, not two per shard."""
+        refs = list({r.id: r for r in self.snapshot.shards}.values())
+        opened: dict[str, ShardFile] = {}
+        if self.store.prefers_ranges and len(refs) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(min(8, len(refs))) as pool:
+                opened = dict(zip((r.id for r in refs), pool.map(self._footer, refs)))
+        return lambda ref: opened.get(ref.id) or self._footer(ref)
+
+    def _footer(self, ref: ShardRef) -> ShardFile:
+        """A shard opened for its footer alone (planning): by range, so that planning a
+        remote version does not download every shard before the first batch."""
+        f = self._files.get(ref.id)
+        return f if f is not None else ShardFile(self.store, ref, ranged=True)
 
     def _open(self, ref: ShardRef) -> ShardFile:
         f = self._files.pop(ref.id, None)
