@@ -372,8 +372,9 @@ def test_ingest_streams_with_bounded_memory(registry):
     big = stream("big", 160)
     arrow_big, py_big, total = big
     # four times the rows, not four times the memory: pending rows are cut into shards of
-    # at most max_bytes (1 MiB here), so memory is a few shards' worth
-    assert arrow_big < small[0] + (2 << 20), (small, big)
+    # at most max_bytes (1 MiB here), so memory is a few shards' worth, plus the batch the
+    # read-ahead thread (rows/pipeline.py) holds, which a sample may or may not catch
+    assert arrow_big < small[0] + (3 << 20), (small, big)
     assert py_big < small[1] + (4 << 20), (small, big)
     assert arrow_big < total / 5 and py_big < total / 3, (small, big)
     assert registry.show("big").splits["train"].shards > 10
