@@ -131,3 +131,13 @@ def test_a_foreign_cache_cannot_pass_a_bad_version(reg):
     with pytest.raises(CheckFailed) as e:
         reg.commit("d", {"train": pa.concat_tables([BASE, BASE.slice(0, 1)])}, message="dup")
     assert {r.rule: r.violations for r in e.value.report.results if not r.ok} == {"unique id": 1, "no-duplicates": 1}
+
+
+def test_the_folder_keeps_only_the_newest_files(reg, monkeypatch):
+    monkeypatch.setattr(setcache, "KEEP", 2)
+    for seed in range(3):
+        reg.commit("d", {"train": edited(seed)}, message=f"edit {seed}")
+    files = list(hash_cache(reg).glob("*.npz"))
+    assert len(files) == 2
+    head = commit_split_ids(reg, reg.resolve("d"))
+    assert any(f.name.startswith(head["train"]) for f in files)     # the newest, the next commit's start

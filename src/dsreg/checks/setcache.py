@@ -25,6 +25,7 @@ import numpy as np
 from dsreg.model.serialize import Snapshot
 from dsreg.rows.fingerprint import SCHEME
 
+KEEP = 24       # files kept in the folder, newest first: 16 bytes a row each, and only heads are read
 FINGERPRINTS = ("fingerprints",)    # `what` for the stored row fingerprints; ("columns", *names) for key hashes
 
 
@@ -82,8 +83,16 @@ def save(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], go
             np.savez(f, header=np.array(_header(snapshot_id, what, len(got.values))),
                      values=got.values, order=got.order)
         os.replace(tmp, path)
+        _prune(folder)
     except OSError:
         tmp.unlink(missing_ok=True)
+
+
+def _prune(folder: Path) -> None:
+    """Drop all but the KEEP newest files: an old version's hashes are computed again if needed."""
+    files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in files[KEEP:]:
+        old.unlink(missing_ok=True)
 
 
 def row_positions(snap: Snapshot, base: dict[str, int]) -> np.ndarray:
