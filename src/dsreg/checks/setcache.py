@@ -51,7 +51,7 @@ def _header(snapshot_id: str, what: tuple[str, ...], rows: int) -> str:
 def _path(folder: Path, snapshot_id: str, what: tuple[str, ...]) -> Path:
     import hashlib
     tag = hashlib.sha256(json.dumps([SCHEME, list(what)]).encode()).hexdigest()[:16]
-    return folder / f"{snapshot_id}.{tag}.npz"
+    return folder / f"{snapshot_id}.{tag}.hashes"
 
 
 def load(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], snap: Snapshot) -> SortedHashes | None:
@@ -59,20 +59,25 @@ def load(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], sn
     made for another snapshot, scheme, column list or row count)."""
     if folder is None or snapshot_id is None:
         return None
+    expected = _header(snapshot_id, what, snap.rows).encode() + b"\n"
     try:
-        with np.load(_path(folder, snapshot_id, what), allow_pickle=False) as z:
-            if str(z["header"]) != _header(snapshot_id, what, snap.rows):
+        with open(_path(folder, snapshot_id, what), "rb") as f:
+            if f.read(len(expected)) != expected:
                 return None
-            values, order = z["values"], z["order"]
-    except (OSError, ValueError, KeyError):
+            values = np.fromfile(f, np.dtype("<u8"), snap.rows)
+            order = np.fromfile(f, np.dtype("<i8"), snap.rows)
+            if f.read(1):
+                return None
+    except (OSError, ValueError):
         return None
-    if values.dtype != np.uint64 or order.dtype != np.int64 or len(values) != snap.rows or len(order) != snap.rows:
+    if len(values) != snap.rows or len(order) != snap.rows:
         return None
-    return SortedHashes(values, order)
+    return SortedHashes(values.astype(np.uint64, copy=False), order.astype(np.int64, copy=False))
 
 
 def save(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], got: SortedHashes) -> None:
-    """Best effort: a cache that cannot be written is computed again next time."""
+    """Best effort: a cache that cannot be written is computed again next time. One line of
+    JSON naming what it is for, then the values and the rows, raw little-endian."""
     if folder is None or snapshot_id is None:
         return
     path = _path(folder, snapshot_id, what)
@@ -80,8 +85,9 @@ def save(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], go
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            np.savez(f, header=np.array(_header(snapshot_id, what, len(got.values))),
-                     values=got.values, order=got.order)
+            f.write(_header(snapshot_id, what, len(got.values)).encode() + b"\n")
+            f.write(got.values.astype("<u8", copy=False).tobytes())
+            f.write(got.order.astype("<i8", copy=False).tobytes())
         os.replace(tmp, path)
         _prune(folder)
     except OSError:
@@ -90,7 +96,7 @@ def save(folder: Path | None, snapshot_id: str | None, what: tuple[str, ...], go
 
 def _prune(folder: Path) -> None:
     """Drop all but the KEEP newest files: an old version's hashes are computed again if needed."""
-    files = sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    files = sorted(folder.glob("*.hashes"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in files[KEEP:]:
         old.unlink(missing_ok=True)
 
