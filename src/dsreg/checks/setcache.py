@@ -101,6 +101,10 @@ def _prune(folder: Path) -> None:
         old.unlink(missing_ok=True)
 
 
+def _same_schema(a: Snapshot, b: Snapshot) -> bool:
+    return a.schema.remove_metadata().equals(b.schema.remove_metadata())
+
+
 def row_positions(snap: Snapshot, base: dict[str, int]) -> np.ndarray:
     """Each row of the split as one number: its shard's offset in `base` plus its row there."""
     if not snap.num_runs:
@@ -114,7 +118,10 @@ def row_positions(snap: Snapshot, base: dict[str, int]) -> np.ndarray:
 def derive(parent: Snapshot, parent_hashes: SortedHashes, new: Snapshot,
            hash_rows: Callable[[np.ndarray], np.ndarray]) -> SortedHashes | None:
     """The new version's sorted hashes from its parent's: `hash_rows(rows)` hashes the given
-    rows of `new` (those on no parent row). None when a snapshot reads a shard row twice."""
+    rows of `new` (those on no parent row). None when a snapshot reads a shard row twice or
+    the schema changed."""
+    if not _same_schema(parent, new):
+        return None             # the same shard rows read as other types may hash differently
     base: dict[str, int] = {}
     size = 0
     for ref in (*parent.shards, *new.shards):
