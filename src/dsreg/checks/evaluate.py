@@ -10,21 +10,30 @@
   so a fingerprint collision cannot fail a check.
 - rows, schema-frozen and max-change use the snapshots (max-change compares fingerprints
   only of the shard rows the two versions do not both read).
+- When the version passed to them can be told from the sorted hashes of its rows
+  (setcache.py: kept per snapshot, a new version's taken from its parent's plus the
+  changed rows), set rules pass without reading the version: equal rows or keys have equal
+  hashes, so no repeated hash means no repeat. Any repeated or shared hash sends the rule
+  to the full evaluation above, which proves, counts and samples exactly as without it.
 - Whatever several rules need (a split's key columns, their hashes, its fingerprints) is
   read once per evaluation.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dsreg.checks import setcache
 from dsreg.checks.report import SAMPLE_ROWS, CheckReport, CheckResult
 from dsreg.checks.rules import Rule, allowed_values
+from dsreg.checks.setcache import FINGERPRINTS, SortedHashes
 from dsreg.jsonvalues import to_jsonable
 from dsreg.model.serialize import Snapshot
 from dsreg.rows.arrowtypes import conform, strip_metadata
@@ -46,7 +55,11 @@ class Version:
     splits: dict[str, Snapshot]
     keys: tuple[str, ...] = ()
     baseline: dict[str, Snapshot] | None = None     # what schema-frozen and max-change compare with
-    incremental: bool = True        # row-local rules skip rows on shards the baseline uses
+    incremental: bool = True        # row-local rules skip rows on shards the baseline uses;
+                                    # set rules may pass from the sorted-hash cache
+    ids: Mapping[str, str] | None = None            # the splits' snapshot ids (None: not stored yet)
+    baseline_ids: Mapping[str, str] | None = None   # the baseline's snapshot ids
+    cache: Path | None = None       # the folder of sorted row hashes (setcache.py); None: none kept
 
 
 def evaluate(store: ObjectStore, rules: Iterable[Rule], version: Version, commit: str | None = None) -> CheckReport:
@@ -64,6 +77,7 @@ class _Evaluator:
         self._fps: dict[str, np.ndarray] = {}
         self._columns: dict[tuple[str, tuple[str, ...]], pa.Table] = {}
         self._hashes: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
+        self._sorted: dict[tuple[str, tuple[str, ...]], SortedHashes | None] = {}
         base = (version.baseline or {}) if version.incremental else {}
         self.old_shards = {ref.id for snap in base.values() for ref in snap.shards}
 
@@ -86,18 +100,24 @@ class _Evaluator:
         return out or [_missing_columns(rule)]
 
     def _new_rows(self, snap: Snapshot, columns: list[str]) -> tuple[pa.Table, np.ndarray]:
-        """The rows of runs over shards the baseline does not use, with their index in the split."""
+        """The rows of runs over shards the baseline does not use, with their index in the
+        split. One take over those shards, not a slice per run: a scattered edit cuts
+        tens of thousands of runs."""
         schema = pa.schema([snap.schema.field(c) for c in columns])
-        reader = ShardReader(self.store, columns=columns, cache_size=2)
-        pieces, index, offset = [], [], 0
-        for ref, start, count in snap.runs():
-            if ref.id not in self.old_shards:
-                pieces.append(reader.table(ref.id).slice(start, count))
-                index.append(np.arange(offset, offset + count, dtype=np.int64))
-            offset += count
-        if not pieces:
+        fresh = np.array([ref.id not in self.old_shards for ref in snap.shards], bool)
+        pick = fresh[snap.run_shard] if snap.num_runs else np.zeros(0, bool)
+        if not pick.any():
             return schema.empty_table(), np.zeros(0, np.int64)
-        return conform(pa.concat_tables(pieces), schema), np.concatenate(index)
+        reader = ShardReader(self.store, columns=columns, cache_size=2)
+        tables, base, offset = [], np.zeros(len(snap.shards), np.int64), 0
+        for si in np.unique(snap.run_shard[pick]).tolist():
+            tables.append(reader.table(snap.shards[si].id))
+            base[si], offset = offset, offset + tables[-1].num_rows
+        counts = snap.run_count[pick]
+        within = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        take = np.repeat(base[snap.run_shard[pick]] + snap.run_start[pick], counts) + within
+        index = np.repeat((np.cumsum(snap.run_count) - snap.run_count)[pick], counts) + within
+        return conform(pa.concat_tables(tables).take(pa.array(take)), schema), index
 
     def _not_null(self, rule: Rule) -> list[CheckResult]:
         def violating(t: pa.Table, _schema) -> np.ndarray:
@@ -132,6 +152,7 @@ class _Evaluator:
         if split not in self._fps:
             snap = self.v.splits[split]
             self._fps[split] = _gather(snap, [self.fp_reader.fingerprints(ref, snap.schema) for ref in snap.shards])
+            self._keep_sorted(split, FINGERPRINTS, self._fps[split])
         return self._fps[split]
 
     def columns(self, split: str, columns: list[str] | tuple[str, ...]) -> pa.Table:
@@ -148,11 +169,66 @@ class _Evaluator:
         if key not in self._hashes:
             table = self.columns(split, columns)
             self._hashes[key] = combine_columns((hash_array(table[c]) for c in columns), table.num_rows)
+            self._keep_sorted(split, ("columns", *columns), self._hashes[key])
         return self._hashes[key]
+
+    def _keep_sorted(self, split: str, what: tuple[str, ...], hashes: np.ndarray) -> None:
+        """Cache the sorted hashes computed from every row, for the next commit to start from."""
+        sid = (self.v.ids or {}).get(split)
+        if self.v.cache is None or sid is None or self._sorted.get((split, what)) is not None:
+            return
+        got = setcache.of_hashes(hashes)
+        setcache.save(self.v.cache, sid, what, got)
+        self._sorted[(split, what)] = got
+
+    def sorted_hashes(self, split: str, what: tuple[str, ...]) -> SortedHashes | None:
+        """The split's sorted row hashes without reading it: cached for its snapshot, or
+        derived from the baseline's cached ones and the rows the baseline does not have.
+        None when neither is at hand (or the evaluation is not incremental)."""
+        key = (split, what)
+        if key in self._sorted:
+            return self._sorted[key]
+        got = None
+        if self.v.incremental and self.v.cache is not None:
+            snap, sid = self.v.splits[split], (self.v.ids or {}).get(split)
+            got = setcache.load(self.v.cache, sid, what, snap)
+            base = (self.v.baseline or {}).get(split)
+            if got is None and sid is not None and base is not None:
+                parent = setcache.load(self.v.cache, (self.v.baseline_ids or {}).get(split), what, base)
+                if parent is not None:
+                    got = setcache.derive(base, parent, snap, lambda rows: self._hash_rows(snap, rows, what))
+                    if got is not None:
+                        setcache.save(self.v.cache, sid, what, got)
+        self._sorted[key] = got
+        return got
+
+    def _hash_rows(self, snap: Snapshot, rows: np.ndarray, what: tuple[str, ...]) -> np.ndarray:
+        """The hashes (`what`) of these rows of the split (ascending), reading only their shards."""
+        ends = np.cumsum(snap.run_count)
+        run = np.searchsorted(ends, rows, side="right")
+        shard = snap.run_shard[run]
+        within = snap.run_start[run] + rows - (ends[run] - snap.run_count[run])
+        out = np.empty(len(rows), np.uint64)
+        columns = list(what[1:])
+        reader = ShardReader(self.store, columns=columns, cache_size=1) if what != FINGERPRINTS else None
+        schema = pa.schema([snap.schema.field(c) for c in columns])
+        for si in np.unique(shard).tolist():
+            pick = shard == si
+            ref = snap.shards[si]
+            if reader is None:
+                out[pick] = self.fp_reader.fingerprints(ref, snap.schema)[within[pick]]
+            else:
+                t = conform(reader.table(ref.id).take(pa.array(within[pick])), schema)
+                out[pick] = combine_columns((hash_array(t[c]) for c in columns), t.num_rows)
+        return out
 
     def _no_duplicates(self, rule: Rule) -> list[CheckResult]:
         out = []
         for split, snap in sorted(self.v.splits.items()):
+            fast = self.sorted_hashes(split, FINGERPRINTS)
+            if fast is not None and not fast.has_repeats:
+                out.append(CheckResult(rule.text, split, True, 0, ()))
+                continue
             fps = self.fingerprints(split)
             later, first = _repeats(fps)
             pairs = [(int(i), int(j)) for i, j in zip(later[:CONFIRM], first[:CONFIRM])]
@@ -167,6 +243,11 @@ class _Evaluator:
         for split, snap in sorted(self.v.splits.items()):
             if not all(c in snap.schema.names for c in rule.columns):
                 continue
+            if not any(_floating(snap.schema.field(c).type) for c in rule.columns):    # NaN needs the rows
+                fast = self.sorted_hashes(split, ("columns", *rule.columns))
+                if fast is not None and not fast.has_repeats:
+                    out.append(CheckResult(rule.text, split, True, 0, (), ""))
+                    continue
             table = self.columns(split, rule.columns)
             nan = _nan_mask(table)
             hashes = self.hashes(split, rule.columns)
@@ -186,6 +267,10 @@ class _Evaluator:
             return [CheckResult(rule.text, None, True, 0)]
         keys = list(self.v.keys)
         by_key = bool(keys) and all(all(k in self.v.splits[s].schema.names for k in keys) for s in splits)
+        fast = [self.sorted_hashes(s, ("columns", *keys) if by_key else FINGERPRINTS) for s in splits]
+        known = [f for f in fast if f is not None]
+        if len(known) == len(splits) and not any(_meet(a, b) for a, b in combinations(known, 2)):
+            return [CheckResult(rule.text, s, True, 0, ()) for s in splits]
         tables: dict[str, pa.Table] = {}
         if by_key:
             tables = {s: self.columns(s, keys) for s in splits}
@@ -336,6 +421,16 @@ def _repeats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first = order[group_start[same]]
     keep = np.argsort(later, kind="stable")
     return later[keep], first[keep]
+
+
+def _floating(t: pa.DataType) -> bool:
+    return pa.types.is_floating(t.value_type if pa.types.is_dictionary(t) else t)
+
+
+def _meet(a: SortedHashes, b: SortedHashes) -> bool:
+    """Whether two sorted hash arrays share a value: the smaller searched in the larger."""
+    small, large = (a.values, b.values) if len(a.values) <= len(b.values) else (b.values, a.values)
+    return bool(_member(small, large).any())
 
 
 def _member(values: np.ndarray, ordered: np.ndarray) -> np.ndarray:

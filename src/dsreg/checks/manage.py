@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from dsreg.checks.evaluate import Version, evaluate, nan_rows
 from dsreg.checks.report import CheckReport
 from dsreg.checks.rules import Rule, parse_rule, validate
-from dsreg.checks.verify import branch_rules, commit_keys, commit_splits, record_result
+from dsreg.checks.verify import branch_rules, commit_keys, commit_split_ids, commit_splits, hash_cache, record_result
 from dsreg.errors import BadRule, UnknownCheck, UnknownDataset, UsageError
 from dsreg.model.revisions import resolve
 from dsreg.names import check_ref_name
@@ -63,7 +63,8 @@ def add_check(reg: Registry, dataset: str, rule: str | Sequence[str], branch: st
     with reg.manifest.transaction():
         cid = reg.manifest.add_check(dataset, branch, parsed.text)
     report = evaluate(reg.store, [parsed], Version(dataset, splits, commit_keys(reg, head),
-                                                   _first_parent_splits(reg, head), incremental=False), head)
+                                                   _first_parent_splits(reg, head), incremental=False,
+                                                   ids=commit_split_ids(reg, head), cache=hash_cache(reg)), head)
     record_result(reg, report, "check add")
     return AddedCheck(Check(cid, dataset, branch, parsed.text), report)
 
@@ -99,7 +100,7 @@ def run_checks(reg: Registry, spec: str, branch: str | None = None,
         branch_rules(reg, rev.dataset, branch or rev.branch or "main")
     splits = commit_splits(reg, rev.commit_id) or {}
     version = Version(rev.dataset, splits, commit_keys(reg, rev.commit_id), _first_parent_splits(reg, rev.commit_id),
-                      incremental=False)
+                      incremental=False, ids=commit_split_ids(reg, rev.commit_id), cache=hash_cache(reg))
     report = evaluate(reg.store, chosen, version, rev.commit_id)
     if rules is None:
         record_result(reg, report)

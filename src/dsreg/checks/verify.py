@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsreg.checks.evaluate import Version, evaluate
@@ -31,6 +32,15 @@ def commit_splits(reg: Registry, commit_id: str | None) -> dict[str, Snapshot] |
     return {s: get_snapshot(reg, sid) for s, sid in get_commit(reg, commit_id).splits.items()}
 
 
+def commit_split_ids(reg: Registry, commit_id: str | None) -> dict[str, str] | None:
+    return dict(get_commit(reg, commit_id).splits) if commit_id is not None else None
+
+
+def hash_cache(reg: Registry) -> Path | None:
+    """The registry's folder of sorted row hashes (checks/setcache.py): a local, derived cache."""
+    return None if reg.read_only else reg.dir / "cache" / "check-hashes"
+
+
 def commit_keys(reg: Registry, commit_id: str | None) -> tuple[str, ...]:
     return tuple(get_commit(reg, commit_id).metadata.get("keys") or ()) if commit_id else ()
 
@@ -53,10 +63,14 @@ class CommitVerifier:
         reg = self.reg
         parent = commit_splits(reg, plan.parent_id)
         splits = {s: snap for s, snap in (parent or {}).items() if s not in plan.drop_splits}
+        parent_ids = commit_split_ids(reg, plan.parent_id) or {}
+        ids = {s: sid for s, sid in parent_ids.items() if s in splits}
         for b in built:
             splits[b.name] = b.snapshot if b.snapshot is not None else get_snapshot(reg, b.snapshot_id)
+            ids[b.name] = b.snapshot_id
         keys = plan.keys or commit_keys(reg, plan.parent_id)
-        self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent))
+        self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent, ids=ids,
+                                                         baseline_ids=parent_ids, cache=hash_cache(reg)))
         if not self.report.ok:
             raise CheckFailed(plan.dataset, plan.branch, self.report, self.action)
 
@@ -72,7 +86,9 @@ def verify_version(reg: Registry, dataset: str, branch: str, splits: Mapping[str
     if not rules:
         return None
     snaps = {s: v if isinstance(v, Snapshot) else get_snapshot(reg, v) for s, v in splits.items()}
-    version = Version(dataset, snaps, tuple(keys) or commit_keys(reg, parent_id), commit_splits(reg, parent_id))
+    version = Version(dataset, snaps, tuple(keys) or commit_keys(reg, parent_id), commit_splits(reg, parent_id),
+                      ids={s: v for s, v in splits.items() if isinstance(v, str)},
+                      baseline_ids=commit_split_ids(reg, parent_id), cache=hash_cache(reg))
     report = evaluate(reg.store, rules, version)
     if not report.ok:
         raise CheckFailed(dataset, branch, report, action)
@@ -109,4 +125,5 @@ def record_result(reg: Registry, report: CheckReport, by: str = "check run") -> 
                                            "results": results})
 
 
-__all__ = ["CommitVerifier", "verify_version", "push_verifier", "branch_rules", "record_result"]
+__all__ = ["CommitVerifier", "verify_version", "push_verifier", "branch_rules", "record_result", "commit_split_ids",
+           "hash_cache"]
