@@ -38,11 +38,11 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, no_ve
     Options and steps: versions/commit.py. The version must keep the branch's checks
     (CheckFailed otherwise) unless `no_verify`. A commit that fails leaves the registry
     exactly as it was."""
-    from dsreg.checks.verify import CommitVerifier, record_result
+    from dsreg.checks.verify import CommitVerifier
     verifier = None if no_verify else CommitVerifier(reg)
     result = versions_commit.commit(reg, dataset, splits, message, verify=verifier, **options)
-    if verifier is not None and verifier.report is not None and not result.unchanged:
-        record_result(reg, verifier.report.for_commit(result.id), "commit")
+    if verifier is not None and not result.unchanged:
+        verifier.recorded(result.id, "commit")
     return result
 
 
@@ -119,9 +119,8 @@ def revert(reg, spec: str, branch: str | None = None, *, no_verify: bool = False
 
 def _record_checked(reg, verifier, result, by: str) -> None:
     """The report of a merge or revert that moved the branch, as its head's last result."""
-    from dsreg.checks.verify import record_result
-    if verifier is not None and verifier.report is not None and not result.dry_run and not result.up_to_date:
-        record_result(reg, verifier.report.for_commit(result.id), by)
+    if verifier is not None and not result.dry_run and not result.up_to_date:
+        verifier.recorded(result.id, by)
 
 
 def reset(reg, dataset: str, branch: str, rev: str) -> dict:

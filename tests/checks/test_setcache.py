@@ -141,3 +141,19 @@ def test_the_folder_keeps_only_the_newest_files(reg, monkeypatch):
     assert len(files) == 2
     head = commit_split_ids(reg, reg.resolve("d"))
     assert any(f.name.startswith(head["train"]) for f in files)     # the newest, the next commit's start
+
+
+def test_a_refused_commit_leaves_no_hash_file_behind(reg):
+    """The new version's sorted hashes are written only once it is recorded: a commit the
+    set rules refuse leaves the registry's folder exactly as it was, cache included."""
+    from tests.helpers.reliability import tree_hash
+    reg.commit("d", {"train": edited(1)}, message="good")          # the parent's hashes are kept
+    before = tree_hash(reg.dir)
+    dup = edited(2)
+    dup = pa.concat_tables([dup, dup.slice(0, 1)])                   # a repeated row and id
+    with pytest.raises(CheckFailed):
+        reg.commit("d", {"train": dup}, message="bad")
+    assert tree_hash(reg.dir) == before
+    reg.commit("d", {"train": edited(3)}, message="good again")
+    head = reg.show("d").id
+    assert cached(reg, head, FINGERPRINTS) is not None              # kept once recorded

@@ -60,6 +60,8 @@ class Version:
     ids: Mapping[str, str] | None = None            # the splits' snapshot ids (None: not stored yet)
     baseline_ids: Mapping[str, str] | None = None   # the baseline's snapshot ids
     cache: Path | None = None       # the folder of sorted row hashes (setcache.py); None: none kept
+    saves: list | None = None       # None: new sorted hashes are written at once; a list: collected
+                                    # there, for the caller to write once the version is recorded
 
 
 def evaluate(store: ObjectStore, rules: Iterable[Rule], version: Version, commit: str | None = None) -> CheckReport:
@@ -178,8 +180,14 @@ class _Evaluator:
         if self.v.cache is None or sid is None or self._sorted.get((split, what)) is not None:
             return
         got = setcache.of_hashes(hashes)
-        setcache.save(self.v.cache, sid, what, got)
+        self._save(sid, what, got)
         self._sorted[(split, what)] = got
+
+    def _save(self, sid: str, what: tuple[str, ...], got: SortedHashes) -> None:
+        if self.v.saves is not None:
+            self.v.saves.append((sid, what, got))
+        else:
+            setcache.save(self.v.cache, sid, what, got)
 
     def sorted_hashes(self, split: str, what: tuple[str, ...]) -> SortedHashes | None:
         """The split's sorted row hashes without reading it: cached for its snapshot, or
@@ -198,7 +206,7 @@ class _Evaluator:
                 if parent is not None:
                     got = setcache.derive(base, parent, snap, lambda rows: self._hash_rows(snap, rows, what))
                     if got is not None:
-                        setcache.save(self.v.cache, sid, what, got)
+                        self._save(sid, what, got)
         self._sorted[key] = got
         return got
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsreg.checks import setcache
 from dsreg.checks.evaluate import Version, evaluate
 from dsreg.checks.report import CheckReport
 from dsreg.checks.rules import Rule, parse_rule
@@ -55,6 +56,7 @@ class CommitVerifier:
         self.reg = reg
         self.action = action
         self.report: CheckReport | None = None
+        self.saves: list = []       # sorted hashes of the new version, written once it is recorded
 
     def __call__(self, plan: CommitPlan, built: list[BuiltSplit]) -> None:
         rules = branch_rules(self.reg, plan.dataset, plan.branch)
@@ -70,9 +72,19 @@ class CommitVerifier:
             ids[b.name] = b.snapshot_id
         keys = plan.keys or commit_keys(reg, plan.parent_id)
         self.report = evaluate(reg.store, rules, Version(plan.dataset, splits, keys, parent, ids=ids,
-                                                         baseline_ids=parent_ids, cache=hash_cache(reg)))
+                                                         baseline_ids=parent_ids, cache=hash_cache(reg),
+                                                         saves=self.saves))
         if not self.report.ok:
             raise CheckFailed(plan.dataset, plan.branch, self.report, self.action)
+
+    def recorded(self, commit_id: str, by: str) -> None:
+        """The version was recorded as `commit_id`: keep its sorted hashes for the next
+        commit (held back until now, so a refused or lost commit leaves no file behind) and
+        its report as each rule's last result."""
+        for sid, what, got in self.saves:
+            setcache.save(hash_cache(self.reg), sid, what, got)
+        if self.report is not None:
+            record_result(self.reg, self.report.for_commit(commit_id), by)
 
 
 def verify_version(reg: Registry, dataset: str, branch: str, splits: Mapping[str, Any],

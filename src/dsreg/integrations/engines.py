@@ -70,10 +70,10 @@ def commit_engine(engine: Engine, name: str, *, registry: Any, remote: str | Non
     if remote is not None:
         raise UsageError("a distributed commit writes to a registry on a disk the workers share",
                          "commit there, then push it to the remote")
-    from dsreg.checks.verify import CommitVerifier, record_result
+    from dsreg.checks.verify import CommitVerifier
     reg = _registry(registry)
     verifier = None if no_verify else CommitVerifier(reg)
     result = commit_partitions(reg, engine, name, verify=verifier, origin=origin, **options)
-    if verifier is not None and verifier.report is not None and not result.unchanged:
-        record_result(reg, verifier.report.for_commit(result.id))
+    if verifier is not None and not result.unchanged:
+        verifier.recorded(result.id, "commit")
     return result
