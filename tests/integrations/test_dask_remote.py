@@ -95,7 +95,7 @@ def test_a_change_on_a_remote_base_uploads_about_the_change(client, bucket, s3_e
     res = dsreg_dask.commit(frame_of(cut(edited, [10000])), "e", remote=bucket, endpoint_url=s3_endpoint)
     added = _bytes(bucket, s3_endpoint) - before
     assert res.splits["train"].reused_rows >= 19000, res.splits
-    assert added < before * 0.25, (added, before)
+    assert added < before * 0.05, (added, before)        # measured: 1.2%
     reg = clone(bucket, s3_endpoint, tmp_path / "c")
     assert reg.load("e")["id"].to_pylist() == edited["id"].tolist()
     reg.close()
@@ -134,6 +134,10 @@ def _dies_when_written(seen_dir: str):
 
 def test_a_killed_worker_leaves_the_remote_branch_and_fsck_clean(client, bucket, s3_endpoint, tmp_path,
                                                                   monkeypatch):
+    import tempfile
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     dsreg_dask.commit(frame_of([pd.DataFrame({"x": np.arange(50)})]), "k", remote=bucket, endpoint_url=s3_endpoint)
     remote = open_remote(bucket, s3_endpoint)
     head = remote.ref("k", "branch", "main").commit
@@ -143,6 +147,7 @@ def test_a_killed_worker_leaves_the_remote_branch_and_fsck_clean(client, bucket,
         dsreg_dask.commit(ddf, "k", append=True, remote=bucket, endpoint_url=s3_endpoint)
     client.wait_for_workers(2, timeout=60)
     assert remote.ref("k", "branch", "main").commit == head
+    assert not list(scratch.iterdir())      # the driver's scratch registry is gone
     reg = clone(bucket, s3_endpoint, tmp_path / "c")
     assert fsck_remote(reg, "origin").ok
     # what the other workers uploaded is garbage: gc deletes it, and the version stays whole
@@ -152,6 +157,32 @@ def test_a_killed_worker_leaves_the_remote_branch_and_fsck_clean(client, bucket,
     assert len(list(remote.object_times())) < garbage
     assert fsck_remote(reg, "origin").ok
     assert reg.load("k")["x"].to_pylist() == list(range(50))
+    reg.close()
+
+
+def test_a_driver_killed_before_the_ref_moves_leaves_it(bucket, s3_endpoint, tmp_path):
+    """The driver SIGKILLed right before the compare-and-swap (the snapshot and commit
+    uploaded): the remote branch has not moved and remote fsck is clean."""
+    import subprocess
+    import sys
+    dsreg_dask.commit(frame_of([pd.DataFrame({"x": np.arange(10)})]), "dk", remote=bucket, endpoint_url=s3_endpoint)
+    remote = open_remote(bucket, s3_endpoint)
+    head = remote.ref("dk", "branch", "main").commit
+    script = tmp_path / "driver.py"
+    script.write_text(
+        "import sys, numpy as np, pandas as pd, dask, dask.dataframe as dd\n"
+        "from dsreg.integrations import dask as dsreg_dask\n"
+        "dask.config.set(scheduler='synchronous')\n"
+        "ddf = dd.from_pandas(pd.DataFrame({'x': np.arange(1000, 3000)}), npartitions=3)\n"
+        "dsreg_dask.commit(ddf, 'dk', append=True, remote=sys.argv[1], endpoint_url=sys.argv[2])\n")
+    env = {**os.environ, "DSREG_CRASH_AT": "remote.ref.before:1"}
+    proc = subprocess.run([sys.executable, str(script), bucket, s3_endpoint], env=env, capture_output=True,
+                          timeout=300)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    assert remote.ref("dk", "branch", "main").commit == head
+    reg = clone(bucket, s3_endpoint, tmp_path / "c")
+    assert fsck_remote(reg, "origin").ok
+    assert reg.load("dk")["x"].to_pylist() == list(range(10))
     reg.close()
 
 
