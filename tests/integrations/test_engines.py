@@ -40,7 +40,7 @@ def test_misuse_is_refused_before_any_work(registry):
     ddf = dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=1)
     with pytest.raises(UsageError, match="registry= takes an open dsreg.Registry"):
         dsreg_dask.commit(ddf, "x", registry=str(registry.root))
-    with pytest.raises(UsageError, match="writes to a registry on a disk the workers share"):
+    with pytest.raises(UsageError, match="give registry= or remote=, not both"):
         dsreg_dask.commit(ddf, "x", registry=registry, remote="s3://bucket/prefix")
     with pytest.raises(UsageError, match="registry= takes an open dsreg.Registry"):
         dsreg_dask.read("x")

@@ -103,16 +103,19 @@ def _client() -> Any:
 
 
 def commit(ddf: Any, name: str, *, split: str = DEFAULT_SPLIT, message: str = "", keys: Sequence[str] = (),
-           registry: Any = None, remote: str | None = None, branch: str = "main", append: bool = False,
-           base: str | None = None, metadata: dict | None = None, author: str | None = None,
+           registry: Any = None, remote: str | None = None, endpoint_url: str | None = None, branch: str = "main",
+           append: bool = False, base: str | None = None, metadata: dict | None = None, author: str | None = None,
            schema: pa.Schema | None = None, no_verify: bool = False, **options: Any) -> CommitResult:
     """Commit a dask DataFrame's partitions, concatenated in order, as `split` of `name`:
     the version `Registry.commit` of the same rows would make. Workers fingerprint their
     partitions, then (computing them again: persist them first if that is costly, or if
     they are not deterministic) write the new rows straight into the registry, which
-    they must reach on a shared disk; this process records one commit."""
+    they must reach on a shared disk, or with `remote=URL` straight to that remote's
+    objects, with no registry; this process records one commit (on the remote: as push
+    moves a branch, with its checks)."""
     need("dask.dataframe", "dask")
-    return commit_engine(DaskEngine(ddf), name, registry=registry, remote=remote, origin="<dask.DataFrame>",
+    return commit_engine(DaskEngine(ddf), name, registry=registry, remote=remote, endpoint_url=endpoint_url,
+                         origin="<dask.DataFrame>",
                          no_verify=no_verify, split=split, message=message, keys=tuple(keys), branch=branch,
                          append=append, base=base, metadata=metadata, author=author, schema=schema, **options)
 

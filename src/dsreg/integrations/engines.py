@@ -64,12 +64,15 @@ def _registry(registry: Any) -> Registry:
 
 
 def commit_engine(engine: Engine, name: str, *, registry: Any, remote: str | None, origin: str,
-                  no_verify: bool = False, **options: Any) -> CommitResult:
+                  endpoint_url: str | None = None, no_verify: bool = False, **options: Any) -> CommitResult:
     """Commit the engine's partitions to `registry` (an open `dsreg.Registry` on a disk
-    the workers share) and check the branch's rules, as `Registry.commit` does."""
+    the workers share) and check the branch's rules, as `Registry.commit` does; or, with
+    `remote`, straight to that remote's branch, its checks enforced as push enforces them."""
     if remote is not None:
-        raise UsageError("a distributed commit writes to a registry on a disk the workers share",
-                         "commit there, then push it to the remote")
+        if registry is not None:
+            raise UsageError("give registry= or remote=, not both",
+                             "commit to the registry, then push it; or commit straight to the remote")
+        return _commit_to_remote(engine, name, remote, endpoint_url, origin, no_verify, options)
     from dsreg.checks.verify import CommitVerifier
     reg = _registry(registry)
     verifier = None if no_verify else CommitVerifier(reg)
@@ -77,3 +80,14 @@ def commit_engine(engine: Engine, name: str, *, registry: Any, remote: str | Non
     if verifier is not None and not result.unchanged:
         verifier.recorded(result.id, "commit")
     return result
+
+
+def _commit_to_remote(engine: Engine, name: str, url: str, endpoint_url: str | None, origin: str,
+                      no_verify: bool, options: dict[str, Any]) -> CommitResult:
+    from dsreg.checks.verify import push_verifier
+    from dsreg.remote.direct import remote_destination
+    branch = options.get("branch", "main")
+    with remote_destination(url, endpoint_url, name, branch,
+                            None if no_verify else push_verifier) as (scratch, destination):
+        return commit_partitions(scratch, engine, name, origin=origin,  # type: ignore[arg-type]
+                                 destination=destination, **options)

@@ -142,18 +142,20 @@ class RayEngine:
 
 
 def commit(dataset: Any, name: str, *, split: str = DEFAULT_SPLIT, message: str = "", keys: Sequence[str] = (),
-           registry: Any = None, remote: str | None = None, branch: str = "main", append: bool = False,
-           base: str | None = None, metadata: dict | None = None, author: str | None = None,
+           registry: Any = None, remote: str | None = None, endpoint_url: str | None = None, branch: str = "main",
+           append: bool = False, base: str | None = None, metadata: dict | None = None, author: str | None = None,
            schema: pa.Schema | None = None, no_verify: bool = False, materialize: bool = True,
            **options: Any) -> CommitResult:
     """Commit a `ray.data.Dataset`'s rows, in order, as `split` of `name`: the version
     `Registry.commit` of the same rows would make. Workers fingerprint their blocks, then
     write the new rows straight into the registry (which they must reach on a shared
-    disk); this process matches and records one commit. The dataset is materialized so
+    disk), or with `remote=URL` straight to that remote's objects, with no registry;
+    this process matches and records one commit (on the remote: as push moves a
+    branch, with its checks). The dataset is materialized so
     that both phases see the same blocks (`materialize=False`: computed twice)."""
     need("ray.data", "ray")
     return commit_engine(RayEngine(dataset, materialize), name, registry=registry, remote=remote,
-                         origin="<ray.data.Dataset>", no_verify=no_verify, split=split, message=message,
+                         endpoint_url=endpoint_url, origin="<ray.data.Dataset>", no_verify=no_verify, split=split, message=message,
                          keys=tuple(keys), branch=branch, append=append, base=base, metadata=metadata, author=author,
                          schema=schema, **options)
 

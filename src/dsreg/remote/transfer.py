@@ -222,14 +222,21 @@ PushVerify = Callable[[str, str, str, CommitId, "CommitId | None"], None]
 
 
 def push(reg: Registry, remote_name: str | None = None, spec: str | None = None, *, force: bool = False,
-         progress: Progress = NO_PROGRESS, verify: PushVerify | None = None) -> PushResult:
+         progress: Progress = NO_PROGRESS, verify: PushVerify | None = None,
+         marker_seen: dict | None | bool = False) -> PushResult:
     """Upload what the remote lacks, then move its refs, then send each pushed branch's
-    checks. `verify` may refuse a ref's new commit (before anything is uploaded)."""
+    checks. `verify` may refuse a ref's new commit (before anything is uploaded).
+    `marker_seen`: the remote's gc marker as read before objects the push relies on were
+    written there (a commit straight to the remote: remote/direct.py); default: read now."""
     reg.require_writable()      # a push records what the remote holds: refused before it moves anything there
     name, remote = get_remote(reg, remote_name)
     refs = _local_refs(reg, spec)
     _ensure_cas(reg, name, remote)
-    marker = remote.gc_marker()
+    if marker_seen is False:
+        marker = remote.gc_marker()
+    else:
+        marker = marker_seen if isinstance(marker_seen, dict) else None
+        check_gc_marker(name, remote, marker)
     check_no_gc_running(name, marker)
     marker_id = marker["id"] if marker else None
     if marker_id != reg.manifest.gc_seen(name):

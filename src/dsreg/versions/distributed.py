@@ -37,6 +37,7 @@ from dsreg.rows.partitions import Proposal, Proposals, join_snapshots, propose
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
+from dsreg.store.base import ObjectStore
 from dsreg.store.local import LocalStore
 from dsreg.store.staged import StagedStore, staged
 from dsreg.versions.commit import (
@@ -132,12 +133,27 @@ def split_schema(prints: Sequence[PartitionPrint], given: pa.Schema | None) -> p
 # -- phase 2: write (on workers) ------------------------------------------------------------
 @dataclass(frozen=True)
 class WriteTarget:
-    """Where workers read the base and stage new objects: a registry on a disk they share."""
+    """Where workers read the base and stage new objects: a registry on a disk they share,
+    or (`open_store` given) the store it opens on the worker, such as a remote's objects."""
     objects: str                # the registry's object folder
     folder: str                 # the driver's staging folder for this commit
     schema: pa.Schema           # the split's (cast to it, as the prefix's when appending)
     given: pa.Schema | None     # the schema partitions are cast to (None: their own)
     settings: RowSettings
+    open_store: Callable[[], ObjectStore] | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A commit whose objects and ref live elsewhere than the driver's registry (a remote),
+    which then only plans and records it. `open_store` (picklable: it runs on workers)
+    opens a store that reads the base's objects and writes new ones straight there;
+    `refresh` brings the registry's branch to the destination's before each attempt;
+    `publish` moves the destination's branch to the recorded commit, raising RefConflict
+    when it lost the race (nothing moved then)."""
+    open_store: Callable[[], ObjectStore]
+    refresh: Callable[[], None]
+    publish: Callable[[CommitResult], None]
 
 
 @dataclass(frozen=True)
@@ -151,8 +167,12 @@ class PartitionWrite:
 
 
 def write_partition(target: WriteTarget, index: int, value: Any, proposal: Proposal) -> PartitionWrite:
-    folder = Path(target.folder)
-    store = StagedStore(LocalStore(target.objects), folder.parent, join=folder)
+    store: ObjectStore
+    if target.open_store is not None:
+        store = target.open_store()
+    else:
+        folder = Path(target.folder)
+        store = StagedStore(LocalStore(target.objects), folder.parent, join=folder)
     _, batches = _batches(value, target.given, target.settings, f"partition {index}")
     proposals = Proposals(ShardReader(store, cache_size=3), proposal)
     builder = SnapshotBuilder(store, target.schema, base=proposals,  # type: ignore[arg-type]
@@ -161,8 +181,9 @@ def write_partition(target: WriteTarget, index: int, value: Any, proposal: Propo
         builder.add(batch)
     proposals.finish()
     built = builder.finish()
+    staged = store.staged.items() if isinstance(store, StagedStore) else ()
     return PartitionWrite(index, built.snapshot, built.new_rows, built.reused_rows, built.new_bytes,
-                          {oid: str(p) for oid, p in store.staged.items()})
+                          {oid: str(p) for oid, p in staged})
 
 
 # -- driver ------------------------------------------------------------------------------
@@ -171,13 +192,14 @@ def commit_partitions(reg: Registry, engine: Engine, dataset: str, *, split: str
                       keys: tuple[str, ...] | list[str] = (), base: str | None = None, metadata: dict | None = None,
                       author: str | None = None, schema: pa.Schema | None = None, allow_empty: bool = False,
                       settings: RowSettings | None = None, verify: Verify | None = None,
-                      origin: str = "<partitions>") -> CommitResult:
+                      origin: str = "<partitions>", destination: Destination | None = None) -> CommitResult:
     """Commit the engine's partitions, concatenated in order, as `split` of `dataset`'s
     `branch`: the version a single-process commit of those rows would make. Nothing is
     visible until the branch moves; a failure anywhere leaves the registry as it was (a
     killed driver leaves a staging folder that gc removes). An append that lost the race
     for the branch is rebased onto the new head and recorded again; any other change that
-    lost it raises `BranchMovedDuringCommit`."""
+    lost it raises `BranchMovedDuringCommit`. With a `destination`, workers write there
+    and the commit lands there: `reg` is the driver's scratch registry."""
     reg.require_writable()
     settings = settings or DEFAULT_ROW_SETTINGS
     check_dataset_name(dataset)
@@ -187,18 +209,22 @@ def commit_partitions(reg: Registry, engine: Engine, dataset: str, *, split: str
     chosen = split_schema(prints, schema)
     parts: list[PartitionWrite] | None = None
     for attempt in range(APPEND_RETRIES + 1):
+        if destination is not None:
+            destination.refresh()
         with staged(reg) as store:
             plan = plan_commit(reg, dataset, {split: chosen.empty_table()}, message, branch=branch, append=append,
                                keys=keys, base=base, metadata=metadata, author=author, allow_empty=allow_empty,
                                settings=settings)
             if parts is None:
-                parts = _write(reg, store, engine, plan, prints, schema)
+                parts = _write(reg, store, engine, plan, prints, schema, destination)
             built = _built_split(reg, plan, parts, origin)
             if verify is not None:
                 verify(plan, [built])
             notes = commit_notes(reg, plan, [built])
             try:
                 result = record_commit(reg, plan, [built])
+                if destination is not None and not result.unchanged:
+                    destination.publish(result)
                 return result if result.unchanged else replace(result, notes=notes)
             except RefConflict as e:
                 if not append or attempt == APPEND_RETRIES:
@@ -208,7 +234,7 @@ def commit_partitions(reg: Registry, engine: Engine, dataset: str, *, split: str
 
 
 def _write(reg: Registry, store: StagedStore, engine: Engine, plan: CommitPlan, prints: Sequence[PartitionPrint],
-           given: pa.Schema | None) -> list[PartitionWrite]:
+           given: pa.Schema | None, destination: Destination | None) -> list[PartitionWrite]:
     """Match every partition against the base, then have the workers write them."""
     sp = plan.splits[0]
     reader = ShardReader(reg.store, cache_size=3)
@@ -225,9 +251,11 @@ def _write(reg: Registry, store: StagedStore, engine: Engine, plan: CommitPlan, 
             proposals.append(Proposal(p.index, p.fps, mine, (), empty.astype(np.int32), empty))
         else:
             proposals.append(propose(p.index, p.fps, mine, index.shards, index.shard_of, index.row_of))
-    # a clone's base rows on demand: here, so that workers find them on the shared disk
-    reg.store.prefetch(dict.fromkeys(s.id for pr in proposals for s in pr.shards))
-    target = WriteTarget(str(store.store.root), str(store.folder), sp.schema, given, plan.settings)
+    if destination is None:
+        # a clone's base rows on demand: here, so that workers find them on the shared disk
+        reg.store.prefetch(dict.fromkeys(s.id for pr in proposals for s in pr.shards))
+    target = WriteTarget(str(store.store.root), str(store.folder), sp.schema, given, plan.settings,
+                         destination.open_store if destination is not None else None)
     parts = engine.run(functools.partial(write_partition, target), proposals)
     for part in parts:
         store.adopt(part.staged)
@@ -256,5 +284,5 @@ def _built_split(reg: Registry, plan: CommitPlan, parts: Sequence[PartitionWrite
                       compacted=compact is not None)
 
 
-__all__ = ["Engine", "PartitionPrint", "PartitionWrite", "WriteTarget", "commit_partitions", "fingerprint_partition",
+__all__ = ["Destination", "Engine", "PartitionPrint", "PartitionWrite", "WriteTarget", "commit_partitions", "fingerprint_partition",
            "write_partition", "split_schema"]
