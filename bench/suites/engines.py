@@ -168,11 +168,11 @@ def targets(result: dict, meta: dict) -> list[dict]:
     if base_s and base_d:
         ratio = _ratio(base_d.get("new_bytes"), base_s.get("new_bytes"))
         out.append({"target": "Dask commit of the base stores what `dsreg commit` stores (new bytes)",
-                    "limit": "within 5%", "value": ratio, "met": ratio is not None and abs(ratio - 1) <= 0.05,
+                    "limit": "within 5%", "value": _x(ratio), "met": ratio is not None and abs(ratio - 1) <= 0.05,
                     "note": "shards are cut per partition: boundaries differ near partition ends"})
         ratio = _ratio(base_d.get("commit_wall"), base_s.get("wall"))
         out.append({"target": f"Dask commit of the base ({WORKERS} workers) against `dsreg commit` (time)",
-                    "limit": "<= 2x", "value": ratio, "met": ratio is not None and ratio <= 2.0,
+                    "limit": "<= 2x", "value": _x(ratio), "met": ratio is not None and ratio <= 2.0,
                     "note": "the commit call alone against the whole single process (cluster start-up is in the "
                             "table); the partitions are read twice (fingerprint, then write)"})
     edit_s, edit_d = single.get("edit", {}), dist.get("edit", {})
@@ -187,9 +187,13 @@ def targets(result: dict, meta: dict) -> list[dict]:
         if stream and wall:
             ratio = stream / wall
             out.append({"target": f"read through {engine} against the single-process stream (throughput)",
-                        "limit": ">= 0.5x", "value": ratio, "met": ratio >= 0.5,
+                        "limit": ">= 0.5x", "value": _x(ratio), "met": ratio >= 0.5,
                         "note": "engine start-up excluded; rows counted on the workers"})
     return out
+
+
+def _x(ratio) -> str:
+    return f"{ratio:.2f}x" if isinstance(ratio, (int, float)) else "-"
 
 
 def _mb(x) -> str:
