@@ -8,61 +8,30 @@ consumer, in order, after everything read before it.
 """
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import pyarrow as pa
 
+from dsreg.rows.pipeline import ahead
+
 T = TypeVar("T")
-_DONE = object()
-
-
-class _Failed:
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 def prefetched(items: Callable[[], Iterable[T]], depth: int = 4) -> Iterator[T]:
-    """Iterate `items()` in a background thread, at most `depth` items ahead."""
+    """Iterate `items()` in a background thread, at most `depth` items ahead (the thread
+    and its stopping are rows/pipeline.py's `ahead`, which commits use too)."""
     if depth <= 0:
         yield from items()
         return
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(x: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(x, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def lazily() -> Iterator[T]:        # so that items() itself runs in the thread
+        yield from items()
+    yield from ahead(lazily(), _same, depth)
 
-    def run() -> None:
-        try:
-            for x in items():
-                if not put(x):
-                    return
-            put(_DONE)
-        except BaseException as e:   # noqa: B036 - handed to the consumer, raised there
-            put(_Failed(e))
 
-    thread = threading.Thread(target=run, name="dsreg-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            x = q.get()
-            if x is _DONE:
-                return
-            if isinstance(x, _Failed):
-                raise x.error
-            yield x
-    finally:
-        stop.set()
-        thread.join()
+def _same(x: T) -> T:
+    return x
 
 
 def rebatch(tables: Iterable[pa.Table], batch_size: int, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
