@@ -14,6 +14,7 @@ import dsreg
 from dsreg.errors import BranchMovedDuringCommit, PartitionChanged
 from dsreg.rows.settings import RowSettings
 from dsreg.rows.shards import ShardSettings
+from helpers.engines import cut, dask_client, frame_of, rows, same
 from helpers.tables import edit_table, make_table
 
 dd = pytest.importorskip("dask.dataframe")
@@ -27,34 +28,8 @@ SMALL = RowSettings(shards=ShardSettings(target_bytes=16 << 10, min_bytes=4 << 1
 
 @pytest.fixture(scope="module")
 def client():
-    import dask
-    # a task that kills its worker is not retried on the other: the test of a crash ends sooner
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None)
-        c = distributed.Client(cluster)
+    with dask_client() as c:
         yield c
-        c.close()
-        cluster.close()
-
-
-def rows(n: int, seed: int = 0) -> pa.Table:
-    return make_table(n, seed).drop_columns(["embedding"])      # (pandas turns fixed-size lists into lists)
-
-
-def frame_of(pieces: list[pd.DataFrame]):
-    """A dask DataFrame whose partitions are exactly `pieces`, in order."""
-    return dd.from_map(lambda i: pieces[i], range(len(pieces)), meta=pieces[0].iloc[:0], enforce_metadata=False)
-
-
-def cut(df: pd.DataFrame, bounds: list[int]) -> list[pd.DataFrame]:
-    """Partitions of `df` between the bounds (equal bounds: an empty partition)."""
-    edges = [0, *bounds, len(df)]
-    return [df.iloc[a:b].reset_index(drop=True) for a, b in zip(edges[:-1], edges[1:])]
-
-
-def same(a: pa.Table, b: pa.Table) -> bool:
-    return a.replace_schema_metadata(None).equals(b.replace_schema_metadata(None))
 
 
 # -- read -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from dsreg.errors import BranchMovedDuringCommit, CheckFailed, RemoteGcRan
 from dsreg.maintenance.remote import fsck_remote, gc_remote
 from dsreg.remote import transfer
 from dsreg.remote.backends import open_remote
+from helpers.engines import cut, dask_client, frame_of, rows
 from helpers.s3 import new_bucket
-from helpers.tables import make_table
 
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("dask.distributed")
@@ -25,34 +25,15 @@ from dsreg.integrations import dask as dsreg_dask  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client(s3_endpoint, tmp_path_factory):
-    import dask
     # the workers inherit the moto credentials (set by s3_endpoint) and their own cache
     os.environ["DSREG_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None)
-        c = distributed.Client(cluster)
+    with dask_client() as c:
         yield c
-        c.close()
-        cluster.close()
 
 
 @pytest.fixture
 def bucket(s3_endpoint) -> str:
     return f"s3://{new_bucket(s3_endpoint)}/team/data"
-
-
-def rows(n: int, seed: int = 0) -> pa.Table:
-    return make_table(n, seed).drop_columns(["embedding"])      # (pandas turns fixed-size lists into lists)
-
-
-def frame_of(pieces: list[pd.DataFrame]):
-    return dd.from_map(lambda i: pieces[i], range(len(pieces)), meta=pieces[0].iloc[:0], enforce_metadata=False)
-
-
-def cut(df: pd.DataFrame, bounds: list[int]) -> list[pd.DataFrame]:
-    edges = [0, *bounds, len(df)]
-    return [df.iloc[a:b].reset_index(drop=True) for a, b in zip(edges[:-1], edges[1:])]
 
 
 def clone(url: str, endpoint: str, where) -> dsreg.Registry:

@@ -14,6 +14,7 @@ import dsreg
 from dsreg.errors import BranchMovedDuringCommit
 from dsreg.rows.settings import RowSettings
 from dsreg.rows.shards import ShardSettings
+from helpers.engines import same, worker_killing_engine
 from helpers.tables import edit_table, make_table
 
 ray = pytest.importorskip("ray")
@@ -35,10 +36,6 @@ def local_ray():
     context.execution_options.preserve_order = True
     yield
     ray.shutdown()
-
-
-def same(a: pa.Table, b: pa.Table) -> bool:
-    return a.replace_schema_metadata(None).equals(b.replace_schema_metadata(None))
 
 
 def gathered(ds) -> pa.Table:
@@ -111,23 +108,7 @@ def test_a_worker_killed_mid_commit_leaves_nothing(registry, tmp_path):
     registry.commit("c", pa.table({"x": np.arange(50)}))
     head = registry.resolve("c@main")
     ds = ray.data.from_arrow([pa.table({"x": np.arange(i * 100, i * 100 + 100)}) for i in range(3)])
-    armed = tmp_path / "armed"
-
-    def dies_once_armed(batch):
-        if armed.exists() and int(batch["x"][0]) >= 100:
-            os._exit(1)
-        return batch
-
-    engine = dsreg_ray.RayEngine(ds)
-    fingerprint = engine.run
-
-    def run(phase, extra):
-        if extra is not None:       # phase 2: the same blocks, through a task that kills its worker
-            armed.touch()
-            engine.dataset = engine.dataset.map_batches(dies_once_armed, batch_format="numpy", max_retries=0)
-        return fingerprint(phase, extra)
-
-    engine.run = run
+    engine = worker_killing_engine(dsreg_ray, ds, tmp_path / "armed")
     from dsreg.integrations.engines import commit_engine
     with pytest.raises(ray.exceptions.RayError) as died:
         commit_engine(engine, "c", registry=registry, remote=None, origin="<test>")

@@ -12,6 +12,7 @@ import dsreg
 from dsreg.maintenance.remote import fsck_remote
 from dsreg.remote import transfer
 from dsreg.remote.backends import open_remote
+from helpers.engines import worker_killing_engine
 from helpers.s3 import new_bucket
 from helpers.tables import make_table
 
@@ -66,23 +67,7 @@ def test_a_killed_worker_leaves_the_remote_branch(s3_endpoint, tmp_path):
     remote = open_remote(bucket, s3_endpoint)
     head = remote.ref("c", "branch", "main").commit
     ds = ray.data.from_arrow([pa.table({"x": np.arange(i * 100, i * 100 + 100)}) for i in range(3)])
-    armed = tmp_path / "armed"
-
-    def dies_once_armed(batch):
-        if armed.exists() and int(batch["x"][0]) >= 100:
-            os._exit(1)
-        return batch
-
-    engine = dsreg_ray.RayEngine(ds)
-    fingerprint = engine.run
-
-    def run(phase, extra):
-        if extra is not None:       # phase 2: the same blocks, through a task that kills its worker
-            armed.touch()
-            engine.dataset = engine.dataset.map_batches(dies_once_armed, batch_format="numpy", max_retries=0)
-        return fingerprint(phase, extra)
-
-    engine.run = run
+    engine = worker_killing_engine(dsreg_ray, ds, tmp_path / "armed")
     from dsreg.integrations.engines import commit_engine
     with pytest.raises(ray.exceptions.RayError):
         commit_engine(engine, "c", registry=None, remote=bucket, endpoint_url=s3_endpoint, origin="<test>",
