@@ -4,23 +4,16 @@ is asserted: CI machines are shared and noisy."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers.benchrun import bench_module, run_suite
 
 
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.__main__ import main
-    finally:
-        sys.path.remove(str(ROOT))
     out = tmp_path_factory.mktemp("results")
-    doc = main(["--size", "small", "--peers", "none", "--suites", "none", "--out", str(out), "--quiet"])
+    doc = bench_module().main(["--size", "small", "--peers", "none", "--suites", "none", "--out", str(out), "--quiet"])
     return doc, out
 
 
@@ -65,13 +58,7 @@ def test_one_percent_scenarios_meet_the_bytes_target(bench_run):
 def test_the_commit_speed_suite_measures_dsreg_the_decode_limit_and_dvc(tmp_path):
     """`--suites commit` on 20,000 rows: each figure is measured (none made up), the edit
     reuses 99% of the rows, and the report names the issue's four targets."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.__main__ import main
-    finally:
-        sys.path.remove(str(ROOT))
-    doc = main(["--rows", "20000", "--peers", "none", "--suites", "commit", "--scenarios", "edit",
-                "--out", str(tmp_path), "--quiet"])
+    doc = run_suite("commit", tmp_path)
     result = doc["suites"]["commit"]
     assert "error" not in result, result
     for name in ("initial", "edit"):

@@ -4,32 +4,18 @@ that its pandas implementation finds violations where dsreg does. No timing is a
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dsreg import checks
 from dsreg.registry import Registry
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench():
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.__main__ import main
-        from bench.suites import checks as suite
-    finally:
-        sys.path.remove(str(ROOT))
-    return main, suite
+from helpers.benchrun import bench_module, run_suite
 
 
 def test_checks_suite_runs(tmp_path):
-    main, suite = _bench()
-    doc = main(["--rows", "20000", "--peers", "none", "--suites", "checks", "--scenarios", "edit",
-                "--out", str(tmp_path), "--quiet"])
+    suite = bench_module("bench.suites.checks")
+    doc = run_suite("checks", tmp_path)
     result = doc["suites"]["checks"]
     assert "error" not in result, result.get("error")
     c, r = result["commit"], result["check_run"]
@@ -48,7 +34,7 @@ def test_checks_suite_runs(tmp_path):
 
 
 def test_pandas_rules_count_what_dsreg_counts(tmp_path):
-    _, suite = _bench()
+    suite = bench_module("bench.suites.checks")
     labels = ["cat", "dog"] * 10
     parent = pa.table({"id": list(range(20)), "label": labels, "score": [0.5] * 20,
                        "embedding": [[1.0, 2.0]] * 20})

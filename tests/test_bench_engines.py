@@ -3,25 +3,17 @@ runs, the Dask commits store what `dsreg commit` stores, every engine reads ever
 No timing is asserted: CI machines are shared and noisy."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers.benchrun import run_suite
+
 pytest.importorskip("dask.distributed")
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow      # three local clusters and a Ray start
 
 
 def test_engines_suite(tmp_path):
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.__main__ import main
-    finally:
-        sys.path.remove(str(ROOT))
-    doc = main(["--rows", "20000", "--peers", "none", "--suites", "engines", "--scenarios", "edit",
-                "--out", str(tmp_path), "--quiet"])
+    doc = run_suite("engines", tmp_path)
     result = doc["suites"]["engines"]
     assert "error" not in result, result.get("error")
     for name in ("base", "edit"):

@@ -2,26 +2,18 @@
 asserted (shared, noisy machines); only that every reader read every row."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers.benchrun import run_suite
+
 pytest.importorskip("torch")
 pytest.importorskip("datasets")
 
 
 @pytest.fixture(scope="module")
 def read_run(tmp_path_factory):
-    sys.path.insert(0, str(ROOT))
-    try:
-        from bench.__main__ import main
-    finally:
-        sys.path.remove(str(ROOT))
     out = tmp_path_factory.mktemp("results")
-    doc = main(["--rows", "20000", "--peers", "none", "--suites", "read", "--scenarios", "edit",
-                "--out", str(out), "--quiet"])
+    doc = run_suite("read", out)
     return doc, (out / "default-latest.md").read_text()
 
 
