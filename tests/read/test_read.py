@@ -201,14 +201,20 @@ def test_bad_filters_and_columns_are_refused_in_one_line(registry):
         next(dsreg.dataset("d").to_batches(0))
 
 
+def pushed(registry, tmp_path) -> str:
+    """Push dataset `d` to a new folder remote; its URL."""
+    from dsreg.remote import transfer
+    (tmp_path / "remote").mkdir()
+    remote = f"file://{tmp_path / 'remote'}"
+    transfer.add_remote(registry, "origin", remote)
+    transfer.push(registry, "origin", "d")
+    return remote
+
+
 def test_a_clone_reads_its_data_on_demand(tmp_path, registry, small_groups):
     t = make_table(5000)
     registry.commit("d", {"train": t}, message="m", settings=small_groups)
-    (tmp_path / "remote").mkdir()
-    remote = f"file://{tmp_path / 'remote'}"
-    from dsreg.remote import transfer
-    transfer.add_remote(registry, "origin", remote)
-    transfer.push(registry, "origin", "d")
+    remote = pushed(registry, tmp_path)
     dsreg.Registry.clone(remote, tmp_path / "clone")
     clone = dsreg.Registry(tmp_path / "clone")
     ds = dsreg.dataset("d", registry=clone, filter=pc.field("id") < 100)
@@ -218,11 +224,7 @@ def test_a_clone_reads_its_data_on_demand(tmp_path, registry, small_groups):
 def test_reading_straight_from_a_remote_fetches_only_what_is_read(tmp_path, registry, small_groups, monkeypatch):
     t = make_table(20000)
     c = registry.commit("d", {"train": t}, message="m", settings=small_groups)
-    (tmp_path / "remote").mkdir()
-    remote = f"file://{tmp_path / 'remote'}"
-    from dsreg.remote import transfer
-    transfer.add_remote(registry, "origin", remote)
-    transfer.push(registry, "origin", "d")
+    remote = pushed(registry, tmp_path)
     monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
     expr = pc.field("id") >= 19900
     ds = dsreg.dataset("d@main", remote=remote, columns=["id", "score"], filter=expr)
@@ -267,11 +269,7 @@ def test_the_first_batch_from_a_remote_fetches_footers_not_every_shard(tmp_path,
                                                                        monkeypatch):
     t = make_table(40000)
     c = registry.commit("d", {"train": t}, message="m", settings=small_groups)
-    (tmp_path / "remote").mkdir()
-    remote = f"file://{tmp_path / 'remote'}"
-    from dsreg.remote import transfer
-    transfer.add_remote(registry, "origin", remote)
-    transfer.push(registry, "origin", "d")
+    remote = pushed(registry, tmp_path)
     monkeypatch.setenv("DSREG_CACHE", str(tmp_path / "cache"))
     from dsreg.remote.read import CachedRemoteStore
     # as an S3 remote: whole shards when reading every column, byte ranges for footers
