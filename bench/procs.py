@@ -80,6 +80,15 @@ def measured(step: Step, **extra) -> dict:
     return {"wall": step.wall, "cpu": step.cpu, "peak_rss": step.peak_rss, **extra}
 
 
+def answer(doc: dict) -> None:
+    """A job process's last act: its result as one JSON line, then exit at once, as the
+    dsreg console script does: pyarrow's thread-pool teardown at interpreter exit
+    (apache/arrow#34314) can turn a finished job into exit 134, losing its result."""
+    print(json.dumps(doc), flush=True)
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def merge_repeats(reps: list[dict]) -> dict:
     """Per-repetition records -> one: the median of each wall time (all kept in `walls`),
     the largest peak RSS, the first repetition's other values (byte counts are the same)."""

@@ -13,10 +13,11 @@ process (`seconds`, imports excluded), beside the wall time and peak RSS the par
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
+
+from bench.procs import answer
 
 BATCH_ROWS = 65536          # the same batch size for dsreg's stream and pyarrow's scan
 
@@ -129,4 +130,4 @@ STEPS = {"shards": shards, "stream": stream, "load": load, "pyarrow": scan, "tor
          "hf": hf_loader, "remote": remote}
 
 if __name__ == "__main__":
-    print(json.dumps(STEPS[sys.argv[1]](*sys.argv[2:])))
+    answer(STEPS[sys.argv[1]](*sys.argv[2:]))

@@ -20,6 +20,7 @@ def test_engines_suite(tmp_path):
         single, dask = result["single"][name], result["dask"][name]
         assert (dask["rows"], dask["new_rows"]) == (single["rows"], single["new_rows"])
     assert result["single"]["edit"]["new_rows"] < 1000          # the edit reuses the base
+    assert not [r["error"] for r in result["read"].values() if "error" in r], result["read"]     # says why
     assert {engine: r.get("rows") for engine, r in result["read"].items()} == \
         {"stream": 20000, "dask": 20000, "ray": 20000}
     text = (tmp_path / "default-latest.md").read_text()

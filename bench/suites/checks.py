@@ -13,13 +13,12 @@ against pandas doing the same rules.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from ..procs import measured, merge_repeats
+from ..procs import answer, measured, merge_repeats
 from ..procs import run as run_process
 
 TITLE = "Checks"
@@ -195,4 +194,4 @@ def pandas_checks(train_path: str, parent_path: str, test_path: str) -> dict[str
 if __name__ == "__main__":
     if len(sys.argv) != 5 or sys.argv[1] != "pandas":
         raise SystemExit(__doc__)
-    print(json.dumps(pandas_checks(*sys.argv[2:])))
+    answer(pandas_checks(*sys.argv[2:]))

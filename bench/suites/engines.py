@@ -12,13 +12,12 @@ of it, so the second shows the reuse of base rows.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from ..procs import measured, merge_repeats
+from ..procs import answer, measured, merge_repeats
 from ..procs import run as run_process
 from ..tools.dsreg_tool import DATASET, dsreg
 
@@ -243,4 +242,4 @@ def render(result: dict) -> list[str]:
 
 if __name__ == "__main__":
     job, *args = sys.argv[1:]
-    print(json.dumps({"dask_commit": job_dask_commit, "read": job_read}[job](*args)))
+    answer({"dask_commit": job_dask_commit, "read": job_read}[job](*args))
