@@ -31,6 +31,7 @@ from dsreg.cli.util import (
     pass_state,
     short_id,
     table_lines,
+    tune_process,
     warn,
 )
 from dsreg.errors import DsregError, UsageError
@@ -618,6 +619,7 @@ def gc(state: State, dry_run: bool, remote_name: str | None, grace: str | None, 
 
 
 def main() -> None:
+    tune_process()
     try:
         cli.main(prog_name="dsreg")
         code = 0

@@ -42,6 +42,7 @@ from dsreg.rows.fingerprint import castable, combine_columns, hash_array, hash_a
 from dsreg.rows.ingest import check_schema, open_source
 from dsreg.rows.shards import ObjectSource, ShardReader
 from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, iter_snapshot, schemas_compatible
+from dsreg.rows.sorting import stable_argsort
 from dsreg.store import LocalStore
 
 if TYPE_CHECKING:
@@ -372,8 +373,8 @@ def _jsonable_row(row: dict) -> dict:
 def _pair(fa: np.ndarray, fb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pair equal values of two arrays as multisets, k-th copy with k-th copy in order:
     returns index arrays (ia, ib) of the pairs."""
-    oa = np.argsort(fa, kind="stable")
-    ob = np.argsort(fb, kind="stable")
+    oa = stable_argsort(fa)
+    ob = stable_argsort(fb)
     sa, sb = fa[oa], fb[ob]
     rank = np.arange(len(sa)) - np.searchsorted(sa, sa, "left")
     left = np.searchsorted(sb, sa, "left")

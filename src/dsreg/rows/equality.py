@@ -26,6 +26,15 @@ def canonical_column(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
     return col
 
 
+def canonical_table(table: pa.Table) -> pa.Table:
+    """Every column in its comparison type (`canonical_column`): comparing slices of it costs
+    no conversion per slice, which matters where a batch is compared as hundreds of runs."""
+    columns = [canonical_column(c) for c in table.columns]
+    if all(c.type == f.type for c, f in zip(columns, table.schema)):
+        return table
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
 def tables_equal(a: pa.Table | pa.RecordBatch, b: pa.Table | pa.RecordBatch) -> bool:
     """True when `a` and `b` have the same columns (by position) holding identical values."""
     if a.num_rows != b.num_rows or a.num_columns != b.num_columns:

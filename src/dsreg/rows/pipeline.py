@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -64,4 +65,22 @@ def ahead(items: Iterable[T], work: Callable[[T], R], depth: int = 2) -> Iterato
         thread.join()
 
 
-__all__ = ["ahead"]
+def background(work: Callable[..., R], *args) -> Future:
+    """`work(*args)` started now in a thread of its own; `.result()` waits for it and
+    raises what it raised. For one piece of work that can overlap others, such as a commit
+    building its base index while its first batches are read."""
+    future: Future = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(work(*args))
+        except BaseException as e:      # noqa: BLE001 - handed to whoever waits for the result
+            future.set_exception(e)
+
+    threading.Thread(target=run, name="dsreg-background", daemon=True).start()
+    return future
+
+
+__all__ = ["ahead", "background"]

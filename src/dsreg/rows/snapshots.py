@@ -12,10 +12,11 @@ from dsreg.errors import CorruptObject, UsageError
 from dsreg.model.serialize import ShardRef, Snapshot
 from dsreg.rows.arrowtypes import conform, same_type, storage_schema, strip_metadata
 from dsreg.rows.cutter import ShardCutter
-from dsreg.rows.equality import tables_equal
+from dsreg.rows.equality import canonical_table, tables_equal
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
 from dsreg.rows.fit import misfit
 from dsreg.rows.shards import DEFAULT_SHARD_SETTINGS, ShardReader, ShardSettings, ShardStats
+from dsreg.rows.sorting import stable_argsort
 from dsreg.store import ObjectStore
 
 Progress = Callable[[int], None]   # called with rows just processed
@@ -38,26 +39,41 @@ def _indices(rows: np.ndarray) -> pa.Array:
 
 class BaseIndex:
     """Every row of the base snapshots, findable by fingerprint (of the current scheme:
-    stored ones of another scheme are computed again, see `ShardReader.fingerprints`)."""
+    stored ones of another scheme are computed again, see `ShardReader.fingerprints`).
 
-    def __init__(self, reader: ShardReader, snapshots: Iterable[Snapshot]):
+    `shard_fps`: the fingerprints of each snapshot's shards, in order, as `read_fingerprints`
+    gives them; the index is then built without the store, so a thread may build it while
+    the caller goes on (reading a store may touch the manifest, which is the caller's)."""
+
+    def __init__(self, reader: ShardReader, snapshots: Iterable[Snapshot],
+                 shard_fps: list[list[np.ndarray]] | None = None):
         self.reader = reader
         self.shards: list[ShardRef] = []
+        snapshots = list(snapshots)
+        if shard_fps is None:
+            shard_fps = read_fingerprints(reader, snapshots)
         index: dict[str, int] = {}
         fps, shard_of, row_of = [], [], []
-        for snap in snapshots:
-            schema = snap.schema
-            for ref, start, count in snap.runs():
+        for snap, their_fps in zip(snapshots, shard_fps):
+            if not snap.num_runs:
+                continue
+            # a snapshot of scattered edits has a run per edit: gathered at once, not run by run
+            for ref in snap.shards:
                 if ref.id not in index:
                     index[ref.id] = len(self.shards)
                     self.shards.append(ref)
-                fps.append(reader.fingerprints(ref, schema)[start:start + count])
-                shard_of.append(np.full(count, index[ref.id], dtype=np.int32))
-                row_of.append(np.arange(start, start + count, dtype=np.int64))
+            mine = np.array([index[ref.id] for ref in snap.shards], dtype=np.int32)
+            first = np.concatenate([[0], np.cumsum(snap.run_count)[:-1]])
+            rows = np.repeat(snap.run_start - first, snap.run_count) + np.arange(snap.rows, dtype=np.int64)
+            of = np.repeat(snap.run_shard, snap.run_count)
+            shift = np.concatenate([[0], np.cumsum([len(f) for f in their_fps])[:-1]]).astype(np.int64)
+            fps.append(np.concatenate(their_fps)[shift[of] + rows])
+            shard_of.append(mine[of])
+            row_of.append(rows)
         self.fps = np.concatenate(fps) if fps else np.zeros(0, np.uint64)
         self.shard_of = np.concatenate(shard_of) if shard_of else np.zeros(0, np.int32)
         self.row_of = np.concatenate(row_of) if row_of else np.zeros(0, np.int64)
-        self.order = np.argsort(self.fps, kind="stable")
+        self.order = stable_argsort(self.fps)
         self.sorted_fps = self.fps[self.order]
 
     def __len__(self) -> int:
@@ -66,23 +82,35 @@ class BaseIndex:
     def match(self, fps: np.ndarray, previous: int) -> np.ndarray:
         """Base position for each fingerprint (-1: none), preferring continuations of the
         previous row's match so that runs stay long where the base has duplicate rows."""
+        return self.resolve(fps, self.lookup(fps), previous)
+
+    def lookup(self, fps: np.ndarray) -> Lookup:
+        """The first half of `match`, which depends on the fingerprints alone (so a thread
+        may look up the next batch while the current one is matched): a candidate base
+        position for each (-1: none), and whether the base holds its fingerprint more than once."""
         n = len(self.fps)
         if n == 0 or len(fps) == 0:
-            return np.full(len(fps), -1, dtype=np.int64)
-        # sorted needles: numpy's binary search then starts from the previous answer (8x faster)
-        needles = np.argsort(fps, kind="stable")
+            return Lookup(np.full(len(fps), -1, dtype=np.int64), np.zeros(len(fps), dtype=bool))
+        # sorted needles: numpy's binary search then starts from the previous answer (8x
+        # faster); their order among equal values does not matter
+        needles = np.argsort(fps)
         lo = np.empty(len(fps), dtype=np.int64)
         lo[needles] = np.searchsorted(self.sorted_fps, fps[needles], side="left")
         found = self.sorted_fps[np.minimum(lo, n - 1)] == fps
         pos = np.where(found, self.order[np.minimum(lo, n - 1)], -1).astype(np.int64)
         several = found & (self.sorted_fps[np.minimum(lo + 1, n - 1)] == fps) & (lo + 1 < n)
+        return Lookup(pos, several)
+
+    def resolve(self, fps: np.ndarray, looked_up: Lookup, previous: int) -> np.ndarray:
+        """The second half of `match`: the candidates of `lookup`, continuations preferred."""
+        pos = looked_up.pos.copy()
         # A fingerprint the base holds once has one candidate, which is the continuation
         # whenever there is one. A fingerprint held several times (duplicate rows) may
         # match any of them: take the row right after the previous row's match when it
         # fits. This is a chain, so it is decided row by row, but only for such rows;
         # identical data then maps onto the base row for row and gives the same runs.
-        base_fps = self.fps
-        for i in np.flatnonzero(several).tolist():
+        n, base_fps = len(self.fps), self.fps
+        for i in np.flatnonzero(looked_up.several).tolist():
             nxt = (int(pos[i - 1]) if i else previous) + 1
             if 0 < nxt < n and base_fps[nxt] == fps[i]:
                 pos[i] = nxt
@@ -90,11 +118,42 @@ class BaseIndex:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """What `BaseIndex.lookup` found for a batch's fingerprints."""
+    pos: np.ndarray         # a base position per row, -1 where none
+    several: np.ndarray     # the base holds the row's fingerprint more than once
+
+
+def read_fingerprints(reader: ShardReader, snapshots: Iterable[Snapshot]) -> list[list[np.ndarray]]:
+    """The row fingerprints of each snapshot's shards, in order (what `BaseIndex` indexes)."""
+    return [[reader.fingerprints(ref, snap.schema) for ref in snap.shards] for snap in snapshots]
+
+
+@dataclass(frozen=True)
 class Prepared:
-    """A batch ready to be added: in storage form, with its row fingerprints and sizes."""
+    """A batch ready to be added: in storage form, with its row fingerprints and sizes, and
+    what they found in the base index if one was given (`prepare`)."""
     table: pa.Table
     fps: np.ndarray
     sizes: np.ndarray
+    looked_up: Lookup | None = None
+
+
+def prepare(batch: pa.RecordBatch | pa.Table, storage: pa.Schema, base: BaseIndex | None = None) -> Prepared:
+    """The batch in storage form (`storage`: `storage_schema` of the split's schema) with
+    its fingerprints and sizes, looked up in `base`: what `SnapshotBuilder.add` needs first.
+    It depends on the batch and the index alone, not on a builder, so a thread may prepare
+    the next batches while a builder takes this one, or before the builder exists (see
+    pipeline.py)."""
+    table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+    if table.num_rows == 0:
+        return Prepared(table, np.zeros(0, np.uint64), np.zeros(0, np.int64))
+    if not all(same_type(c.type, f.type) for c, f in zip(table.columns, storage)):
+        table = pa.Table.from_arrays([c if same_type(c.type, f.type) else c.cast(f.type)
+                                      for c, f in zip(table.columns, storage)], schema=storage)
+    fps = row_fingerprints(table)
+    looked_up = base.lookup(fps) if base is not None and len(base) else None
+    return Prepared(table, fps, row_nbytes(table), looked_up)
 
 
 @dataclass
@@ -126,6 +185,7 @@ class SnapshotBuilder:
         self._base_shards: list[ShardRef] = list(self.base.shards) if self.base else []
         self._shard_index = {s.id: i for i, s in enumerate(self._base_shards)}
         self._last_match = -1
+        self._proofs: dict[str, pa.Table] = {}     # see _proof_rows
         self.reused = 0
         if prefix is not None:
             for ref, start, count in prefix.runs():
@@ -154,23 +214,14 @@ class SnapshotBuilder:
         self.add_prepared(self.prepare(batch))
 
     def prepare(self, batch: pa.RecordBatch | pa.Table) -> Prepared:
-        """The batch in storage form with its fingerprints and sizes: what `add` needs first.
-        Depends on the batch alone (no state of the builder), so a thread may prepare the
-        next batches while `add_prepared` takes this one (see pipeline.py)."""
-        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        if table.num_rows == 0:
-            return Prepared(table, np.zeros(0, np.uint64), np.zeros(0, np.int64))
-        if not all(same_type(c.type, f.type) for c, f in zip(table.columns, self.storage_schema)):
-            table = pa.Table.from_arrays([c if same_type(c.type, f.type) else c.cast(f.type)
-                                          for c, f in zip(table.columns, self.storage_schema)], schema=self.storage_schema)
-        return Prepared(table, row_fingerprints(table), row_nbytes(table))
+        return prepare(batch, self.storage_schema)
 
     def add_prepared(self, prepared: Prepared) -> None:
         table, fps, sizes = prepared.table, prepared.fps, prepared.sizes
         n = table.num_rows
         if n == 0:
             return
-        pos = self._match(table, fps)
+        pos = self._match(table, fps, prepared.looked_up)
         # split the batch into segments: reused runs (contiguous base rows) and new rows
         is_new = pos < 0
         shard = np.where(is_new, -1, self.base.shard_of[np.maximum(pos, 0)] if self.base else -1)
@@ -197,10 +248,12 @@ class SnapshotBuilder:
         self._last_match = int(pos[-1])
         self.progress(n)
 
-    def _match(self, table: pa.Table, fps: np.ndarray) -> np.ndarray:
+    def _match(self, table: pa.Table, fps: np.ndarray, looked_up: Lookup | None) -> np.ndarray:
         if self.base is None:
             return np.full(len(fps), -1, dtype=np.int64)
-        pos = self.base.match(fps, self._last_match)
+        # looked up by `prepare` (in the index this builder was given), or now
+        pos = self.base.match(fps, self._last_match) if looked_up is None else \
+            self.base.resolve(fps, looked_up, self._last_match)
         hit = np.flatnonzero(pos >= 0)
         if len(hit):
             self._verify(table, pos, hit)
@@ -214,22 +267,36 @@ class SnapshotBuilder:
         the runs are so short that slicing costs more."""
         assert self.base is not None        # only rows that matched the base come here
         shard_idx, rows = self.base.shard_of[pos[hit]], self.base.row_of[pos[hit]]
-        self._read_ahead(shard_idx)
         brk = np.ones(len(hit), dtype=bool)
         brk[1:] = (hit[1:] != hit[:-1] + 1) | (shard_idx[1:] != shard_idx[:-1]) | (rows[1:] != rows[:-1] + 1)
         starts = np.flatnonzero(brk)
+        self._read_ahead(shard_idx[starts])     # one entry per run: the shards in order of need
         if len(starts) * _MIN_MEAN_RUN > len(hit):
             base = self._base_rows(pos[hit])
             new = table.take(_indices(hit))
         else:
+            # both sides in comparison form once (a batch, a base shard), then sliced
             counts = np.diff(np.append(starts, len(hit))).tolist()
-            new = pa.concat_tables([table.slice(a, c) for a, c in zip(hit[starts].tolist(), counts)])
-            base = conform(pa.concat_tables([
-                self.reader.table(self.base.shards[si].id).slice(r, c)
-                for si, r, c in zip(shard_idx[starts].tolist(), rows[starts].tolist(), counts)]), self.storage_schema)
+            canon = canonical_table(table)
+            new = pa.concat_tables([canon.slice(a, c) for a, c in zip(hit[starts].tolist(), counts)])
+            base = pa.concat_tables([self._proof_rows(si).slice(r, c)
+                                     for si, r, c in zip(shard_idx[starts].tolist(), rows[starts].tolist(), counts)])
         bad = self._unequal(new, base, 0)
         if bad:
             pos[hit[np.asarray(bad, dtype=np.int64)]] = -1
+
+    def _proof_rows(self, si: int) -> pa.Table:
+        """Base shard `si` as new rows are compared with it: in the types they have, each
+        column in comparison form (see equality.py); the last two at hand."""
+        assert self.base is not None
+        sid = self.base.shards[si].id
+        got = self._proofs.pop(sid, None)
+        if got is None:
+            got = canonical_table(conform(self.reader.table(sid), self.storage_schema))
+            while len(self._proofs) >= 2:
+                self._proofs.pop(next(iter(self._proofs)))
+        self._proofs[sid] = got
+        return got
 
     def _read_ahead(self, shard_idx: np.ndarray) -> None:
         """Have the reader decode, while this batch is verified, the base shard the next

@@ -22,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -35,14 +36,15 @@ from dsreg.model.revisions import resolve
 from dsreg.model.serialize import Commit, Snapshot, encode_commit, encode_snapshot, fingerprints_size
 from dsreg.names import check_dataset_name, check_ref_name, check_split_name
 from dsreg.progress import NO_PROGRESS, Progress
+from dsreg.rows.arrowtypes import storage_schema
 from dsreg.rows.compaction import maybe_compact
 from dsreg.rows.ingest import Source, check_schema, describe_schema_difference, known_rows, open_source
 from dsreg.rows.inputcache import InputDigest, cached_snapshot, input_digest
 from dsreg.rows.inputcache import record as record_inputs
-from dsreg.rows.pipeline import ahead
+from dsreg.rows.pipeline import ahead, background
 from dsreg.rows.settings import DEFAULT_ROW_SETTINGS, RowSettings
 from dsreg.rows.shards import ShardReader
-from dsreg.rows.snapshots import BaseIndex, SnapshotBuilder, schemas_compatible
+from dsreg.rows.snapshots import BaseIndex, Prepared, SnapshotBuilder, prepare, read_fingerprints, schemas_compatible
 from dsreg.store.staged import publish, staged
 from dsreg.versions.guardrails import commit_notes
 
@@ -106,7 +108,7 @@ def commit(reg: Registry, dataset: str, splits: Any, message: str = "", *, branc
                            keys=keys, base=base, metadata=metadata, author=author, timestamp=timestamp, allow_empty=allow_empty,
                            empty_files=empty_files, settings=settings)
         # one cache for every split: two decoded shards, and a third decoded ahead (shards.py)
-        reader = ShardReader(reg.store, cache_size=2)
+        reader = ShardReader(reg.store, cache_size=2, by_row_group=True)
         try:
             built = [build_split(reg, plan, split, reader, progress) for split in plan.splits]
         finally:
@@ -279,13 +281,27 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
         return BuiltSplit(split.name, ObjectId(sid), None, 0, tuple(src.origins), None,
                           SplitResult(rows=snap.rows, new_rows=0, reused_rows=snap.rows, new_bytes=0))
     candidates = base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
-    index = BaseIndex(reader, candidates) if candidates else None
-    builder = SnapshotBuilder(reg.store, split.schema, base=index, prefix=prefix, progress=progress.advance,
-                              settings=plan.settings.shards)
+    # the base index is built while the first batches are read and fingerprinted (no base
+    # shard is read before a row matches it: in a clone, shards are fetched when first read)
+    pending = background(BaseIndex, reader, candidates, read_fingerprints(reader, candidates)) if candidates else None
     progress.start(f"commit {split.name}", known_rows(src))
-    # the next batch is read and fingerprinted by a thread while this one is matched
-    for prepared in ahead(src.batches(), builder.prepare, depth=1):
-        builder.add_prepared(prepared)
+    storage = storage_schema(split.schema)
+
+    def work(batch: pa.RecordBatch) -> Prepared:
+        return prepare(batch, storage, pending.result() if pending else None)
+    # the next batches are read, fingerprinted and looked up in the base index by a thread
+    # while this one is matched and its reuse proven
+    batches = ahead(src.batches(), work, depth=1)
+    try:
+        first = next(batches, None)
+        builder = SnapshotBuilder(reg.store, split.schema, base=pending.result() if pending else None, prefix=prefix,
+                                  progress=progress.advance, settings=plan.settings.shards)
+        for prepared in chain([first] if first is not None else [], batches):
+            builder.add_prepared(prepared)
+    finally:
+        batches.close()
+        if pending is not None:
+            pending.exception()     # it uses the reader, which the caller closes next
     built = builder.finish()
     progress.finish()
     snap = built.snapshot
