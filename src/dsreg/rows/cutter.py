@@ -115,13 +115,14 @@ class ShardCutter:
             start, start_bytes = end, int(cum[end - 1])
         if not cuts:
             return
-        # contiguous, whatever batches the rows came in: Parquet's page boundaries follow the
-        # input's chunks, and equal rows must give equal bytes
         table = pa.concat_tables([pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
-                                  for b in self._batches]).combine_chunks()
+                                  for b in self._batches])
         prev = 0
         for end in cuts:
-            self._emit(table.slice(prev, end - prev), fps[prev:end])
+            # contiguous, whatever batches the rows came in: Parquet's page boundaries follow
+            # the input's chunks, and equal rows must give equal bytes. Each shard's rows are
+            # copied once; the rows after the last cut wait as they are.
+            self._emit(table.slice(prev, end - prev).combine_chunks(), fps[prev:end])
             prev = end
         rest = table.slice(prev)
         self._batches = [rest] if rest.num_rows else []

@@ -270,6 +270,11 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
                 progress: Progress = NO_PROGRESS) -> BuiltSplit:
     src, prefix = split.source, split.prefix
     files = [o for o in src.origins if not o.startswith("<")]
+    candidates = base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
+    # the base index is built in a thread while the input is hashed and its first batches
+    # are read and fingerprinted (no base shard is read before a row matches it: in a
+    # clone, shards are fetched when first read)
+    pending = background(BaseIndex, reader, candidates, read_fingerprints(reader, candidates)) if candidates else None
     digest = None if prefix is not None else input_digest(src, f"hash {split.name}", progress)
     hit = cached_snapshot(reg, digest, plan.base, split.name, src.schema)
     if hit is not None:
@@ -280,10 +285,6 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
             raise NoRows(split.name, files)
         return BuiltSplit(split.name, ObjectId(sid), None, 0, tuple(src.origins), None,
                           SplitResult(rows=snap.rows, new_rows=0, reused_rows=snap.rows, new_bytes=0))
-    candidates = base_snapshots(reg, plan.base, src.schema, split.name) if plan.base else []
-    # the base index is built while the first batches are read and fingerprinted (no base
-    # shard is read before a row matches it: in a clone, shards are fetched when first read)
-    pending = background(BaseIndex, reader, candidates, read_fingerprints(reader, candidates)) if candidates else None
     progress.start(f"commit {split.name}", known_rows(src))
     storage = storage_schema(split.schema)
 
