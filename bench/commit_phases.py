@@ -1,7 +1,9 @@
 """CPU seconds of each phase of a commit, each run alone on the same file (process_time:
 every thread, pyarrow's pools included), so the profile depends little on the machine's load.
 
-    PYTHONPATH=src python -m bench.commit_phases DATA/base.parquet
+    ARROW_DEFAULT_MEMORY_POOL=jemalloc PYTHONPATH=src python -m bench.commit_phases DATA/base.parquet
+
+(jemalloc: the pool the command line uses, see cli/util.py tune_process)
 
 prints a Markdown table (docs/benchmarks.md, "Commit speed").
 """
@@ -16,6 +18,7 @@ from dsreg.rows import fingerprint
 from dsreg.rows.equality import tables_equal
 from dsreg.rows.fingerprint import row_fingerprints, row_nbytes
 from dsreg.rows.shards import ShardReader, write_shard
+from dsreg.rows.sorting import stable_argsort
 from dsreg.stats import shard_stats
 from dsreg.store.memory import MemoryStore
 
@@ -41,6 +44,9 @@ pieces = [table.slice(i, step).combine_chunks() for i in range(0, table.num_rows
 refs = cpu("write shards (zstd Parquet, hashes, chunk index)", lambda: [write_shard(store, p, fps[i * step:(i + 1) * step])[0] for i, p in enumerate(pieces)])
 cpu("card statistics of those shards (before: at commit)", lambda: [shard_stats(p, 8192) for p in pieces])
 reader = ShardReader(store, cache_size=1)
-base = cpu("decode the base shards (verification)", lambda: [reader.table(r.id) for r in refs])
+cpu("decode the base shards whole, Arrow's threads (before)", lambda: [reader.table(r.id) for r in refs])
+reader = ShardReader(store, cache_size=1, by_row_group=True)
+base = cpu("decode the base shards by row group (verification)", lambda: [reader.table(r.id) for r in refs])
 cpu("compare reused rows (tables_equal, 65,536-row spans)", lambda: [tables_equal(b, p) for b, p in zip(base, pieces)])
-cpu("base index (argsort of the fingerprints)", lambda: np.argsort(fps, kind="stable"))
+cpu("base index: numpy's stable argsort (before)", lambda: np.argsort(fps, kind="stable"))
+cpu("base index: stable_argsort", lambda: stable_argsort(fps))

@@ -194,10 +194,10 @@ class ShardReader:
     """Reads rows of shards, verified, keeping a few decoded shards at hand.
 
     `by_row_group`: decode each row group alone, without Arrow's threads, giving a table of
-    one chunk per row group. That takes a third less CPU than one contiguous table (whose
-    buffers grow, and are copied, as the decoder goes, and come as fresh pages from the
-    system) but more time when nothing else runs: it is for a commit proving reuse, whose
-    other threads keep every core busy."""
+    one chunk per row group rather than one contiguous table, whose buffers grow (and are
+    copied) as the decoder goes. Alone, it takes less CPU but more time; in a commit proving
+    reuse, whose other threads keep every core busy, it takes the same time and 95 MiB less
+    memory at 2M rows (farm-bench, docs/benchmarks.md)."""
     store: ObjectSource
     columns: list[str] | None = None
     cache_size: int = 4
