@@ -70,9 +70,16 @@ def run(cmd: list[str], *, cwd=None, env: dict | None = None, check: bool = True
     return step
 
 
+# a snippet's last lines: what it printed is all there is, so it leaves at once (see `answer`)
+_EXIT_AT_ONCE = "\nimport os as _os, sys as _sys\n_sys.stdout.flush(); _sys.stderr.flush(); _os._exit(0)\n"
+
+
 def python(code: str, *args: str, **kw) -> Step:
-    """Run a snippet in a fresh interpreter (the one running the bench)."""
-    return run([sys.executable, "-c", code, *args], **kw)
+    """Run a snippet in a fresh interpreter (the one running the bench); once it has run,
+    the interpreter exits at once, as `answer` does: pyarrow's teardown at exit can abort a
+    finished snippet (a clone + load once exited -6, "terminate called without an active
+    exception"). An error in the snippet still exits non-zero."""
+    return run([sys.executable, "-c", code + _EXIT_AT_ONCE, *args], **kw)
 
 
 def measured(step: Step, **extra) -> dict:

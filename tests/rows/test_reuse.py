@@ -539,7 +539,13 @@ def test_hashing_reports_progress_in_bytes(registry, tmp_path):
             self.events[-1][3] += n
     rec = Recorder()
     registry.commit("ds", path, message="m", progress=rec)
+    # a first commit has no base to take a snapshot from: it hashes while it reads, unshown
+    assert [e[0] for e in rec.events] == ["commit train"]
+    write(path, flat_table(2000, seed=7))
+    rec = Recorder()
+    registry.commit("ds", path, message="m", progress=rec)
     assert ["hash train", path.stat().st_size, "bytes", path.stat().st_size] in rec.events
+    assert [e[0] for e in rec.events] == ["hash train", "commit train"]
 
 
 def test_a_file_rewritten_while_it_is_read_is_not_remembered(registry, tmp_path, monkeypatch):

@@ -275,7 +275,15 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
     # are read and fingerprinted (no base shard is read before a row matches it: in a
     # clone, shards are fetched when first read)
     pending = background(BaseIndex, reader, candidates, read_fingerprints(reader, candidates)) if candidates else None
-    digest = None if prefix is not None else input_digest(src, f"hash {split.name}", progress)
+    hashing = None
+    if prefix is not None:
+        digest = None
+    elif plan.base is None:
+        # nothing to take from the cache without a base: the input is hashed (to be
+        # remembered) by a thread while it is committed, not before
+        digest, hashing = None, background(input_digest, src)
+    else:
+        digest = input_digest(src, f"hash {split.name}", progress)
     hit = cached_snapshot(reg, digest, plan.base, split.name, src.schema)
     if hit is not None:
         # these bytes already gave the base's snapshot of this split: reading them again
@@ -305,6 +313,8 @@ def build_split(reg: Registry, plan: CommitPlan, split: SplitPlan, reader: Shard
             pending.exception()     # it uses the reader, which the caller closes next
     built = builder.finish()
     progress.finish()
+    if hashing is not None:
+        digest = hashing.result()
     snap = built.snapshot
     before = prefix.rows if prefix is not None else 0
     if files and snap.rows == before and not plan.empty_files:
