@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -20,7 +20,7 @@ R = TypeVar("R")
 _DONE = object()
 
 
-def ahead(items: Iterable[T], work: Callable[[T], R], depth: int = 2) -> Iterator[R]:
+def ahead(items: Iterable[T], work: Callable[[T], R], depth: int = 2) -> Generator[R, None, None]:
     """`work(item)` for each item, computed by a thread up to `depth` items ahead and given in
     order; an error in the thread is raised here, at the item it concerns. Leaving the loop
     early stops the thread (after the item it is on)."""
