@@ -4,6 +4,7 @@ left alone."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -31,8 +32,8 @@ def has_jemalloc() -> bool:
         return False
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux") or sys.platform == "darwin") or not has_jemalloc(),
-                    reason="pyarrow has jemalloc on Linux and macOS only")
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.machine() not in ("x86_64", "AMD64")
+                    or not has_jemalloc(), reason="dsreg asks for jemalloc on x86-64 Linux only")
 def test_the_cli_process_allocates_with_jemalloc():
     assert pool_of(None) == "jemalloc"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import platform
 import re
 import sys
 import time
@@ -71,15 +72,17 @@ class OrderedGroup(click.Group):
 
 def tune_process() -> None:
     """The command line owns its process, so it sets what a library leaves to its caller:
-    Arrow's memory pool is jemalloc (where pyarrow's wheels have it: Linux and macOS), unless
-    the user chose one (ARROW_DEFAULT_MEMORY_POOL). The default, mimalloc, gives freed memory
-    back to the system within milliseconds, so a commit, which decodes and frees hundreds of
-    MB, spent a fifth of its CPU on fresh pages; with jemalloc a commit takes about 10% less
-    time and 100 MiB less memory (docs/benchmarks.md). Arrow reads the variable when pyarrow
-    is imported, so this runs before anything imports it."""
+    Arrow's memory pool is jemalloc, unless the user chose one (ARROW_DEFAULT_MEMORY_POOL).
+    The default, mimalloc, gives freed memory back to the system within milliseconds, so a
+    commit, which decodes and frees hundreds of MB, spent a fifth of its CPU on fresh pages;
+    with jemalloc a commit takes about 10% less time and 80 MiB less memory
+    (docs/benchmarks.md). Only on x86-64 Linux, where pyarrow's wheels always have it (the
+    ARM ones dropped it, some macOS ones lack it, and asking for a pool a build lacks prints
+    a warning). Arrow reads the variable when pyarrow is imported, so this runs before
+    anything imports it."""
     if "ARROW_DEFAULT_MEMORY_POOL" in os.environ or "pyarrow" in sys.modules:
         return
-    if sys.platform.startswith("linux") or sys.platform == "darwin":
+    if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64"):
         os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "jemalloc"
 
 
