@@ -1,5 +1,6 @@
 """What the Dask and Ray tests share: tables and partitions, a comparison that ignores
-dsreg's pinning metadata, and a Ray engine whose write phase kills its worker. Dask and Ray
+dsreg's pinning metadata, a partition function and a Ray engine whose write phase kills
+its worker. Dask and Ray
 are imported only by the functions that need them (their tests skip without the extras)."""
 from __future__ import annotations
 
@@ -48,6 +49,22 @@ def cut(df, bounds: list[int]) -> list:
 
 def same(a: pa.Table, b: pa.Table) -> bool:
     return a.replace_schema_metadata(None).equals(b.replace_schema_metadata(None))
+
+
+def dies_when_written(seen_dir: str, rows_per_part: int):
+    """A partition function (partition i: the integers from i * rows_per_part on, as column
+    x) that kills its worker the second time it computes partition 1: in the write phase
+    (the first time is the fingerprint phase)."""
+    import numpy as np
+    import pandas as pd
+
+    def part(i: int) -> pd.DataFrame:
+        marker = os.path.join(seen_dir, f"seen-{i}")
+        if os.path.exists(marker) and i == 1:
+            os._exit(1)
+        open(marker, "w").close()
+        return pd.DataFrame({"x": np.arange(i * rows_per_part, (i + 1) * rows_per_part)})
+    return part
 
 
 def worker_killing_engine(dsreg_ray, ds, armed: Path):

@@ -14,7 +14,7 @@ import dsreg
 from dsreg.errors import BranchMovedDuringCommit, PartitionChanged
 from dsreg.rows.settings import RowSettings
 from dsreg.rows.shards import ShardSettings
-from helpers.engines import cut, dask_client, frame_of, rows, same
+from helpers.engines import cut, dask_client, dies_when_written, frame_of, rows, same
 from helpers.tables import edit_table, make_table
 
 dd = pytest.importorskip("dask.dataframe")
@@ -107,22 +107,10 @@ def test_commit_refuses_partitions_of_other_schemas(client, registry):
     assert res.splits["train"].rows == 3
 
 
-def _dies_when_written(seen_dir: str):
-    """A partition function that kills its worker the second time it computes a partition:
-    in the write phase (the first time is the fingerprint phase)."""
-    def part(i: int) -> pd.DataFrame:
-        marker = os.path.join(seen_dir, f"seen-{i}")
-        if os.path.exists(marker) and i == 1:
-            os._exit(1)
-        open(marker, "w").close()
-        return pd.DataFrame({"x": np.arange(i * 100, i * 100 + 100)})
-    return part
-
-
 def test_a_worker_killed_mid_commit_leaves_nothing(client, registry, tmp_path):
     registry.commit("c", pd.DataFrame({"x": np.arange(50)}))
     head = registry.resolve("c@main")
-    part = _dies_when_written(str(tmp_path))
+    part = dies_when_written(str(tmp_path), 100)
     ddf = dd.from_map(part, range(3), meta=pd.DataFrame({"x": np.zeros(0, np.int64)}), enforce_metadata=False)
     with pytest.raises(Exception):  # noqa: B017 - dask's KilledWorker
         dsreg_dask.commit(ddf, "c", registry=registry)

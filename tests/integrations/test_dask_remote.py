@@ -15,7 +15,7 @@ from dsreg.errors import BranchMovedDuringCommit, CheckFailed, RemoteGcRan
 from dsreg.maintenance.remote import fsck_remote, gc_remote
 from dsreg.remote import transfer
 from dsreg.remote.backends import open_remote
-from helpers.engines import cut, dask_client, frame_of, rows
+from helpers.engines import cut, dask_client, dies_when_written, frame_of, rows
 from helpers.s3 import new_bucket
 
 dd = pytest.importorskip("dask.dataframe")
@@ -103,16 +103,6 @@ def test_appends_and_a_new_branch(client, bucket, s3_endpoint, tmp_path):
     reg.close()
 
 
-def _dies_when_written(seen_dir: str):
-    def part(i: int) -> pd.DataFrame:
-        marker = os.path.join(seen_dir, f"seen-{i}")
-        if os.path.exists(marker) and i == 1:
-            os._exit(1)
-        open(marker, "w").close()
-        return pd.DataFrame({"x": np.arange(i * 5000, i * 5000 + 5000)})
-    return part
-
-
 def test_a_killed_worker_leaves_the_remote_branch_and_fsck_clean(client, bucket, s3_endpoint, tmp_path,
                                                                   monkeypatch):
     import tempfile
@@ -122,7 +112,7 @@ def test_a_killed_worker_leaves_the_remote_branch_and_fsck_clean(client, bucket,
     dsreg_dask.commit(frame_of([pd.DataFrame({"x": np.arange(50)})]), "k", remote=bucket, endpoint_url=s3_endpoint)
     remote = open_remote(bucket, s3_endpoint)
     head = remote.ref("k", "branch", "main").commit
-    ddf = dd.from_map(_dies_when_written(str(tmp_path)), range(3), meta=pd.DataFrame({"x": np.zeros(0, np.int64)}),
+    ddf = dd.from_map(dies_when_written(str(tmp_path), 5000), range(3), meta=pd.DataFrame({"x": np.zeros(0, np.int64)}),
                       enforce_metadata=False)
     with pytest.raises(Exception):  # noqa: B017 - dask's KilledWorker
         dsreg_dask.commit(ddf, "k", append=True, remote=bucket, endpoint_url=s3_endpoint)
